@@ -1,0 +1,130 @@
+"""Input validation shared by the layers and the estimators: every check and error message lives here."""
+
+import numbers
+
+import numpy as np
+
+_FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def check_float_dtype(dtype, name="dtype"):
+    """Return ``np.float32`` or ``np.float64`` for ``dtype``, or raise a ValueError naming ``name``."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in _FLOAT_DTYPES:
+        raise ValueError(f"{name} must be float32 or float64, got {dtype!r}.")
+    return _FLOAT_DTYPES[resolved.name]
+
+
+def check_positive_int(value, name):
+    """Return ``value`` as an int if it is an integer >= 1, else raise a ValueError naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+def check_choice(value, name, choices):
+    """Return ``value`` if it is one of ``choices``, else raise a ValueError naming ``name``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}.")
+    return value
+
+
+def as_generator(random_state):
+    """Turn ``random_state`` (None, an int, a ``np.random.Generator`` or ``RandomState``) into a Generator."""
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    raise ValueError(
+        f"random_state must be None, an int, a numpy Generator or RandomState, got {random_state!r}."
+    )
+
+
+def as_real_array(value, name, dtype):
+    """Convert ``value`` to a float array of ``dtype``; raise a ValueError naming ``name`` if not numeric.
+
+    A copy is always made when the dtype changes; the caller's array is never modified.
+    """
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
+        raise ValueError(f"{name} could not be read as a numeric array: {exc}") from None
+    if array.dtype.kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (ValueError, TypeError):
+            raise ValueError(f"{name} must contain real numbers, got an array of objects.") from None
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must contain real numbers, got dtype {array.dtype}.")
+    return array.astype(dtype, copy=False)
+
+
+def check_finite(array, name):
+    """Raise a ValueError naming ``name`` if ``array`` holds NaN or infinity."""
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+
+
+def check_sequences(X, n_features, dtype, name="X"):
+    """Validate a batch of sequences and return it as a 3-D batch-first array.
+
+    Parameters
+    ----------
+    X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
+        A 2-D ``X`` is a batch of univariate series and needs ``n_features == 1``.
+    n_features : int
+        Number of features per time step the model expects.
+    dtype : numpy float type
+        Working precision.
+    name : str
+        Name of the argument, for error messages.
+
+    Returns
+    -------
+    X3 : (n_samples, n_timesteps, n_features) array of ``dtype``
+    was_2d : bool
+        True when ``X`` was given as 2-D.
+    """
+    array = as_real_array(X, name, dtype)
+    was_2d = array.ndim == 2
+    if was_2d:
+        if n_features != 1:
+            raise ValueError(
+                f"{name} is 2-D with shape {array.shape}; a 2-D {name} is read as a batch of "
+                f"univariate series (n_samples, n_timesteps), but the model expects "
+                f"{n_features} features per step: pass a 3-D array "
+                f"(n_samples, n_timesteps, {n_features})."
+            )
+        array = array[:, :, np.newaxis]
+    if array.ndim != 3:
+        raise ValueError(
+            f"{name} must be 3-D (n_samples, n_timesteps, n_features={n_features}), "
+            f"got an array of shape {array.shape}."
+        )
+    n_samples, n_steps, n_given = array.shape
+    if n_samples == 0:
+        raise ValueError(f"{name} has 0 samples (shape {array.shape}); at least 1 is required.")
+    if n_steps == 0:
+        raise ValueError(f"{name} has 0 time steps (shape {array.shape}); at least 1 is required.")
+    if n_given != n_features:
+        raise ValueError(
+            f"{name} has {n_given} features per time step (shape {array.shape}), "
+            f"but the model expects {n_features}."
+        )
+    check_finite(array, name)
+    return array, was_2d
+
+
+def check_array_shape(value, name, shape, dtype, allow_nonfinite=False):
+    """Convert ``value`` to a float array of ``dtype`` and check it has exactly ``shape``."""
+    array = as_real_array(value, name, dtype)
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}.")
+    if not allow_nonfinite:
+        check_finite(array, name)
+    return array

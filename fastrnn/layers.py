@@ -1,0 +1,519 @@
+"""Stacked recurrent layers over the kernels: parameters with PyTorch's names, forward and backward.
+
+The layers are the low-level API: they hold parameters, run the forward pass over a batch of
+sequences and, after it, backpropagate through time given the gradient of a loss with respect to
+the outputs. Losses, optimizers and the training loop live elsewhere (``losses``, ``optimizers``,
+the estimators).
+
+Parameters are stored in one flat buffer (``_flat``); ``params`` maps PyTorch's names to views into
+it, so an optimizer can update every parameter in one pass and weights move to and from
+``torch.nn.RNN`` / ``torch.nn.LSTM`` by name through ``state_dict`` / ``load_state_dict``.
+"""
+
+import numpy as np
+
+from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES, N_SAVED
+from .kernels.cpu import layer_backward, layer_forward
+from ._validation import (
+    as_generator,
+    check_array_shape,
+    check_choice,
+    check_float_dtype,
+    check_positive_int,
+    check_sequences,
+)
+
+__all__ = ["RNN", "LSTM", "Linear"]
+
+_PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class _Module:
+    """Parameters in one flat buffer with named views; state_dict, load_state_dict and pickling.
+
+    Subclasses set ``dtype`` and call :meth:`_init_parameters` with their layout, a list of
+    ``(name, shape, offset)`` in state_dict order.
+    """
+
+    def _init_parameters(self, layout):
+        self._layout = layout
+        n_params = sum(int(np.prod(shape)) for _, shape, _ in layout)
+        self._flat = np.zeros(n_params, dtype=self.dtype)
+        self.params = self._views(self._flat)
+        self._cache = None
+
+    @staticmethod
+    def _layout_from_shapes(named_shapes):
+        layout, offset = [], 0
+        for name, shape in named_shapes:
+            layout.append((name, shape, offset))
+            offset += int(np.prod(shape))
+        return layout
+
+    @property
+    def n_parameters(self):
+        """Total number of scalar parameters."""
+        return self._flat.size
+
+    def _views(self, flat):
+        """Dict of named views into a flat buffer laid out like the parameters."""
+        return {
+            name: flat[offset:offset + int(np.prod(shape))].reshape(shape)
+            for name, shape, offset in self._layout
+        }
+
+    def state_dict(self):
+        """Return a copy of the parameters as a dict of numpy arrays with PyTorch's names.
+
+        Returns
+        -------
+        dict of str -> ndarray
+            Copies, in PyTorch's order, so editing them does not change the layer.
+        """
+        return {name: array.copy() for name, array in self.params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Copy parameters from a dict of arrays (numpy, PyTorch CPU tensors, nested lists).
+
+        Parameters
+        ----------
+        state_dict : mapping of str -> array-like
+            Exactly the names and shapes of :attr:`params`. Values are converted to the layer's
+            dtype; the mapping itself is not modified.
+
+        Raises
+        ------
+        KeyError
+            If names are missing or unexpected.
+        ValueError
+            If a shape is wrong or a value is not finite.
+        """
+        expected = set(self.params)
+        given = set(state_dict)
+        if given != expected:
+            missing = sorted(expected - given)
+            unexpected = sorted(given - expected)
+            raise KeyError(
+                f"state_dict does not match {type(self).__name__}: missing keys {missing}, "
+                f"unexpected keys {unexpected}."
+            )
+        converted = {
+            name: check_array_shape(_to_numpy(state_dict[name]), f"state_dict[{name!r}]",
+                                    self.params[name].shape, self.dtype)
+            for name in self.params
+        }
+        for name, array in converted.items():
+            self.params[name][...] = array
+        self._cache = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = None
+        del state["params"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.params = self._views(self._flat)
+
+
+class _RecurrentLayer(_Module):
+    """A stack of ``num_layers`` recurrent layers of one cell type (base of :class:`RNN`, :class:`LSTM`)."""
+
+    def __init__(self, cell, input_size, hidden_size, num_layers, dtype, random_state):
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        self.dtype = check_float_dtype(dtype)
+        self.random_state = random_state
+        self._cell = cell
+        self._kind = CELL_CODES[cell]
+        self._init_parameters(self._param_layout())
+        self.reset_parameters(random_state)
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def n_gates(self):
+        """Number of gate blocks of size ``hidden_size`` (RNN 1, LSTM 4)."""
+        return N_GATES[self._kind]
+
+    @property
+    def has_cell_state(self):
+        """True for cells with a second state (the LSTM's ``c``)."""
+        return HAS_CELL_STATE[self._kind]
+
+    def _param_layout(self):
+        """List of ``(name, shape, offset)`` in PyTorch's state_dict order."""
+        gate_units = self.n_gates * self.hidden_size
+        named_shapes = []
+        for layer in range(self.num_layers):
+            n_in = self.input_size if layer == 0 else self.hidden_size
+            shapes = ((gate_units, n_in), (gate_units, self.hidden_size), (gate_units,), (gate_units,))
+            named_shapes += [(f"{kind}_l{layer}", shape) for kind, shape in zip(_PARAM_KINDS, shapes)]
+        return self._layout_from_shapes(named_shapes)
+
+    def reset_parameters(self, random_state=None):
+        """Draw every weight and bias from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch initializes them.
+
+        Parameters
+        ----------
+        random_state : None, int, numpy Generator or RandomState
+            Seed; the same seed gives the same weights in float32 and float64 (drawn in float64).
+        """
+        rng = as_generator(random_state)
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        self._flat[:] = rng.uniform(-bound, bound, size=self._flat.size)
+        self._cache = None
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, X, state=None):
+        """Run the stacked layers over a batch of sequences.
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, input_size)
+            Batch-first input. A 2-D array (n_samples, n_timesteps) is a batch of univariate
+            series and needs ``input_size == 1``.
+        state : optional
+            Initial state; None means zeros. RNN: ``h_0`` of shape
+            (num_layers, n_samples, hidden_size); LSTM: a pair ``(h_0, c_0)`` of that shape.
+
+        Returns
+        -------
+        out : (n_samples, n_timesteps, hidden_size) ndarray
+            Hidden states of the top layer at every step.
+        state_n : ndarray or tuple of ndarrays
+            Final state, in the same form as ``state``.
+        """
+        x, was_2d = check_sequences(X, self.input_size, self.dtype)
+        n_samples = x.shape[0]
+        h0, c0 = self._check_state(state, n_samples)
+        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D)
+        top_h = self._forward_time_major(x_tm, h0, c0)
+        self._cache["was_2d"] = was_2d
+        out = np.ascontiguousarray(top_h[1:].transpose(1, 0, 2))
+        return out, self._final_state()
+
+    __call__ = forward
+
+    def _forward_time_major(self, x_tm, h0, c0):
+        """Forward pass on time-major input (T, B, D); keeps what backward needs; returns top h (T+1, B, H)."""
+        n_steps, n_batch, _ = x_tm.shape
+        hidden = self.hidden_size
+        gate_units = self.n_gates * hidden
+        cell_width = hidden if self.has_cell_state else 0
+        saved_width = N_SAVED[self._kind] * hidden
+        layers = []
+        layer_input = x_tm
+        for layer in range(self.num_layers):
+            p = self._layer_params(self.params, layer)
+            h = np.empty((n_steps + 1, n_batch, hidden), dtype=self.dtype)
+            c = np.empty((n_steps + 1, n_batch, cell_width), dtype=self.dtype)
+            h[0] = h0[layer]
+            c[0] = c0[layer] if cell_width else 0.0
+            saved = np.empty((n_steps, n_batch, saved_width), dtype=self.dtype)
+            gx = np.empty((n_steps, n_batch, gate_units), dtype=self.dtype)
+            gh = np.empty((n_batch, gate_units), dtype=self.dtype)
+            layer_forward(self._kind, layer_input, p[0], p[1], p[2], p[3], h, c, saved, gx, gh)
+            layers.append((layer_input, h, c, saved, gx))
+            layer_input = h[1:]
+        self._cache = {"layers": layers, "n_samples": n_batch, "n_steps": n_steps}
+        return layers[-1][1]
+
+    def _final_state(self):
+        """Final state (copies) from the cache, as RNN ``h_n`` or LSTM ``(h_n, c_n)``."""
+        layers = self._cache["layers"]
+        h_n = np.stack([h[-1] for _, h, _, _, _ in layers])
+        if self.has_cell_state:
+            return h_n, np.stack([c[-1] for _, _, c, _, _ in layers])
+        return h_n
+
+    def _check_state(self, state, n_samples):
+        """Validate an initial state; return (h0, c0) arrays of shape (L, B, H) (c0 None without cell state)."""
+        shape = (self.num_layers, n_samples, self.hidden_size)
+        if state is None:
+            zeros = np.zeros(shape, dtype=self.dtype)
+            return zeros, (zeros if self.has_cell_state else None)
+        if self.has_cell_state:
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                raise ValueError(f"state must be a pair (h_0, c_0) of arrays of shape {shape}, got {type(state).__name__}.")
+            return (check_array_shape(_to_numpy(state[0]), "state[0] (h_0)", shape, self.dtype),
+                    check_array_shape(_to_numpy(state[1]), "state[1] (c_0)", shape, self.dtype))
+        return check_array_shape(_to_numpy(state), "state (h_0)", shape, self.dtype), None
+
+    @staticmethod
+    def _layer_params(params, layer):
+        return tuple(params[f"{kind}_l{layer}"] for kind in _PARAM_KINDS)
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, d_out, d_state=None):
+        """Backpropagate through time after :meth:`forward`.
+
+        Parameters
+        ----------
+        d_out : array-like or None, (n_samples, n_timesteps, hidden_size)
+            dL/d(out) at every step; zero (or None for all steps) where a step has no loss.
+        d_state : optional
+            dL/d(state_n): RNN an array (num_layers, n_samples, hidden_size); LSTM a pair
+            ``(dh_n, dc_n)`` (either may be None). None means zero.
+
+        Returns
+        -------
+        dict
+            The gradient of every parameter under its name in :attr:`params`, plus ``"input"``
+            (shape of the X given to forward) and ``"state"`` (shape of the initial state: an
+            array for RNN, a pair for LSTM).
+        """
+        if self._cache is None:
+            raise RuntimeError("backward() was called before forward(): run forward(X) first.")
+        n_samples, n_steps = self._cache["n_samples"], self._cache["n_steps"]
+        state_shape = (self.num_layers, n_samples, self.hidden_size)
+        out_shape = (n_samples, n_steps, self.hidden_size)
+        if d_out is None:
+            d_out_tm = np.zeros((n_steps, n_samples, self.hidden_size), dtype=self.dtype)
+        else:
+            d_out = check_array_shape(_to_numpy(d_out), "d_out", out_shape, self.dtype)
+            d_out_tm = np.ascontiguousarray(d_out.transpose(1, 0, 2))
+        dh_n, dc_n = self._check_d_state(d_state, state_shape)
+        grad_flat = np.empty_like(self._flat)
+        dx_tm, dh0, dc0 = self._backward_time_major(d_out_tm, dh_n, dc_n, grad_flat)
+        grads = self._views(grad_flat)
+        d_input = np.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        grads["input"] = d_input[:, :, 0] if self._cache["was_2d"] else d_input
+        grads["state"] = (dh0, dc0) if self.has_cell_state else dh0
+        return grads
+
+    def _check_d_state(self, d_state, shape):
+        """Validate dL/d(state_n); return (dh_n, dc_n) arrays of shape (L, B, H), zeros where absent."""
+        def one(value, name):
+            if value is None:
+                return np.zeros(shape, dtype=self.dtype)
+            return check_array_shape(_to_numpy(value), name, shape, self.dtype)
+
+        if self.has_cell_state:
+            if d_state is None:
+                d_state = (None, None)
+            if not isinstance(d_state, (tuple, list)) or len(d_state) != 2:
+                raise ValueError(f"d_state must be a pair (dh_n, dc_n) of arrays of shape {shape} or None.")
+            return one(d_state[0], "d_state[0] (dh_n)"), one(d_state[1], "d_state[1] (dc_n)")
+        return one(d_state, "d_state"), None
+
+    def _backward_time_major(self, d_out_tm, dh_n, dc_n, grad_flat):
+        """BPTT on time-major arrays; writes parameter gradients into ``grad_flat``.
+
+        Returns dx (T, B, D), dh_0 (L, B, H) and dc_0 (L, B, H) or None.
+        """
+        grads = self._views(grad_flat)
+        n_batch = d_out_tm.shape[1]
+        dh0 = np.empty((self.num_layers, n_batch, self.hidden_size), dtype=self.dtype)
+        dc0 = np.empty_like(dh0) if self.has_cell_state else None
+        d_layer_out = d_out_tm
+        for layer in range(self.num_layers - 1, -1, -1):
+            layer_input, h, c, saved, gx = self._cache["layers"][layer]
+            w_ih, w_hh, _, _ = self._layer_params(self.params, layer)
+            dw_ih, dw_hh, db_ih, db_hh = self._layer_params(grads, layer)
+            dh = dh_n[layer].copy()
+            dc = dc_n[layer].copy() if self.has_cell_state else np.empty((n_batch, 0), dtype=self.dtype)
+            dx = np.empty_like(layer_input)
+            # the forward's projection buffer gx is no longer needed: it holds the gate gradients
+            layer_backward(self._kind, layer_input, w_ih, w_hh, h, c, saved, d_layer_out, dh, dc,
+                           gx, dx, dw_ih, dw_hh, db_ih, db_hh)
+            dh0[layer] = dh
+            if self.has_cell_state:
+                dc0[layer] = dc
+            d_layer_out = dx
+        return d_layer_out, dh0, dc0
+
+    # ------------------------------------------------------------------ misc
+    def _repr_args(self):
+        return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                f"num_layers={self.num_layers}, dtype={np.dtype(self.dtype).name}")
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._repr_args()})"
+
+
+class RNN(_RecurrentLayer):
+    """Elman recurrent layers: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per time step of the input.
+    hidden_size : int
+        Units of every layer.
+    num_layers : int, default 1
+        Stacked layers; layer k reads layer k-1's hidden sequence.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+        Activation ``act``.
+    dtype : float32 or float64, default float32
+        Precision of parameters and computations.
+    random_state : None, int, numpy Generator or RandomState
+        Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray
+        Live parameters with PyTorch's names and shapes: ``weight_ih_l{k}`` (hidden_size, D_k),
+        ``weight_hh_l{k}`` (hidden_size, hidden_size), ``bias_ih_l{k}`` and ``bias_hh_l{k}``
+        (hidden_size,).
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> rnn = fastrnn.RNN(input_size=3, hidden_size=8, random_state=0)
+    >>> out, h_n = rnn.forward(np.ones((2, 5, 3)))
+    >>> out.shape, h_n.shape
+    ((2, 5, 8), (1, 2, 8))
+    >>> grads = rnn.backward(np.ones_like(out))
+    >>> grads["weight_hh_l0"].shape
+    (8, 8)
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
+                 dtype=np.float32, random_state=None):
+        self.nonlinearity = check_choice(nonlinearity, "nonlinearity", {"tanh", "relu"})
+        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, dtype,
+                         random_state)
+
+    def _repr_args(self):
+        return super()._repr_args() + f", nonlinearity={self.nonlinearity!r}"
+
+
+class LSTM(_RecurrentLayer):
+    """Long short-term memory layers (gate order i, f, g, o, as PyTorch).
+
+    ``i, f, o = sigmoid(W_i* x_t + b_i* + W_h* h_{t-1} + b_h*)``, ``g = tanh(...)``,
+    ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per time step of the input.
+    hidden_size : int
+        Units of every layer.
+    num_layers : int, default 1
+        Stacked layers; layer k reads layer k-1's hidden sequence.
+    dtype : float32 or float64, default float32
+        Precision of parameters and computations.
+    random_state : None, int, numpy Generator or RandomState
+        Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray
+        Live parameters with PyTorch's names and shapes: ``weight_ih_l{k}`` (4*hidden_size, D_k),
+        ``weight_hh_l{k}`` (4*hidden_size, hidden_size), ``bias_ih_l{k}`` and ``bias_hh_l{k}``
+        (4*hidden_size,).
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> lstm = fastrnn.LSTM(input_size=3, hidden_size=8, num_layers=2, random_state=0)
+    >>> out, (h_n, c_n) = lstm.forward(np.ones((2, 5, 3)))
+    >>> out.shape, h_n.shape, c_n.shape
+    ((2, 5, 8), (2, 2, 8), (2, 2, 8))
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32, random_state=None):
+        super().__init__("lstm", input_size, hidden_size, num_layers, dtype, random_state)
+
+
+class Linear(_Module):
+    """Affine map ``y = x W^T + b`` over the last axis: the output head of the estimators.
+
+    Parameters
+    ----------
+    in_features : int
+        Size of the last axis of the input.
+    out_features : int
+        Size of the last axis of the output.
+    dtype : float32 or float64, default float32
+    random_state : None, int, numpy Generator or RandomState
+        Seed of the initial weights: U(-1/sqrt(in_features), 1/sqrt(in_features)) for weight and
+        bias, as ``torch.nn.Linear``.
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray
+        ``weight`` (out_features, in_features) and ``bias`` (out_features,), PyTorch's names.
+    """
+
+    def __init__(self, in_features, out_features, dtype=np.float32, random_state=None):
+        self.in_features = check_positive_int(in_features, "in_features")
+        self.out_features = check_positive_int(out_features, "out_features")
+        self.dtype = check_float_dtype(dtype)
+        self.random_state = random_state
+        self._init_parameters(self._layout_from_shapes(
+            [("weight", (self.out_features, self.in_features)), ("bias", (self.out_features,))]))
+        self.reset_parameters(random_state)
+
+    def reset_parameters(self, random_state=None):
+        """Draw weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
+        bound = 1.0 / np.sqrt(self.in_features)
+        self._flat[:] = as_generator(random_state).uniform(-bound, bound, size=self._flat.size)
+        self._cache = None
+
+    def forward(self, H):
+        """Apply the map.
+
+        Parameters
+        ----------
+        H : (..., in_features) array
+            Trusted input (the estimators pass hidden states); no validation beyond the shape.
+
+        Returns
+        -------
+        (..., out_features) ndarray
+        """
+        H = np.asarray(H, dtype=self.dtype)
+        if H.shape[-1] != self.in_features:
+            raise ValueError(f"H must have {self.in_features} features on its last axis, got shape {H.shape}.")
+        self._cache = H
+        return H @ self.params["weight"].T + self.params["bias"]
+
+    __call__ = forward
+
+    def backward(self, d_out):
+        """Gradients after :meth:`forward`.
+
+        Parameters
+        ----------
+        d_out : (..., out_features) array
+            dL/d(output).
+
+        Returns
+        -------
+        dict
+            ``weight``, ``bias`` and ``input`` (dL/dH, shape of H).
+        """
+        if self._cache is None:
+            raise RuntimeError("backward() was called before forward(): run forward(H) first.")
+        H = self._cache
+        d_out = np.asarray(d_out, dtype=self.dtype)
+        if d_out.shape != H.shape[:-1] + (self.out_features,):
+            raise ValueError(f"d_out must have shape {H.shape[:-1] + (self.out_features,)}, got {d_out.shape}.")
+        grad_flat = np.empty_like(self._flat)
+        grads = self._views(grad_flat)
+        H2 = H.reshape(-1, self.in_features)
+        d2 = d_out.reshape(-1, self.out_features)
+        np.dot(d2.T, H2, out=grads["weight"])
+        np.sum(d2, axis=0, out=grads["bias"])
+        grads["input"] = d_out @ self.params["weight"]
+        return grads
+
+    def __repr__(self):
+        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
+                f"dtype={np.dtype(self.dtype).name})")
+
+
+def _to_numpy(value):
+    """Accept numpy arrays, nested lists and CPU tensors of other libraries (via ``.detach()`` if present)."""
+    detach = getattr(value, "detach", None)
+    if callable(detach):
+        value = detach()
+        cpu = getattr(value, "cpu", None)
+        if callable(cpu):
+            value = cpu()
+        value = value.numpy()
+    return value

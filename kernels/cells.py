@@ -1,0 +1,145 @@
+"""Pointwise math of each recurrent cell: one time step forward, one time step backward.
+
+The time loops in :mod:`fastrnn.kernels.cpu` are shared by every cell. They compute the matrix
+products (input projection of all steps, recurrent product of each step) and call the two functions
+here for the elementwise part, choosing the cell by an integer code so that Numba's on-disk cache
+holds (a jitted function passed as an argument would force a recompile in every process).
+
+Conventions (PyTorch's, so weights move between the libraries by name):
+
+- gate pre-activations are stacked along the last axis in blocks of ``H``: RNN one block, LSTM four
+  blocks in the order input ``i``, forget ``f``, cell candidate ``g``, output ``o``;
+- ``gx`` holds ``W_ih x_t + b_ih + b_hh`` and ``gh`` holds ``W_hh h_{t-1}``; they are kept apart so
+  that a cell whose recurrent term is gated (GRU) can use them separately;
+- ``saved`` holds what the backward step needs beyond the states: nothing for the Elman RNN (its
+  output is enough), ``[i, f, g, o, tanh(c_t)]`` for the LSTM.
+
+Equations:
+
+- Elman RNN: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` = tanh or relu.
+- LSTM: ``i, f, o = sigmoid(.)``, ``g = tanh(.)``, ``c_t = f * c_{t-1} + i * g``,
+  ``h_t = o * tanh(c_t)``.
+"""
+
+import math
+
+from numba import njit
+
+from .config import INLINE_OPTIONS
+
+RNN_TANH = 0
+RNN_RELU = 1
+LSTM = 2
+
+#: cell name -> integer code used by the kernels
+CELL_CODES = {"rnn_tanh": RNN_TANH, "rnn_relu": RNN_RELU, "lstm": LSTM}
+#: number of gate blocks of size H in the stacked weights, by cell code
+N_GATES = (1, 1, 4)
+#: width of the per-step saved activations in units of H, by cell code
+N_SAVED = (0, 0, 5)
+#: whether the cell has a second state (the LSTM's cell state c), by cell code
+HAS_CELL_STATE = (False, False, True)
+
+
+@njit(**INLINE_OPTIONS)
+def sigmoid(x):
+    """Logistic function 1 / (1 + exp(-x)); exp overflows to inf for x << 0, giving exactly 0."""
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@njit(**INLINE_OPTIONS)
+def forward_step(kind, gx, gh, c_prev, h_out, c_out, saved):
+    """Pointwise part of one forward time step for a batch.
+
+    Parameters
+    ----------
+    kind : int
+        Cell code (``RNN_TANH``, ``RNN_RELU`` or ``LSTM``).
+    gx : (B, G*H) array
+        ``W_ih x_t + b_ih + b_hh`` for this step.
+    gh : (B, G*H) array
+        ``W_hh h_{t-1}`` for this step.
+    c_prev : (B, H) or (B, 0) array
+        Previous cell state (LSTM only).
+    h_out : (B, H) array
+        Written: the new hidden state ``h_t``.
+    c_out : (B, H) or (B, 0) array
+        Written: the new cell state ``c_t`` (LSTM only).
+    saved : (B, N_SAVED*H) array
+        Written: activations the backward step needs.
+    """
+    n_batch, hidden = h_out.shape
+    if kind == RNN_TANH:
+        for b in range(n_batch):
+            for j in range(hidden):
+                h_out[b, j] = math.tanh(gx[b, j] + gh[b, j])
+    elif kind == RNN_RELU:
+        for b in range(n_batch):
+            for j in range(hidden):
+                h_out[b, j] = max(gx[b, j] + gh[b, j], 0.0)
+    else:  # LSTM
+        for b in range(n_batch):
+            for j in range(hidden):
+                i = sigmoid(gx[b, j] + gh[b, j])
+                f = sigmoid(gx[b, hidden + j] + gh[b, hidden + j])
+                g = math.tanh(gx[b, 2 * hidden + j] + gh[b, 2 * hidden + j])
+                o = sigmoid(gx[b, 3 * hidden + j] + gh[b, 3 * hidden + j])
+                c = f * c_prev[b, j] + i * g
+                tanh_c = math.tanh(c)
+                c_out[b, j] = c
+                h_out[b, j] = o * tanh_c
+                saved[b, j] = i
+                saved[b, hidden + j] = f
+                saved[b, 2 * hidden + j] = g
+                saved[b, 3 * hidden + j] = o
+                saved[b, 4 * hidden + j] = tanh_c
+
+
+@njit(**INLINE_OPTIONS)
+def backward_step(kind, d_out, dh, dc, c_prev, h, saved, d_gates):
+    """Pointwise part of one backward time step for a batch.
+
+    Parameters
+    ----------
+    kind : int
+        Cell code.
+    d_out : (B, H) array
+        dL/dh_t coming from outside the recurrence (the loss, or the layer above).
+    dh : (B, H) array
+        dL/dh_t coming through the recurrence from step t+1 (read only here).
+    dc : (B, H) or (B, 0) array
+        LSTM: on entry dL/dc_t from step t+1; on exit dL/dc_{t-1}.
+    c_prev : (B, H) or (B, 0) array
+        Cell state c_{t-1} (LSTM only).
+    h : (B, H) array
+        Hidden state h_t of this step.
+    saved : (B, N_SAVED*H) array
+        What :func:`forward_step` saved at this step.
+    d_gates : (B, G*H) array
+        Written: dL/d(pre-activations) of this step.
+    """
+    n_batch, hidden = h.shape
+    if kind == RNN_TANH:
+        for b in range(n_batch):
+            for j in range(hidden):
+                ht = h[b, j]
+                d_gates[b, j] = (d_out[b, j] + dh[b, j]) * (1.0 - ht * ht)
+    elif kind == RNN_RELU:
+        for b in range(n_batch):
+            for j in range(hidden):
+                d_gates[b, j] = (d_out[b, j] + dh[b, j]) if h[b, j] > 0.0 else 0.0
+    else:  # LSTM
+        for b in range(n_batch):
+            for j in range(hidden):
+                i = saved[b, j]
+                f = saved[b, hidden + j]
+                g = saved[b, 2 * hidden + j]
+                o = saved[b, 3 * hidden + j]
+                tanh_c = saved[b, 4 * hidden + j]
+                dht = d_out[b, j] + dh[b, j]
+                dct = dc[b, j] + dht * o * (1.0 - tanh_c * tanh_c)
+                d_gates[b, j] = dct * g * i * (1.0 - i)
+                d_gates[b, hidden + j] = dct * c_prev[b, j] * f * (1.0 - f)
+                d_gates[b, 2 * hidden + j] = dct * i * (1.0 - g * g)
+                d_gates[b, 3 * hidden + j] = dht * tanh_c * o * (1.0 - o)
+                dc[b, j] = dct * f

@@ -1,0 +1,110 @@
+"""CPU time loops of one recurrent layer, shared by every cell.
+
+One layer, one direction, a batch of sequences, time-major contiguous arrays. The structure follows
+what is known to be fast with Numba on a few cores (``DESIGN.md``):
+
+- the input projection of all steps is one matrix product, before the loop;
+- inside the loop only the recurrent product (into a preallocated buffer) and the cell's fused
+  pointwise step; nothing is allocated in the loop;
+- the weight gradients are single products after the loop:
+  ``dW_ih = dG^T X`` and ``dW_hh = dG^T H_prev`` over all ``T*B`` rows at once.
+
+Every array is allocated by the caller, so workspaces can be reused across batches.
+"""
+
+import numpy as np
+from numba import njit
+
+from ..cells import backward_step, forward_step
+from ..config import JIT_OPTIONS
+
+
+@njit(**JIT_OPTIONS)
+def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh):
+    """Run one recurrent layer forward over a batch of sequences.
+
+    Parameters
+    ----------
+    kind : int
+        Cell code from :data:`fastrnn.kernels.cells.CELL_CODES`.
+    x : (T, B, D) array
+        Input sequence, time-major, C-contiguous.
+    w_ih : (G*H, D) array
+        Input weights (PyTorch's ``weight_ih``).
+    w_hh : (G*H, H) array
+        Recurrent weights (PyTorch's ``weight_hh``).
+    b_ih, b_hh : (G*H,) arrays
+        Biases.
+    h : (T+1, B, H) array
+        On entry ``h[0]`` is the initial hidden state; on exit ``h[t+1]`` is ``h_t``.
+    c : (T+1, B, H) array, or (T+1, B, 0) for cells without a cell state
+        On entry ``c[0]`` is the initial cell state; on exit ``c[t+1]`` is ``c_t``.
+    saved : (T, B, N_SAVED*H) array
+        Written: per-step activations for the backward pass.
+    gx : (T, B, G*H) array
+        Workspace: input projections of all steps.
+    gh : (B, G*H) array
+        Workspace: recurrent projection of one step.
+    """
+    n_steps, n_batch, n_in = x.shape
+    n_gate_units = w_ih.shape[0]
+    gx_rows = gx.reshape(n_steps * n_batch, n_gate_units)
+    np.dot(x.reshape(n_steps * n_batch, n_in), w_ih.T, gx_rows)
+    for r in range(n_steps * n_batch):
+        for k in range(n_gate_units):
+            gx_rows[r, k] += b_ih[k] + b_hh[k]
+    w_hh_t = w_hh.T
+    for t in range(n_steps):
+        np.dot(h[t], w_hh_t, gh)
+        forward_step(kind, gx[t], gh, c[t], h[t + 1], c[t + 1], saved[t])
+
+
+@njit(**JIT_OPTIONS)
+def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
+                   d_gates, dx, dw_ih, dw_hh, db_ih, db_hh):
+    """Backpropagate through time over one layer, after :func:`layer_forward`.
+
+    Parameters
+    ----------
+    kind : int
+        Cell code.
+    x : (T, B, D) array
+        The input sequence given to the forward pass.
+    w_ih : (G*H, D) array
+        Input weights.
+    w_hh : (G*H, H) array
+        Recurrent weights.
+    h, c, saved : arrays
+        As left by :func:`layer_forward`.
+    d_out : (T, B, H) array
+        dL/dh_t from outside the recurrence at every step (zero where a step has no loss).
+    dh : (B, H) array
+        On entry dL/dh_T through the final state; on exit dL/dh_0 (initial-state gradient).
+    dc : (B, H) array, or (B, 0)
+        On entry dL/dc_T; on exit dL/dc_0 (LSTM only).
+    d_gates : (T, B, G*H) array
+        Workspace: pre-activation gradients of every step (may be the forward's ``gx``).
+    dx : (T, B, D) array
+        Written: dL/dx.
+    dw_ih : (G*H, D) array
+        Written: dL/dW_ih.
+    dw_hh : (G*H, H) array
+        Written: dL/dW_hh.
+    db_ih, db_hh : (G*H,) arrays
+        Written: dL/db_ih and dL/db_hh.
+    """
+    n_steps, n_batch, n_in = x.shape
+    n_gate_units, hidden = w_hh.shape
+    for t in range(n_steps - 1, -1, -1):
+        backward_step(kind, d_out[t], dh, dc, c[t], h[t + 1], saved[t], d_gates[t])
+        np.dot(d_gates[t], w_hh, dh)
+    n_rows = n_steps * n_batch
+    d_gate_rows = d_gates.reshape(n_rows, n_gate_units)
+    np.dot(d_gate_rows.T, x.reshape(n_rows, n_in), dw_ih)
+    np.dot(d_gate_rows.T, h[:n_steps].reshape(n_rows, hidden), dw_hh)
+    np.dot(d_gate_rows, w_ih, dx.reshape(n_rows, n_in))
+    db_ih[:] = 0.0
+    for r in range(n_rows):
+        for k in range(n_gate_units):
+            db_ih[k] += d_gate_rows[r, k]
+    db_hh[:] = db_ih
