@@ -1,0 +1,65 @@
+"""Packaging contract: kernels/ installs as fastrnn.kernels (never a top-level ``kernels``), and
+compiled kernels are served from Numba's on-disk cache in a new process."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import fastrnn
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_kernels_are_a_subpackage():
+    import fastrnn.kernels
+
+    assert fastrnn.kernels.__name__ == "fastrnn.kernels"
+
+
+@pytest.mark.skipif(not (ROOT / "pyproject.toml").exists(), reason="needs the source tree")
+def test_wheel_maps_kernels_under_fastrnn_and_ships_every_module(tmp_path):
+    pytest.importorskip("setuptools")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+         str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("fastrnn-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert not any(name.startswith("kernels/") for name in names)
+    expected = {f"fastrnn/{p.relative_to(ROOT / 'fastrnn').as_posix()}" for p in (ROOT / "fastrnn").rglob("*.py")}
+    expected |= {f"fastrnn/kernels/{p.relative_to(ROOT / 'kernels').as_posix()}" for p in (ROOT / "kernels").rglob("*.py")}
+    assert expected <= names, sorted(expected - names)
+
+
+def test_no_top_level_kernels_module_outside_the_source_tree(tmp_path):
+    code = "import importlib.util; print(importlib.util.find_spec('kernels') is None)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "True"
+
+
+def test_second_process_loads_kernels_from_numba_cache(tmp_path):
+    script = textwrap.dedent("""
+        import numpy as np, fastrnn
+        from fastrnn.kernels.cpu import layer_forward, layer_backward
+        for layer in (fastrnn.LSTM(2, 3, dtype=np.float64), fastrnn.RNN(2, 3)):
+            out, _ = layer.forward(np.ones((2, 4, 2)))
+            layer.backward(np.ones_like(out))
+        misses = sum(layer_forward.stats.cache_misses.values()) + sum(layer_backward.stats.cache_misses.values())
+        hits = sum(layer_forward.stats.cache_hits.values()) + sum(layer_backward.stats.cache_hits.values())
+        print(misses, hits)
+    """)
+    env = dict(os.environ)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    run = lambda: subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True, check=True).stdout.split()
+    run()  # fills the cache if this is its first use
+    misses, hits = map(int, run())
+    assert misses == 0
+    assert hits >= 4  # forward and backward, float32 and float64

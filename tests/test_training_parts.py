@@ -1,0 +1,108 @@
+"""Output layer, losses and optimizers: gradients against finite differences and against PyTorch."""
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn.losses import squared_error
+from fastrnn.optimizers import SGD, Adagrad, Adam
+from helpers import central_differences, fd_error, rel_error
+
+
+def test_linear_gradients_match_finite_differences():
+    rng = np.random.default_rng(0)
+    head = fastrnn.Linear(4, 3, dtype=np.float64, random_state=0)
+    H = rng.normal(size=(2, 5, 4))
+    A = rng.normal(size=(2, 5, 3))
+    head.forward(H)
+    grads = head.backward(A)
+
+    def loss():
+        return np.sum(A * head.forward(H))
+
+    for name, value in head.params.items():
+        assert fd_error(grads[name], central_differences(loss, value)) < 1e-8
+    assert fd_error(grads["input"], central_differences(loss, H)) < 1e-8
+
+
+def test_linear_initialization_bounds_and_errors():
+    head = fastrnn.Linear(16, 2, random_state=0)
+    assert head.params["weight"].shape == (2, 16) and head.params["bias"].shape == (2,)
+    assert np.all(np.abs(head._flat) <= 0.25)
+    with pytest.raises(ValueError, match="4 features on its last axis"):
+        fastrnn.Linear(4, 2).forward(np.zeros((3, 5)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        fastrnn.Linear(4, 2).backward(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_squared_error_value_and_gradient(weighted):
+    rng = np.random.default_rng(1)
+    y_pred, y_true = rng.normal(size=(4, 6, 2)), rng.normal(size=(4, 6, 2))
+    weights = (rng.random((4, 6)) > 0.3).astype(float) if weighted else None
+    loss, grad = squared_error(y_pred, y_true, weights)
+    w = np.ones((4, 6)) if weights is None else weights
+    expected = 0.5 * np.sum(w[..., None] * (y_pred - y_true) ** 2) / w.sum()
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert fd_error(grad, central_differences(lambda: squared_error(y_pred, y_true, weights)[0], y_pred)) < 1e-8
+
+
+torch = pytest.importorskip("torch")
+
+
+def test_linear_matches_torch():
+    theirs = torch.nn.Linear(4, 3).double()
+    ours = fastrnn.Linear(4, 3, dtype=np.float64)
+    ours.load_state_dict(theirs.state_dict())
+    H = np.random.default_rng(2).normal(size=(5, 4))
+    out = ours.forward(H)
+    grads = ours.backward(np.ones_like(out))
+    t_H = torch.tensor(H, requires_grad=True)
+    theirs(t_H).sum().backward()
+    assert rel_error(out, theirs(t_H).detach().numpy()) < 1e-12
+    assert rel_error(grads["weight"], theirs.weight.grad.numpy()) < 1e-12
+    assert rel_error(grads["input"], t_H.grad.numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("ours_factory, theirs_factory", [
+    (lambda p: SGD(p, 0.05, momentum=0.0, nesterov=False), lambda p: torch.optim.SGD(p, lr=0.05)),
+    (lambda p: SGD(p, 0.05, momentum=0.9, nesterov=False),
+     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    (lambda p: SGD(p, 0.05, momentum=0.9, nesterov=True),
+     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
+    (lambda p: Adam(p, 0.01, 0.8, 0.95, 1e-6),
+     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.95), eps=1e-6)),
+    (lambda p: Adagrad(p, 0.1), lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-10)),
+], ids=["sgd", "momentum", "nesterov", "adam", "adagrad"])
+def test_optimizers_follow_torch_trajectories(ours_factory, theirs_factory):
+    """Minimize a quadratic 0.5 * ||A p - b||^2 for a few steps with both libraries."""
+    rng = np.random.default_rng(3)
+    A, b = rng.normal(size=(6, 4)), rng.normal(size=6)
+    start = [rng.normal(size=4), rng.normal(size=3)]
+    ours = [p.copy() for p in start]
+    opt = ours_factory(ours)
+    theirs = [torch.tensor(p, requires_grad=True) for p in start]
+    t_opt = theirs_factory(theirs)
+    A2, b2 = rng.normal(size=(5, 3)), rng.normal(size=5)
+    for _ in range(8):
+        grads = [A.T @ (A @ ours[0] - b), A2.T @ (A2 @ ours[1] - b2)]
+        opt.step(grads)
+        t_opt.zero_grad()
+        loss = 0.5 * ((torch.from_numpy(A) @ theirs[0] - torch.from_numpy(b)) ** 2).sum() \
+            + 0.5 * ((torch.from_numpy(A2) @ theirs[1] - torch.from_numpy(b2)) ** 2).sum()
+        loss.backward()
+        t_opt.step()
+    for p, t_p in zip(ours, theirs):
+        assert rel_error(p, t_p.detach().numpy()) < 1e-12
+
+
+def test_optimizer_argument_errors():
+    p = [np.zeros(3)]
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        Adam(p, learning_rate=0)
+    with pytest.raises(ValueError, match="beta_2 must be in"):
+        Adam(p, beta_2=1.0)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        SGD(p, momentum=-0.1)
+    with pytest.raises(ValueError, match="grads must hold 1 arrays"):
+        Adam(p).step([np.zeros(3), np.zeros(3)])
