@@ -1,11 +1,15 @@
 """fastrnn: recurrent neural networks (Elman RNN, LSTM) with Numba-compiled forward and BPTT kernels.
 
-Public layer API: :class:`RNN` and :class:`LSTM` (PyTorch-compatible parameter names and shapes,
-``forward`` / ``backward``). Kernels live in :mod:`fastrnn.kernels`.
+Estimators (scikit-learn API): :class:`RNNRegressor`, :class:`RNNClassifier`. Layers:
+:class:`RNN`, :class:`LSTM` (PyTorch-compatible parameter names and shapes, ``forward`` /
+``backward``), :class:`Linear`. Data helpers in :mod:`fastrnn.data`, shipped series in
+:mod:`fastrnn.datasets`. Kernels live in :mod:`fastrnn.kernels`.
 """
 
+from . import data, datasets
+from .estimators import RNNClassifier, RNNRegressor
 from .layers import LSTM, RNN, Linear
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "Linear", "__version__"]
+__all__ = ["RNN", "LSTM", "Linear", "RNNRegressor", "RNNClassifier", "data", "datasets", "__version__"]

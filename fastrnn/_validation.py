@@ -57,8 +57,12 @@ def as_real_array(value, name, dtype):
     if array.dtype.kind == "O":
         try:
             array = array.astype(np.float64)
-        except (ValueError, TypeError):
-            raise ValueError(f"{name} must contain real numbers, got an array of objects.") from None
+        except TypeError as exc:  # e.g. a dict among numbers
+            raise TypeError(f"{name} must contain real numbers: {exc}") from None
+        except ValueError as exc:  # e.g. a string that is not a number
+            raise ValueError(f"{name} must contain real numbers: {exc}") from None
+    if array.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} must contain real numbers, got dtype {array.dtype}.")
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{name} must contain real numbers, got dtype {array.dtype}.")
     return array.astype(dtype, copy=False)

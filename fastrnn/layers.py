@@ -42,6 +42,14 @@ class _Module:
         self.params = self._views(self._flat)
         self._cache = None
 
+    def _bind(self, flat, copy=True):
+        """Make ``params`` views into ``flat`` (a slice of a larger buffer), first copying the current
+        values there unless ``copy`` is False (``flat`` already holds them, and may be read-only)."""
+        if copy:
+            flat[...] = self._flat
+        self._flat = flat
+        self.params = self._views(flat)
+
     @staticmethod
     def _layout_from_shapes(named_shapes):
         layout, offset = [], 0
@@ -198,6 +206,7 @@ class _RecurrentLayer(_Module):
 
     def _forward_time_major(self, x_tm, h0, c0):
         """Forward pass on time-major input (T, B, D); keeps what backward needs; returns top h (T+1, B, H)."""
+        x_tm = np.ascontiguousarray(x_tm, dtype=self.dtype)  # the kernels reshape (T, B, D) to (T*B, D)
         n_steps, n_batch, _ = x_tm.shape
         hidden = self.hidden_size
         gate_units = self.n_gates * hidden
@@ -304,6 +313,7 @@ class _RecurrentLayer(_Module):
         Returns dx (T, B, D), dh_0 (L, B, H) and dc_0 (L, B, H) or None.
         """
         grads = self._views(grad_flat)
+        d_out_tm = np.ascontiguousarray(d_out_tm, dtype=self.dtype)
         n_batch = d_out_tm.shape[1]
         dh0 = np.empty((self.num_layers, n_batch, self.hidden_size), dtype=self.dtype)
         dc0 = np.empty_like(dh0) if self.has_cell_state else None
@@ -489,18 +499,24 @@ class Linear(_Module):
         """
         if self._cache is None:
             raise RuntimeError("backward() was called before forward(): run forward(H) first.")
-        H = self._cache
         d_out = np.asarray(d_out, dtype=self.dtype)
-        if d_out.shape != H.shape[:-1] + (self.out_features,):
-            raise ValueError(f"d_out must have shape {H.shape[:-1] + (self.out_features,)}, got {d_out.shape}.")
+        expected = self._cache.shape[:-1] + (self.out_features,)
+        if d_out.shape != expected:
+            raise ValueError(f"d_out must have shape {expected}, got {d_out.shape}.")
         grad_flat = np.empty_like(self._flat)
+        d_input = self._backward_into(d_out, grad_flat)
         grads = self._views(grad_flat)
-        H2 = H.reshape(-1, self.in_features)
-        d2 = d_out.reshape(-1, self.out_features)
-        np.dot(d2.T, H2, out=grads["weight"])
-        np.sum(d2, axis=0, out=grads["bias"])
-        grads["input"] = d_out @ self.params["weight"]
+        grads["input"] = d_input
         return grads
+
+    def _backward_into(self, d_out, grad_flat):
+        """Write the parameter gradients into ``grad_flat`` (laid out like the parameters); return dL/dH."""
+        H = self._cache
+        grads = self._views(grad_flat)
+        d_rows = d_out.reshape(-1, self.out_features)
+        np.dot(d_rows.T, H.reshape(-1, self.in_features), out=grads["weight"])
+        np.sum(d_rows, axis=0, out=grads["bias"])
+        return d_out @ self.params["weight"]
 
     def __repr__(self):
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "

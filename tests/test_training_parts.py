@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn.losses import squared_error
+from fastrnn.losses import binary_cross_entropy, softmax_cross_entropy, squared_error
 from fastrnn.optimizers import SGD, Adagrad, Adam
 from helpers import central_differences, fd_error, rel_error
 
@@ -45,6 +45,32 @@ def test_squared_error_value_and_gradient(weighted):
     expected = 0.5 * np.sum(w[..., None] * (y_pred - y_true) ** 2) / w.sum()
     assert loss == pytest.approx(expected, rel=1e-12)
     assert fd_error(grad, central_differences(lambda: squared_error(y_pred, y_true, weights)[0], y_pred)) < 1e-8
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_softmax_cross_entropy_value_and_gradient(weighted):
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(3, 4, 5)) * 3
+    labels = rng.integers(0, 5, size=(3, 4))
+    weights = (rng.random((3, 4)) > 0.3).astype(float) if weighted else None
+    loss, grad = softmax_cross_entropy(logits, labels, weights)
+    w = np.ones((3, 4)) if weights is None else weights
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    expected = -np.sum(w * np.log(np.take_along_axis(p, labels[..., None], -1)[..., 0])) / w.sum()
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert fd_error(grad, central_differences(lambda: softmax_cross_entropy(logits, labels, weights)[0], logits)) < 1e-8
+
+
+def test_binary_cross_entropy_value_gradient_and_extreme_logits():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(6, 1)) * 3
+    targets = rng.integers(0, 2, size=6).astype(float)
+    loss, grad = binary_cross_entropy(logits, targets)
+    p = 1 / (1 + np.exp(-logits[:, 0]))
+    assert loss == pytest.approx(-np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p)), rel=1e-12)
+    assert fd_error(grad, central_differences(lambda: binary_cross_entropy(logits, targets)[0], logits)) < 1e-8
+    loss, grad = binary_cross_entropy(np.array([[800.0], [-800.0]]), np.array([0.0, 1.0]))
+    assert loss == pytest.approx(800.0) and np.all(np.isfinite(grad))
 
 
 torch = pytest.importorskip("torch")

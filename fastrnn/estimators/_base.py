@@ -1,0 +1,433 @@
+"""Shared machinery of the recurrent estimators: parameters, validation, the epoch loop.
+
+The estimators follow scikit-learn's conventions without depending on it at run time: ``__init__``
+stores parameters only; every parameter is checked in :meth:`BaseRNNEstimator._validate_params`;
+fitted attributes end in ``_``; ``fit`` and ``partial_fit`` share ``_fit(incremental=...)``; the
+epoch loop is plain Python around the compiled forward/backward of :class:`SequenceNetwork`.
+"""
+
+import inspect
+import numbers
+import warnings
+
+import numpy as np
+import scipy.sparse
+
+from .._network import SequenceNetwork
+from .._progress import ProgressBar
+from .._validation import as_generator, as_real_array, check_finite, check_sequences
+from ..exceptions import ConvergenceWarning, NotFittedError, TrainingDivergedError
+from ..optimizers import SGD, Adagrad, Adam
+
+_PREDICT_CHUNK = 1024  # samples per forward pass at prediction time (bounds memory)
+
+
+def _is_int(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+# name -> (check, description of what is expected); one table for every parameter
+_PARAMETER_RULES = {
+    "cell": (lambda v: v in ("rnn", "lstm"), "one of 'rnn', 'lstm'"),
+    "hidden_sizes": (lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_is_int(s) and s >= 1 for s in v),
+                     "a non-empty tuple of integers >= 1"),
+    "nonlinearity": (lambda v: v in ("tanh", "relu"), "one of 'tanh', 'relu'"),
+    "output": (lambda v: v in ("last", "sequence"), "one of 'last', 'sequence'"),
+    "device": (lambda v: v in ("auto", "cpu", "cuda"), "one of 'auto', 'cpu', 'cuda'"),
+    "dtype": (lambda v: v in ("float32", "float64", np.float32, np.float64), "'float32' or 'float64'"),
+    "solver": (lambda v: v in ("sgd", "adam", "adagrad"), "one of 'sgd', 'adam', 'adagrad'"),
+    "learning_rate_init": (lambda v: _is_real(v) and v > 0, "a float > 0"),
+    "batch_size": (lambda v: v == "auto" or (_is_int(v) and v >= 1), "'auto' or an integer >= 1"),
+    "max_iter": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "shuffle": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
+    "alpha": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
+    "clip_grad_norm": (lambda v: v is None or (_is_real(v) and v > 0), "None or a float > 0"),
+    "tol": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
+    "n_iter_no_change": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "early_stopping": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
+    "validation_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a float in (0, 1)"),
+    "momentum": (lambda v: _is_real(v) and 0 <= v < 1, "a float in [0, 1)"),
+    "nesterovs_momentum": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
+    "beta_1": (lambda v: _is_real(v) and 0 <= v < 1, "a float in [0, 1)"),
+    "beta_2": (lambda v: _is_real(v) and 0 <= v < 1, "a float in [0, 1)"),
+    "epsilon": (lambda v: _is_real(v) and v > 0, "a float > 0"),
+    "random_state": (lambda v: v is None or _is_int(v) or isinstance(v, (np.random.RandomState, np.random.Generator)),
+                     "None, an int, a numpy RandomState or Generator"),
+    "warm_start": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
+    "verbose": (lambda v: isinstance(v, (bool, np.bool_)) or (_is_int(v) and v >= 0), "a bool or an integer >= 0"),
+}
+
+
+def _check_not_sparse(X, name="X"):
+    if scipy.sparse.issparse(X):
+        raise TypeError(f"{name} is a sparse matrix; sparse input is not supported: pass a dense array "
+                        f"(for example {name}.toarray()).")
+
+
+def _resolve_device(device):
+    """Map the ``device`` parameter to the kernel set that runs; only the CPU kernels exist so far."""
+    if device == "cuda":
+        raise RuntimeError(
+            "device='cuda' was requested, but this version of fastrnn has CPU kernels only; "
+            "use device='cpu' or device='auto'.")
+    return "cpu"
+
+
+class BaseRNNEstimator:
+    """Base of :class:`RNNRegressor` and :class:`RNNClassifier`; see their docstrings."""
+
+    def __init__(self, cell="lstm", hidden_sizes=(64,), nonlinearity="tanh", output="last", device="auto",
+                 dtype="float32", solver="adam", learning_rate_init=0.001, batch_size="auto", max_iter=200,
+                 shuffle=True, alpha=0.0001, clip_grad_norm=1.0, tol=1e-4, n_iter_no_change=10,
+                 early_stopping=False, validation_fraction=0.1, momentum=0.9, nesterovs_momentum=True,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, random_state=None, warm_start=False, verbose=False):
+        self.cell = cell
+        self.hidden_sizes = hidden_sizes
+        self.nonlinearity = nonlinearity
+        self.output = output
+        self.device = device
+        self.dtype = dtype
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.alpha = alpha
+        self.clip_grad_norm = clip_grad_norm
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ scikit-learn estimator API
+    @classmethod
+    def _get_param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return sorted(name for name in signature.parameters if name != "self")
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator (scikit-learn's API).
+
+        Parameters
+        ----------
+        deep : bool
+            Unused: the estimator holds no sub-estimators.
+
+        Returns
+        -------
+        dict of str -> value
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set parameters (scikit-learn's API); they are checked at the next ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                                 f"Valid parameters are: {valid!r}.")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = []
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            default = defaults[name].default
+            same = value is default
+            if not same:
+                try:
+                    same = bool(np.all(value == default)) and type(value) is type(default)
+                except Exception:  # noqa: BLE001 - arbitrary user values
+                    same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "network_")
+
+    def _base_tags(self):
+        from sklearn.utils import Tags, TargetTags  # only called by scikit-learn itself
+
+        tags = Tags(estimator_type=None, target_tags=TargetTags(required=True))
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def _check_is_fitted(self):
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                                 f"appropriate arguments before using this estimator.")
+
+    def _validate_params(self):
+        for name, (check, expected) in _PARAMETER_RULES.items():
+            value = getattr(self, name)
+            try:
+                ok = bool(check(value))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"The {name!r} parameter of {type(self).__name__} must be {expected}; "
+                                 f"got {value!r}.")
+        _resolve_device(self.device)
+
+    @property
+    def _float_type(self):
+        return np.float64 if self.dtype in ("float64", np.float64) else np.float32
+
+    # ------------------------------------------------------------------ input checks
+    def _check_X(self, X, reset):
+        """Validate X; on ``reset`` learn ``n_features_in_``. Returns (X3 batch-first float, was_2d)."""
+        _check_not_sparse(X)
+        array = as_real_array(X, "X", self._float_type)
+        if array.ndim == 1:
+            raise ValueError(
+                f"X is 1-D (shape {array.shape}); Reshape your data: one univariate series is "
+                f"X.reshape(1, -1), a batch of scalar-valued sequences is X.reshape(-1, 1).")
+        if reset:
+            if array.ndim not in (2, 3):
+                raise ValueError(
+                    f"X must be 3-D (n_samples, n_timesteps, n_features) or 2-D (n_samples, n_timesteps) "
+                    f"for univariate series; got an array of shape {array.shape}.")
+            n_features = 1 if array.ndim == 2 else array.shape[2]
+        else:
+            n_features = self.n_features_in_
+        try:
+            checked = check_sequences(array, n_features, self._float_type)
+        except ValueError as exc:
+            if not reset and "features per time step" in str(exc):
+                raise ValueError(f"{exc} {type(self).__name__} was fitted with n_features_in_="
+                                 f"{self.n_features_in_}.") from None
+            raise
+        if reset:
+            self.n_features_in_ = n_features
+        return checked
+
+    def _check_initial_state(self, initial_state, n_samples):
+        """Validate ``initial_state``: one entry per layer, h0 (n_samples, H_k), LSTM a pair (h0, c0)."""
+        if initial_state is None:
+            return None
+        layers = self.network_.layers
+        if not isinstance(initial_state, (list, tuple)) or len(initial_state) != len(layers):
+            raise ValueError(f"initial_state must be a list with one entry per recurrent layer "
+                             f"({len(layers)}), got {type(initial_state).__name__}.")
+        states = []
+        for k, (layer, entry) in enumerate(zip(layers, initial_state)):
+            shape = (n_samples, layer.hidden_size)
+            parts = entry if layer.has_cell_state else (entry,)
+            if layer.has_cell_state and (not isinstance(entry, (tuple, list)) or len(entry) != 2):
+                raise ValueError(f"initial_state[{k}] must be a pair (h0, c0) of arrays of shape {shape}.")
+            arrays = []
+            for part, label in zip(parts, ("h0", "c0")):
+                array = as_real_array(part, f"initial_state[{k}] ({label})", self._float_type)
+                if array.shape != shape:
+                    raise ValueError(f"initial_state[{k}] ({label}) must have shape {shape}, got {array.shape}.")
+                check_finite(array, f"initial_state[{k}] ({label})")
+                arrays.append(array[np.newaxis])
+            states.append((arrays[0], arrays[1] if layer.has_cell_state else None))
+        return states
+
+    @staticmethod
+    def _slice_states(states, index):
+        if states is None:
+            return None
+        return [(h[:, index], None if c is None else c[:, index]) for h, c in states]
+
+    def _raw_outputs(self, X, initial_state=None):
+        """Network outputs for validated X (batch-first), chunked; (n, n_out) or (n, T, n_out)."""
+        x_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
+        states = self._check_initial_state(initial_state, X.shape[0])
+        pieces = []
+        for start in range(0, X.shape[0], _PREDICT_CHUNK):
+            index = slice(start, start + _PREDICT_CHUNK)
+            out = self.network_.forward(x_tm[:, index], self._slice_states(states, index))
+            pieces.append(out if self.output == "last" else out.transpose(1, 0, 2))
+        return np.concatenate(pieces, axis=0)
+
+    # ------------------------------------------------------------------ training
+    def _make_optimizer(self, params):
+        if self.solver == "adam":
+            return Adam([params], self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        if self.solver == "sgd":
+            return SGD([params], self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+        return Adagrad([params], self.learning_rate_init)
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(32, n_samples)
+        return min(self.batch_size, n_samples)
+
+    def _split_validation(self, X, targets, rng):
+        """Hold out ``validation_fraction`` of the samples: at random (stratified by class for
+        classifiers) when ``shuffle``, else the last samples, so that time order is kept."""
+        n = X.shape[0]
+        if n < 2:
+            raise ValueError(f"early_stopping=True needs at least 2 samples to hold out a validation set; got {n}.")
+        if self.shuffle:
+            train, val = self._validation_indices(targets, rng)
+        else:
+            n_val = min(max(1, int(round(self.validation_fraction * n))), n - 1)
+            train, val = np.arange(n - n_val), np.arange(n - n_val, n)
+        return X[train], targets[train], X[val], targets[val]
+
+    def _validation_indices(self, targets, rng):
+        n = targets.shape[0]
+        n_val = min(max(1, int(round(self.validation_fraction * n))), n - 1)
+        order = rng.permutation(n)
+        return order[n_val:], order[:n_val]
+
+    def _fit(self, X, y, incremental, initial_state=None, classes=None):
+        self._validate_params()
+        first_fit = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
+        X, _ = self._check_X(X, reset=first_fit)
+        targets = self._encode_targets(y, X, first_fit, classes)
+        rng = as_generator(self.random_state) if first_fit else self._rng
+        if first_fit:
+            self._rng = rng
+            self.network_ = SequenceNetwork(
+                self.cell, self.nonlinearity, X.shape[2], tuple(int(s) for s in self.hidden_sizes),
+                self._n_network_outputs(), self.output, self._float_type, rng)
+            self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
+            self.validation_loss_curve_ = [] if self.early_stopping else None
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_loss_ = np.inf if not self.early_stopping else None
+            self.best_validation_score_ = -np.inf if self.early_stopping else None
+            self.n_iter_, self.t_ = 0, 0
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer(self.network_.params)
+            self._no_improvement_count = 0
+        states = self._check_initial_state(initial_state, X.shape[0])
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            if states is not None:
+                raise ValueError("initial_state cannot be combined with early_stopping=True.")
+            X, targets, X_val, targets_val = self._split_validation(X, targets, rng)
+            best_params = self.network_.params.copy()
+        x_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
+        targets_tm = targets if self.output == "last" else np.ascontiguousarray(np.swapaxes(targets, 0, 1))
+        n_samples = X.shape[0]
+        batch = self._batch_size(n_samples)
+        n_epochs = 1 if incremental else self.max_iter
+        progress = ProgressBar(n_epochs, self.verbose) if self.verbose else None
+        stopped_early = False
+        last_good = self.network_.params.copy()  # weights that gave the last finite loss
+        for _ in range(n_epochs):
+            order = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
+            epoch_loss, norms, n_clipped = 0.0, [], 0
+            for start in range(0, n_samples, batch):
+                index = order[start:start + batch]
+                if self.output == "last":
+                    target_batch = targets_tm[index]
+                else:
+                    target_batch = targets_tm[:, index]
+                try:
+                    loss, norm, clipped = self._train_step(x_tm[:, index], target_batch,
+                                                           self._slice_states(states, index), last_good)
+                except TrainingDivergedError:
+                    self.network_.params[...] = last_good
+                    if progress:
+                        progress.close()
+                    raise
+                epoch_loss += loss * len(index)
+                norms.append(norm)
+                n_clipped += clipped
+            self.n_iter_ += 1
+            self.t_ += n_samples
+            self.loss_curve_.append(epoch_loss / n_samples)
+            self.grad_norm_curve_.append(float(np.mean(norms)))
+            self.clipped_fraction_curve_.append(n_clipped / len(norms))
+            extra = ""
+            if early_stopping:
+                val_out = self._raw_outputs(X_val)
+                val_loss = self._loss(val_out if self.output == "last" else val_out.transpose(1, 0, 2),
+                                      targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1))[0]
+                score = self._score_outputs(val_out, targets_val)
+                self.validation_loss_curve_.append(val_loss)
+                self.validation_scores_.append(score)
+                extra = f" val_loss {val_loss:.5g} val_score {score:.4f}"
+                if score < self.best_validation_score_ + self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_params[...] = self.network_.params
+            else:
+                if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+                self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+            if progress:
+                progress.update(self.n_iter_ if not incremental else 1, self.loss_curve_[-1], extra)
+            if not incremental and self._no_improvement_count > self.n_iter_no_change:
+                stopped_early = True
+                break
+        if progress:
+            progress.close()
+        if early_stopping:
+            self.network_.params[...] = best_params
+        if stopped_early and self.verbose:
+            what = "Validation score" if early_stopping else "Training loss"
+            print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
+                  f"consecutive epochs. Stopping.")
+        if not incremental and not stopped_early:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                          f"optimization hasn't converged yet.", ConvergenceWarning)
+        return self
+
+    def _train_step(self, x, targets, states, last_good):
+        """One mini-batch: forward, loss, BPTT, clipping, update.
+
+        Before the update, the current weights (which gave this finite loss) are copied into
+        ``last_good``. Returns (loss, gradient norm before clipping, whether it was clipped).
+        """
+        network = self.network_
+        outputs = network.forward(x, states)
+        loss, d_outputs = self._loss(outputs, targets)
+        n = x.shape[1]
+        if self.alpha:
+            weights = network.params[network.weight_mask]
+            loss += 0.5 * self.alpha * float(np.dot(weights, weights)) / n
+        if not np.isfinite(loss):
+            self._diverged(loss)
+        network.backward(d_outputs.astype(network.params.dtype, copy=False))
+        grad = network.grad
+        if self.alpha:
+            grad[network.weight_mask] += (self.alpha / n) * network.params[network.weight_mask]
+        grad64 = grad.astype(np.float64)
+        norm = float(np.sqrt(np.dot(grad64, grad64)))
+        if not np.isfinite(norm):
+            self._diverged(norm, what="gradient norm")
+        clipped = self.clip_grad_norm is not None and norm > self.clip_grad_norm
+        if clipped:
+            grad *= self.clip_grad_norm / norm
+        last_good[...] = network.params
+        self._optimizer.step([grad])
+        return loss, norm, clipped
+
+    def _diverged(self, value, what="loss"):
+        raise TrainingDivergedError(
+            f"Training diverged at epoch {self.n_iter_ + 1}: the {what} became {value}. The last weights "
+            f"that gave a finite loss are kept. Lower learning_rate_init, keep clip_grad_norm on, or "
+            f"scale the inputs and targets.")

@@ -1,0 +1,285 @@
+"""RNNRegressor: recurrent regression and forecasting with a scikit-learn interface."""
+
+import numpy as np
+
+from .._validation import as_real_array, check_finite, check_positive_int
+from ..losses import squared_error
+from ._base import BaseRNNEstimator
+
+
+def r2_score(y_true, y_pred):
+    """Coefficient of determination averaged uniformly over outputs (scikit-learn's definition).
+
+    ``y_true``, ``y_pred``: (n_samples, n_outputs). An output with constant ``y_true`` scores 1.0
+    when predicted exactly and 0.0 otherwise.
+    """
+    y_true = np.asarray(y_true, np.float64)
+    y_pred = np.asarray(y_pred, np.float64)
+    residual = np.sum((y_true - y_pred) ** 2, axis=0)
+    total = np.sum((y_true - y_true.mean(axis=0)) ** 2, axis=0)
+    scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0),
+                      np.where(residual == 0, 1.0, 0.0))
+    return float(np.mean(scores))
+
+
+class RNNRegressor(BaseRNNEstimator):
+    """Recurrent neural network regressor: one value per sequence, or one per time step.
+
+    A stack of Elman RNN or LSTM layers (``hidden_sizes``) followed by a linear output layer, trained
+    by backpropagation through time on the half mean squared error, like scikit-learn's
+    ``MLPRegressor`` for sequences. Inputs and targets are not rescaled: standardize them first.
+
+    Parameters
+    ----------
+    cell : {"lstm", "rnn"}, default "lstm"
+        Recurrent cell.
+    hidden_sizes : tuple of int, default (64,)
+        Units of each stacked recurrent layer.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+        Activation of the Elman cell (``cell="rnn"``).
+    output : {"last", "sequence"}, default "last"
+        "last": many-to-one, one prediction per sequence from the last hidden state; "sequence":
+        many-to-many, one prediction per time step.
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where the kernels run; this version has CPU kernels only ("cuda" raises).
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of the weights and computations.
+    solver : {"adam", "sgd", "adagrad"}, default "adam"
+        Optimizer.
+    learning_rate_init : float, default 0.001
+        Step size.
+    batch_size : int or "auto", default "auto"
+        Mini-batch size; "auto" is ``min(32, n_samples)``.
+    max_iter : int, default 200
+        Maximum number of epochs (passes over the data).
+    shuffle : bool, default True
+        Shuffle the samples every epoch. With ``early_stopping``, ``shuffle=False`` also holds out the
+        *last* samples for validation (time order is kept) instead of a random subset.
+    alpha : float, default 0.0001
+        L2 penalty on the weight matrices (not the biases), scaled as in scikit-learn.
+    clip_grad_norm : float or None, default 1.0
+        Largest allowed global norm of the gradient of a mini-batch; larger gradients are scaled
+        down to it (the classic remedy for exploding gradients). None turns clipping off.
+    tol : float, default 1e-4
+        Improvement below which an epoch counts as no improvement.
+    n_iter_no_change : int, default 10
+        Epochs without improvement (of the training loss, or of the validation score with
+        ``early_stopping``) before training stops.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the data, stop when its score stops improving and
+        restore the weights with the best validation score.
+    validation_fraction : float, default 0.1
+        Share of the data held out for early stopping.
+    momentum : float, default 0.9
+        Momentum of ``solver="sgd"``.
+    nesterovs_momentum : bool, default True
+        Nesterov momentum for ``solver="sgd"``.
+    beta_1, beta_2, epsilon : floats, defaults 0.9, 0.999, 1e-8
+        Adam's parameters.
+    random_state : None, int, numpy RandomState or Generator
+        Seeds the weights, the shuffling and the validation split. With an int, two fits on the
+        same data give bit-identical weights on the CPU.
+    warm_start : bool, default False
+        ``fit`` continues from the previous solution instead of re-initializing.
+    verbose : bool or int, default False
+        Print a progress bar with the running loss (one line per epoch when not on a terminal).
+
+    Attributes
+    ----------
+    loss_curve_ : list of float
+        Training loss (half MSE plus the L2 term) per epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with ``early_stopping``).
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch (with ``early_stopping``).
+    validation_scores_ : list of float or None
+        Validation R² per epoch (with ``early_stopping``).
+    best_validation_score_ : float or None
+        Best validation R² (with ``early_stopping``).
+    grad_norm_curve_ : list of float
+        Mean gradient norm per epoch, before clipping.
+    clipped_fraction_curve_ : list of float
+        Fraction of the mini-batch steps of each epoch whose gradient was clipped.
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+        Features per time step.
+    n_outputs_ : int
+        Outputs per prediction.
+    network_ : fastrnn._network.SequenceNetwork
+        The trained model: ``network_.layers`` (fastrnn.RNN / fastrnn.LSTM layers with PyTorch
+        parameter names) and ``network_.head`` (fastrnn.Linear).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrnn import RNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(64, 10, 2))
+    >>> y = X[:, :, 0].sum(axis=1)
+    >>> model = RNNRegressor(hidden_sizes=(16,), max_iter=5, random_state=0).fit(X, y)  # doctest: +SKIP
+    >>> model.predict(X).shape  # doctest: +SKIP
+    (64,)
+    """
+
+    def fit(self, X, y, initial_state=None):
+        """Train on sequences ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
+            Sequences; a 2-D X is a batch of univariate series. Nested lists are accepted.
+        y : array-like
+            output="last": (n_samples,) or (n_samples, n_outputs). output="sequence":
+            (n_samples, n_timesteps) or (n_samples, n_timesteps, n_outputs).
+        initial_state : list, optional
+            One entry per recurrent layer: h0 of shape (n_samples, H_k), for LSTM a pair (h0, c0).
+            Default zeros.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False, initial_state=initial_state)
+
+    def partial_fit(self, X, y, initial_state=None):
+        """One epoch over ``X, y``, continuing from the current weights and optimizer state.
+
+        Parameters
+        ----------
+        X, y, initial_state :
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=True, initial_state=initial_state)
+
+    def predict(self, X, initial_state=None):
+        """Predict targets.
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
+            The number of time steps may differ from training.
+        initial_state : list, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        float64 ndarray (computed in ``dtype``)
+            output="last": (n_samples,) when there is one output, else (n_samples, n_outputs).
+            output="sequence": (n_samples, n_timesteps) or (n_samples, n_timesteps, n_outputs).
+        """
+        self._check_is_fitted()
+        X, _ = self._check_X(X, reset=False)
+        out = self._raw_outputs(X, initial_state).astype(np.float64)
+        return out[..., 0] if self.n_outputs_ == 1 else out
+
+    def score(self, X, y):
+        """R² of the predictions (averaged uniformly over outputs; over all steps for sequences).
+
+        Parameters
+        ----------
+        X : array-like
+            Sequences.
+        y : array-like
+            True targets, shaped as for :meth:`fit`.
+
+        Returns
+        -------
+        float
+        """
+        self._check_is_fitted()
+        X3, _ = self._check_X(X, reset=False)
+        targets = self._encode_targets(y, X3, reset=False, classes=None)
+        return self._score_outputs(self._raw_outputs(X3), targets)
+
+    def forecast(self, X, steps):
+        """Forecast ``steps`` future values autoregressively, feeding each prediction back as input.
+
+        For models whose outputs are the next step of their inputs (``n_outputs_ ==
+        n_features_in_``, as from :func:`fastrnn.data.make_windows` with ``horizon=1``). The window
+        slides: each step drops the oldest input, so the model always sees as many steps as in ``X``.
+        With output="sequence" the last step's prediction is used.
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
+            The most recent window of each series.
+        steps : int
+            Number of future steps.
+
+        Returns
+        -------
+        ndarray
+            (n_samples, steps) for univariate series, else (n_samples, steps, n_features).
+        """
+        self._check_is_fitted()
+        steps = check_positive_int(steps, "steps")
+        if self.n_outputs_ != self.n_features_in_:
+            raise ValueError(
+                f"forecast() feeds predictions back as inputs, so it needs n_outputs_ == n_features_in_; "
+                f"this model has n_outputs_={self.n_outputs_} and n_features_in_={self.n_features_in_}.")
+        window, _ = self._check_X(X, reset=False)
+        window = window.copy()
+        predictions = np.empty((window.shape[0], steps, self.n_features_in_), dtype=window.dtype)
+        for step in range(steps):
+            out = self._raw_outputs(window)
+            next_value = out if self.output == "last" else out[:, -1]
+            predictions[:, step] = next_value
+            window = np.concatenate([window[:, 1:], next_value[:, np.newaxis]], axis=1)
+        predictions = predictions.astype(np.float64)
+        return predictions[..., 0] if self.n_features_in_ == 1 else predictions
+
+    # ------------------------------------------------------------------ hooks of the base class
+    def _encode_targets(self, y, X, reset, classes):
+        _check_y_not_none(y, type(self).__name__)
+        y = as_real_array(y, "y", self._float_type)
+        n_samples, n_steps = X.shape[:2]
+        base_ndim = 1 if self.output == "last" else 2
+        expected = "(n_samples,) or (n_samples, n_outputs)" if self.output == "last" else \
+            "(n_samples, n_timesteps) or (n_samples, n_timesteps, n_outputs)"
+        if y.ndim not in (base_ndim, base_ndim + 1):
+            raise ValueError(f"y must have shape {expected} for output={self.output!r}; got shape {y.shape}.")
+        if y.shape[0] != n_samples:
+            raise ValueError(f"X and y have inconsistent numbers of samples: {n_samples} and {y.shape[0]}.")
+        if self.output == "sequence" and y.shape[1] != n_steps:
+            raise ValueError(f"y has {y.shape[1]} time steps but X has {n_steps}; with output='sequence' "
+                             f"there is one target per step.")
+        check_finite(y, "y")
+        targets = y.reshape(y.shape[:base_ndim] + (-1,))
+        if reset:
+            self.n_outputs_ = targets.shape[-1]
+        elif targets.shape[-1] != self.n_outputs_:
+            raise ValueError(f"y has {targets.shape[-1]} outputs, but {type(self).__name__} was fitted with "
+                             f"n_outputs_={self.n_outputs_}.")
+        return targets
+
+    def _n_network_outputs(self):
+        return self.n_outputs_
+
+    def _loss(self, outputs, targets):
+        return squared_error(outputs, targets)
+
+    def _score_outputs(self, outputs, targets):
+        """R² for batch-first outputs and targets."""
+        return r2_score(targets.reshape(-1, self.n_outputs_), outputs.reshape(-1, self.n_outputs_))
+
+    def __sklearn_tags__(self):
+        tags = self._base_tags()
+        tags.estimator_type = "regressor"
+        from sklearn.utils import RegressorTags
+
+        tags.regressor_tags = RegressorTags()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+def _check_y_not_none(y, name):
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
