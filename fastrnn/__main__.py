@@ -8,14 +8,16 @@ def main(argv=None):
     """Entry point of ``python -m fastrnn`` and of the ``fastrnn`` script."""
     parser = argparse.ArgumentParser(prog="python -m fastrnn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train a small LSTM forecaster and print the loss falling")
-    demo.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo = commands.add_parser("demo", help="forecast the airline passengers with an LSTM, against baselines")
+    demo.add_argument("--max-iter", type=int, default=300, help="epoch limit (default 300)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the model (default 0)")
+    demo.add_argument("--plot", default="fastrnn_demo.png",
+                      help="where to save the forecast plot (default fastrnn_demo.png; 'none' skips it)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from ._demo import run
 
-        run(epochs=args.epochs, seed=args.seed)
+        run(max_iter=args.max_iter, seed=args.seed, plot_path=None if args.plot == "none" else args.plot)
     return 0
 
 

@@ -1,78 +1,101 @@
-"""``python -m fastrnn demo``: train a small LSTM forecaster with the layer API and print the loss falling.
+"""``python -m fastrnn demo``: an LSTM forecaster of the monthly airline passengers, against baselines.
 
-The series is built in: a noisy signal with two seasonal periods (12 and 40 steps) and a slow
-trend, generated from a fixed seed. Each sample is a window of 24 values; the target is the next
-value. The model is ``LSTM(1, 32)`` followed by ``Linear(32, 1)`` on the last hidden state, trained
-with Adam on the half mean squared error, with the gradient norm clipped at 1.
+The data set is Box & Jenkins' Series G (international airline passengers, 1949-1960), shipped in
+:mod:`fastrnn.datasets`. Each sample is a window of 24 months of log passengers and the target is
+the next month. Windows are made relative to their last value (inputs ``log x - log x_last``, target
+the next month's log change), so the model learns the seasonal shape of the changes and does not
+have to extrapolate to passenger numbers beyond those it was trained on. The model is fitted on the
+windows whose target lies in 1949-1958 and predicts each month of 1959-1960 one step ahead.
+
+Baselines: the naive forecast (last month's value) and the seasonal naive forecast (the value 12
+months earlier). The demo prints the test RMSE of all three and saves a plot of the forecasts.
 """
 
 import time
+import warnings
 
 import numpy as np
 
-from .layers import LSTM, Linear
-from .losses import squared_error
-from .optimizers import Adam
+from .data import make_windows
+from .datasets import load_airline_passengers
+from .estimators import RNNRegressor
+from .exceptions import ConvergenceWarning
+
+WINDOW = 24
+TEST_MONTHS = 24
 
 
-def builtin_series(n_steps=800, seed=0):
-    """A reproducible noisy seasonal series of length ``n_steps`` (float64)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_steps)
-    return (np.sin(2 * np.pi * t / 12) + 0.5 * np.sin(2 * np.pi * t / 40) + 0.002 * t
-            + 0.1 * rng.normal(size=n_steps))
+def run(max_iter=300, seed=0, plot_path="fastrnn_demo.png", verbose=True, out=print):
+    """Train the forecaster, print RMSEs against the baselines and save the plot.
 
-
-def _windows(series, window):
-    X = np.lib.stride_tricks.sliding_window_view(series[:-1], window)
-    return X[:, :, np.newaxis].copy(), series[window:, np.newaxis].copy()
-
-
-def run(epochs=30, hidden=32, window=24, batch_size=32, seed=0, out=print):
-    """Train on the built-in series; print one line per epoch and the test RMSE against baselines.
+    Parameters
+    ----------
+    max_iter : int
+        Epoch limit (training also stops when the loss stops improving).
+    seed : int
+        ``random_state`` of the model.
+    plot_path : str or None
+        Where to save the PNG; None skips the plot.
+    verbose : bool
+        Show the estimator's progress bar.
+    out : callable
+        Receives each line of the report.
 
     Returns
     -------
-    dict with ``loss_curve`` (list of training losses per epoch) and ``test_rmse``.
+    dict
+        ``rmse`` (LSTM), ``naive_rmse``, ``seasonal_rmse`` in thousands of passengers, ``model``.
     """
-    series = builtin_series()
-    n_train = int(0.8 * len(series))
-    mean, std = series[:n_train].mean(), series[:n_train].std()
-    scaled = (series - mean) / std
-    X_train, y_train = _windows(scaled[:n_train], window)
-    X_test, y_test = _windows(scaled[n_train - window:], window)
-    rng = np.random.default_rng(seed)
-    lstm = LSTM(1, hidden, random_state=rng)
-    head = Linear(hidden, 1, random_state=rng)
-    optimizer = Adam([lstm._flat, head._flat], learning_rate=0.01)
-    out(f"fastrnn demo: LSTM({hidden}) forecaster, {len(X_train)} training windows of {window} steps")
-    curve = []
+    data = load_airline_passengers()
+    log_values = np.log(data.values)
+    X, y = make_windows(log_values, window=WINDOW)  # X: (120, 24, 1), y: (120,)
+    last = X[:, -1, 0]
+    X_rel, y_rel = X - last[:, None, None], y - last
+    n_train = len(X) - TEST_MONTHS
+    x_scale, y_scale = X_rel[:n_train].std(), y_rel[:n_train].std()
+    test_time = data.time[WINDOW + n_train:]
+
+    out(f"fastrnn demo: LSTM forecaster of {data.name.lower()}, 1949-1960 (Box & Jenkins' Series G)")
+    out(f"training on {n_train} windows of {WINDOW} months with targets in "
+        f"{data.time[WINDOW]}..{data.time[WINDOW + n_train - 1]}; "
+        f"testing one step ahead on {test_time[0]}..{test_time[-1]}")
+    model = RNNRegressor(cell="lstm", hidden_sizes=(32,), max_iter=max_iter, learning_rate_init=0.005,
+                         batch_size=16, random_state=seed, verbose=verbose)
     start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(X_train))
-        total = 0.0
-        for first in range(0, len(order), batch_size):
-            idx = order[first:first + batch_size]
-            hidden_seq, _ = lstm.forward(X_train[idx])
-            y_pred = head.forward(hidden_seq[:, -1])
-            loss, d_pred = squared_error(y_pred, y_train[idx].astype(np.float32))
-            head_grads = head.backward(d_pred)
-            d_hidden = np.zeros_like(hidden_seq)
-            d_hidden[:, -1] = head_grads["input"]
-            lstm_grads = lstm.backward(d_hidden)
-            flat_grads = [np.concatenate([lstm_grads[n].ravel() for n in lstm.params]),
-                          np.concatenate([head_grads[n].ravel() for n in head.params])]
-            norm = np.sqrt(sum(float(np.sum(g * g)) for g in flat_grads))
-            if norm > 1.0:
-                flat_grads = [g / norm for g in flat_grads]
-            optimizer.step(flat_grads)
-            total += loss * len(idx)
-        curve.append(total / len(order))
-        if epoch == 1 or epoch % 5 == 0 or epoch == epochs:
-            out(f"  epoch {epoch:3d}  training loss {curve[-1]:.4f}")
-    y_hat = head.forward(lstm.forward(X_test)[0][:, -1])
-    rmse = float(np.sqrt(np.mean((y_hat - y_test) ** 2))) * std
-    naive = float(np.sqrt(np.mean((X_test[:, -1] - y_test) ** 2))) * std
-    out(f"trained in {time.perf_counter() - start:.1f} s; test RMSE {rmse:.3f} "
-        f"(naive last-value forecast: {naive:.3f})")
-    return {"loss_curve": curve, "test_rmse": rmse, "naive_rmse": naive}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # reported below in words instead
+        model.fit(X_rel[:n_train] / x_scale, y_rel[:n_train] / y_scale)
+    seconds = time.perf_counter() - start
+    stopped = "the loss stopped improving" if model.n_iter_ < max_iter else "max_iter was reached"
+    out(f"trained {model.n_iter_} epochs in {seconds:.1f} s ({stopped})")
+
+    forecast = np.exp(last[n_train:] + model.predict(X_rel[n_train:] / x_scale) * y_scale)
+    truth = data.values[WINDOW + n_train:]
+    naive = data.values[WINDOW + n_train - 1:-1]
+    seasonal = data.values[WINDOW + n_train - data.period:len(data.values) - data.period]
+
+    def rmse(prediction):
+        return float(np.sqrt(np.mean((prediction - truth) ** 2)))
+
+    result = {"rmse": rmse(forecast), "naive_rmse": rmse(naive), "seasonal_rmse": rmse(seasonal), "model": model}
+    out(f"test RMSE, {data.unit}, {test_time[0]}..{test_time[-1]}:")
+    out(f"  LSTM (fastrnn)                     {result['rmse']:7.1f}")
+    out(f"  naive: last month's value          {result['naive_rmse']:7.1f}")
+    out(f"  seasonal naive: 12 months earlier  {result['seasonal_rmse']:7.1f}")
+    if plot_path:
+        _save_plot(plot_path, data, test_time, truth, forecast, {"naive": naive, "seasonal naive": seasonal})
+        out(f"saved the forecast plot to {plot_path}")
+    return result
+
+
+def _save_plot(path, data, test_time, truth, forecast, baselines):
+    from matplotlib.figure import Figure
+
+    from .plotting import plot_forecast
+
+    figure = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = figure.add_subplot()
+    history = (data.time[:len(data.values) - len(truth)], data.values[:len(data.values) - len(truth)])
+    plot_forecast(test_time, truth, forecast, history=history, baselines=baselines, ax=ax, unit=data.unit,
+                  title="Airline passengers: one-step-ahead forecasts, 1959-1960")
+    figure.savefig(path, dpi=110)

@@ -7,8 +7,9 @@ import time
 class ProgressBar:
     """Progress over ``total`` epochs with the running loss.
 
-    On a terminal the bar redraws in place; elsewhere (logs, notebooks piping to files) one line per
-    epoch is printed. ``verbose >= 2`` prints one line per epoch on terminals too.
+    On a terminal the bar redraws in place after every epoch. Elsewhere (logs, files) a line is
+    printed about every 5 % of ``total`` and at the end, so logs stay short. ``verbose >= 2`` prints
+    one line per epoch everywhere.
     """
 
     def __init__(self, total, verbose=1, stream=None, width=30):
@@ -18,6 +19,8 @@ class ProgressBar:
         self.width = width
         self.start = time.perf_counter()
         self.in_place = hasattr(self.stream, "isatty") and self.stream.isatty() and verbose < 2
+        self.every = 1 if verbose >= 2 else max(1, self.total // 20)
+        self.pending = None  # last line not yet printed (off a terminal)
 
     def update(self, epoch, loss, extra=""):
         """Show epoch ``epoch`` (1-based) finished with training loss ``loss``; ``extra`` is appended."""
@@ -27,14 +30,20 @@ class ProgressBar:
         text = f"epoch {epoch:>{len(str(self.total))}}/{self.total} [{bar}] loss {loss:.5g}{extra} {elapsed:.1f}s"
         if self.in_place:
             self.stream.write("\r" + text)
-        else:
+        elif epoch == 1 or epoch % self.every == 0:
             self.stream.write(text + "\n")
+            self.pending = None
+        else:
+            self.pending = text
         self.stream.flush()
 
     def close(self, message=""):
         """Finish the bar (a newline on terminals) and print ``message`` if given."""
         if self.in_place:
             self.stream.write("\n")
+        elif self.pending:
+            self.stream.write(self.pending + "\n")
+            self.pending = None
         if message:
             self.stream.write(message + "\n")
         self.stream.flush()

@@ -383,17 +383,18 @@ class BaseRNNEstimator:
             if not incremental and self._no_improvement_count > self.n_iter_no_change:
                 stopped_early = True
                 break
-        if progress:
-            progress.close()
         if early_stopping:
             self.network_.params[...] = best_params
-        if stopped_early and self.verbose:
-            what = "Validation score" if early_stopping else "Training loss"
-            print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                  f"consecutive epochs. Stopping.")
+        if progress:
+            message = ""
+            if stopped_early:
+                what = "Validation score" if early_stopping else "Training loss"
+                message = (f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
+                           f"consecutive epochs. Stopping.")
+            progress.close(message)
         if not incremental and not stopped_early:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                          f"optimization hasn't converged yet.", ConvergenceWarning)
+                          f"optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
         return self
 
     def _train_step(self, x, targets, states, last_good):
