@@ -47,6 +47,55 @@ def sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
+# ---------------------------------------------------------------------------------------------
+# Per-unit scalar math: the single source of each cell's equations. The CPU batch loops below and
+# the CUDA kernels in fastrnn.kernels.cuda (one thread per unit) both call these functions.
+# ---------------------------------------------------------------------------------------------
+
+@njit(**INLINE_OPTIONS)
+def rnn_unit_forward(kind, pre):
+    """Elman unit: h = tanh(pre) or relu(pre), with ``pre`` the summed pre-activation."""
+    if kind == RNN_TANH:
+        return math.tanh(pre)
+    return max(pre, 0.0)
+
+
+@njit(**INLINE_OPTIONS)
+def rnn_unit_backward(kind, dh, h):
+    """dL/d(pre) of an Elman unit from dL/dh and its output h."""
+    if kind == RNN_TANH:
+        return dh * (1.0 - h * h)
+    return dh if h > 0.0 else 0.0
+
+
+@njit(**INLINE_OPTIONS)
+def lstm_unit_forward(pre_i, pre_f, pre_g, pre_o, c_prev):
+    """LSTM unit: returns the gates i, f, g, o, the new cell state c, tanh(c) and the output h."""
+    i = sigmoid(pre_i)
+    f = sigmoid(pre_f)
+    g = math.tanh(pre_g)
+    o = sigmoid(pre_o)
+    c = f * c_prev + i * g
+    tanh_c = math.tanh(c)
+    return i, f, g, o, c, tanh_c, o * tanh_c
+
+
+@njit(**INLINE_OPTIONS)
+def lstm_unit_backward(dh, dc, i, f, g, o, tanh_c, c_prev):
+    """LSTM unit backward: from dL/dh_t and dL/dc_t (coming from t+1) to the four pre-activation
+    gradients (i, f, g, o) and dL/dc_{t-1}."""
+    dct = dc + dh * o * (1.0 - tanh_c * tanh_c)
+    return (dct * g * i * (1.0 - i),
+            dct * c_prev * f * (1.0 - f),
+            dct * i * (1.0 - g * g),
+            dh * tanh_c * o * (1.0 - o),
+            dct * f)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch steps of the CPU time loops
+# ---------------------------------------------------------------------------------------------
+
 @njit(**INLINE_OPTIONS)
 def forward_step(kind, gx, gh, c_prev, h_out, c_out, saved):
     """Pointwise part of one forward time step for a batch.
@@ -69,30 +118,24 @@ def forward_step(kind, gx, gh, c_prev, h_out, c_out, saved):
         Written: activations the backward step needs.
     """
     n_batch, hidden = h_out.shape
-    if kind == RNN_TANH:
+    if kind == LSTM:
         for b in range(n_batch):
             for j in range(hidden):
-                h_out[b, j] = math.tanh(gx[b, j] + gh[b, j])
-    elif kind == RNN_RELU:
-        for b in range(n_batch):
-            for j in range(hidden):
-                h_out[b, j] = max(gx[b, j] + gh[b, j], 0.0)
-    else:  # LSTM
-        for b in range(n_batch):
-            for j in range(hidden):
-                i = sigmoid(gx[b, j] + gh[b, j])
-                f = sigmoid(gx[b, hidden + j] + gh[b, hidden + j])
-                g = math.tanh(gx[b, 2 * hidden + j] + gh[b, 2 * hidden + j])
-                o = sigmoid(gx[b, 3 * hidden + j] + gh[b, 3 * hidden + j])
-                c = f * c_prev[b, j] + i * g
-                tanh_c = math.tanh(c)
+                i, f, g, o, c, tanh_c, h = lstm_unit_forward(
+                    gx[b, j] + gh[b, j], gx[b, hidden + j] + gh[b, hidden + j],
+                    gx[b, 2 * hidden + j] + gh[b, 2 * hidden + j], gx[b, 3 * hidden + j] + gh[b, 3 * hidden + j],
+                    c_prev[b, j])
                 c_out[b, j] = c
-                h_out[b, j] = o * tanh_c
+                h_out[b, j] = h
                 saved[b, j] = i
                 saved[b, hidden + j] = f
                 saved[b, 2 * hidden + j] = g
                 saved[b, 3 * hidden + j] = o
                 saved[b, 4 * hidden + j] = tanh_c
+    else:
+        for b in range(n_batch):
+            for j in range(hidden):
+                h_out[b, j] = rnn_unit_forward(kind, gx[b, j] + gh[b, j])
 
 
 @njit(**INLINE_OPTIONS)
@@ -119,27 +162,18 @@ def backward_step(kind, d_out, dh, dc, c_prev, h, saved, d_gates):
         Written: dL/d(pre-activations) of this step.
     """
     n_batch, hidden = h.shape
-    if kind == RNN_TANH:
+    if kind == LSTM:
         for b in range(n_batch):
             for j in range(hidden):
-                ht = h[b, j]
-                d_gates[b, j] = (d_out[b, j] + dh[b, j]) * (1.0 - ht * ht)
-    elif kind == RNN_RELU:
+                di, df, dg, do, dc_prev = lstm_unit_backward(
+                    d_out[b, j] + dh[b, j], dc[b, j], saved[b, j], saved[b, hidden + j],
+                    saved[b, 2 * hidden + j], saved[b, 3 * hidden + j], saved[b, 4 * hidden + j], c_prev[b, j])
+                d_gates[b, j] = di
+                d_gates[b, hidden + j] = df
+                d_gates[b, 2 * hidden + j] = dg
+                d_gates[b, 3 * hidden + j] = do
+                dc[b, j] = dc_prev
+    else:
         for b in range(n_batch):
             for j in range(hidden):
-                d_gates[b, j] = (d_out[b, j] + dh[b, j]) if h[b, j] > 0.0 else 0.0
-    else:  # LSTM
-        for b in range(n_batch):
-            for j in range(hidden):
-                i = saved[b, j]
-                f = saved[b, hidden + j]
-                g = saved[b, 2 * hidden + j]
-                o = saved[b, 3 * hidden + j]
-                tanh_c = saved[b, 4 * hidden + j]
-                dht = d_out[b, j] + dh[b, j]
-                dct = dc[b, j] + dht * o * (1.0 - tanh_c * tanh_c)
-                d_gates[b, j] = dct * g * i * (1.0 - i)
-                d_gates[b, hidden + j] = dct * c_prev[b, j] * f * (1.0 - f)
-                d_gates[b, 2 * hidden + j] = dct * i * (1.0 - g * g)
-                d_gates[b, 3 * hidden + j] = dht * tanh_c * o * (1.0 - o)
-                dc[b, j] = dct * f
+                d_gates[b, j] = rnn_unit_backward(kind, d_out[b, j] + dh[b, j], h[b, j])
