@@ -93,6 +93,50 @@ def lstm_unit_backward(dh, dc, i, f, g, o, tanh_c, c_prev):
 
 
 # ---------------------------------------------------------------------------------------------
+# One unit of one sequence at one step, reading and writing rows: the memory layout in one place.
+# The CPU batch steps below loop over (sequence, unit); the CUDA kernels give each (sequence, unit)
+# a thread. Rows: gx, gh, saved, d_gates are (G*H,) or (N_SAVED*H,); the others (H,) or (0,).
+# ---------------------------------------------------------------------------------------------
+
+@njit(**INLINE_OPTIONS)
+def unit_forward(kind, gx, gh, c_prev, h_out, c_out, saved, hidden, j):
+    """Forward of unit ``j``: pre-activations ``gx + gh``; writes h_t[j] (and c_t[j], saved) and
+    returns h_t[j]."""
+    if kind == LSTM:
+        i, f, g, o, c, tanh_c, h = lstm_unit_forward(
+            gx[j] + gh[j], gx[hidden + j] + gh[hidden + j],
+            gx[2 * hidden + j] + gh[2 * hidden + j], gx[3 * hidden + j] + gh[3 * hidden + j], c_prev[j])
+        c_out[j] = c
+        saved[j] = i
+        saved[hidden + j] = f
+        saved[2 * hidden + j] = g
+        saved[3 * hidden + j] = o
+        saved[4 * hidden + j] = tanh_c
+    else:
+        h = rnn_unit_forward(kind, gx[j] + gh[j])
+    h_out[j] = h
+    return h
+
+
+@njit(**INLINE_OPTIONS)
+def unit_backward(kind, d_out, dh, dc, c_prev, h, saved, d_gates, hidden, j):
+    """Backward of unit ``j``: dL/dh_t[j] = d_out[j] + dh[j]; writes the pre-activation gradients of
+    the unit into ``d_gates`` and, for LSTM, replaces dc[j] (dL/dc_t) by dL/dc_{t-1}."""
+    dht = d_out[j] + dh[j]
+    if kind == LSTM:
+        di, df, dg, do, dc_prev = lstm_unit_backward(
+            dht, dc[j], saved[j], saved[hidden + j], saved[2 * hidden + j], saved[3 * hidden + j],
+            saved[4 * hidden + j], c_prev[j])
+        d_gates[j] = di
+        d_gates[hidden + j] = df
+        d_gates[2 * hidden + j] = dg
+        d_gates[3 * hidden + j] = do
+        dc[j] = dc_prev
+    else:
+        d_gates[j] = rnn_unit_backward(kind, dht, h[j])
+
+
+# ---------------------------------------------------------------------------------------------
 # Batch steps of the CPU time loops
 # ---------------------------------------------------------------------------------------------
 
@@ -118,24 +162,9 @@ def forward_step(kind, gx, gh, c_prev, h_out, c_out, saved):
         Written: activations the backward step needs.
     """
     n_batch, hidden = h_out.shape
-    if kind == LSTM:
-        for b in range(n_batch):
-            for j in range(hidden):
-                i, f, g, o, c, tanh_c, h = lstm_unit_forward(
-                    gx[b, j] + gh[b, j], gx[b, hidden + j] + gh[b, hidden + j],
-                    gx[b, 2 * hidden + j] + gh[b, 2 * hidden + j], gx[b, 3 * hidden + j] + gh[b, 3 * hidden + j],
-                    c_prev[b, j])
-                c_out[b, j] = c
-                h_out[b, j] = h
-                saved[b, j] = i
-                saved[b, hidden + j] = f
-                saved[b, 2 * hidden + j] = g
-                saved[b, 3 * hidden + j] = o
-                saved[b, 4 * hidden + j] = tanh_c
-    else:
-        for b in range(n_batch):
-            for j in range(hidden):
-                h_out[b, j] = rnn_unit_forward(kind, gx[b, j] + gh[b, j])
+    for b in range(n_batch):
+        for j in range(hidden):
+            unit_forward(kind, gx[b], gh[b], c_prev[b], h_out[b], c_out[b], saved[b], hidden, j)
 
 
 @njit(**INLINE_OPTIONS)
@@ -162,18 +191,6 @@ def backward_step(kind, d_out, dh, dc, c_prev, h, saved, d_gates):
         Written: dL/d(pre-activations) of this step.
     """
     n_batch, hidden = h.shape
-    if kind == LSTM:
-        for b in range(n_batch):
-            for j in range(hidden):
-                di, df, dg, do, dc_prev = lstm_unit_backward(
-                    d_out[b, j] + dh[b, j], dc[b, j], saved[b, j], saved[b, hidden + j],
-                    saved[b, 2 * hidden + j], saved[b, 3 * hidden + j], saved[b, 4 * hidden + j], c_prev[b, j])
-                d_gates[b, j] = di
-                d_gates[b, hidden + j] = df
-                d_gates[b, 2 * hidden + j] = dg
-                d_gates[b, 3 * hidden + j] = do
-                dc[b, j] = dc_prev
-    else:
-        for b in range(n_batch):
-            for j in range(hidden):
-                d_gates[b, j] = rnn_unit_backward(kind, d_out[b, j] + dh[b, j], h[b, j])
+    for b in range(n_batch):
+        for j in range(hidden):
+            unit_backward(kind, d_out[b], dh[b], dc[b], c_prev[b], h[b], saved[b], d_gates[b], hidden, j)
