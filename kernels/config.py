@@ -15,8 +15,24 @@ Choices:
 - ``nogil=True``: kernels release the GIL, so threads of the caller can run other work.
 """
 
+import os
+
 FASTMATH_FLAGS = {"nsz", "arcp", "contract", "reassoc"}
 
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH_FLAGS)
 
 INLINE_OPTIONS = dict(JIT_OPTIONS, inline="always")
+
+# ----------------------------------------------------------------------------------------- CUDA
+# Read at launch time (tests shrink it so that multi-block and strided paths run in the simulator).
+CUDA_THREADS_PER_BLOCK = 256
+
+# Compile-time constants (shapes of cuda.shared arrays must be module globals).
+#: whether numba runs CUDA kernels in its simulator (NUMBA_ENABLE_CUDASIM=1 before numba is imported)
+CUDA_SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+#: edge of the square tiles of the shared-memory matrix product: 16 (blocks of 256 threads) on a GPU,
+#: 4 in the simulator, which runs every thread as a Python thread (a 256-thread block costs ~1 s there)
+CUDA_TILE = 4 if CUDA_SIMULATOR else 16
+#: largest hidden size of the persistent path, which keeps a sequence's state on chip for all steps
+CUDA_MAX_PERSISTENT_HIDDEN = 256
+CUDA_MAX_PERSISTENT_GATE_UNITS = 4 * CUDA_MAX_PERSISTENT_HIDDEN

@@ -1,0 +1,87 @@
+"""Dense linear algebra on the GPU: a tiled shared-memory matrix product and a column sum.
+
+numba-cuda has no cuBLAS binding, so the products of the recurrent layers (input projection of all
+steps, weight gradients after the loop, the per-step recurrent product of the large-H path) run in
+:func:`matmul`, a classic tiled kernel: each block computes a ``CUDA_TILE x CUDA_TILE`` tile of the
+output, staging tiles of both operands in shared memory. Transposed operands are read through index
+flags, never copied.
+"""
+
+from numba import cuda
+
+from ..config import CUDA_TILE
+
+
+@cuda.jit(cache=True)
+def _matmul_kernel(a, b, out, trans_a, trans_b, bias1, bias2, n_bias, accumulate, zero):
+    """out[m, n] (+)= sum_k op(a)[m, k] op(b)[k, n] + bias1[n] (+ bias2[n]); ``zero`` is 0 in out's
+    dtype (float32 products accumulate in float32)."""
+    tile_a = cuda.shared.array((CUDA_TILE, CUDA_TILE), dtype=out.dtype)
+    tile_b = cuda.shared.array((CUDA_TILE, CUDA_TILE), dtype=out.dtype)
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    row = cuda.blockIdx.y * CUDA_TILE + ty
+    col = cuda.blockIdx.x * CUDA_TILE + tx
+    n_rows, n_cols = out.shape
+    depth = a.shape[0] if trans_a else a.shape[1]
+    acc = zero
+    for k0 in range(0, depth, CUDA_TILE):
+        ka = k0 + tx
+        if row < n_rows and ka < depth:
+            tile_a[ty, tx] = a[ka, row] if trans_a else a[row, ka]
+        else:
+            tile_a[ty, tx] = 0.0
+        kb = k0 + ty
+        if kb < depth and col < n_cols:
+            tile_b[ty, tx] = b[col, kb] if trans_b else b[kb, col]
+        else:
+            tile_b[ty, tx] = 0.0
+        cuda.syncthreads()
+        for kk in range(CUDA_TILE):
+            acc += tile_a[ty, kk] * tile_b[kk, tx]
+        cuda.syncthreads()
+    if row < n_rows and col < n_cols:
+        if n_bias >= 1:
+            acc += bias1[col]
+        if n_bias == 2:
+            acc += bias2[col]
+        if accumulate:
+            acc += out[row, col]
+        out[row, col] = acc
+
+
+def matmul(a, b, out, trans_a=False, trans_b=False, bias1=None, bias2=None, accumulate=False):
+    """``out = op(a) @ op(b) [+ bias1 [+ bias2]] [+ out]`` on device arrays.
+
+    Parameters
+    ----------
+    a : (M, K) device array, or (K, M) with ``trans_a``
+    b : (K, N) device array, or (N, K) with ``trans_b``
+    out : (M, N) device array
+        Written (or added to, with ``accumulate``).
+    bias1, bias2 : (N,) device arrays, optional
+        Added to every row.
+    """
+    n_rows, n_cols = out.shape
+    n_bias = 0 if bias1 is None else (1 if bias2 is None else 2)
+    empty = out[0, :0] if bias1 is None else bias1
+    grid = ((n_cols + CUDA_TILE - 1) // CUDA_TILE, (n_rows + CUDA_TILE - 1) // CUDA_TILE)
+    _matmul_kernel[grid, (CUDA_TILE, CUDA_TILE)](a, b, out, trans_a, trans_b, empty,
+                                                 empty if bias2 is None else bias2, n_bias, accumulate,
+                                                 out.dtype.type(0))
+
+
+@cuda.jit(cache=True)
+def _column_sum_kernel(a, out, zero):
+    col = cuda.grid(1)
+    if col < out.shape[0]:
+        acc = zero
+        for row in range(a.shape[0]):
+            acc += a[row, col]
+        out[col] = acc
+
+
+def column_sum(a, out, threads=128):
+    """``out[n] = sum_m a[m, n]`` on device arrays (bias gradients)."""
+    blocks = (out.shape[0] + threads - 1) // threads
+    _column_sum_kernel[blocks, threads](a, out, out.dtype.type(0))

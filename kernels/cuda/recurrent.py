@@ -1,0 +1,196 @@
+"""GPU time loops of one recurrent layer: the same contract as :mod:`fastrnn.kernels.cpu`.
+
+``layer_forward`` and ``layer_backward`` take the same arguments as their CPU twins, as numba-cuda
+device arrays, and produce the same results. The cell math is the CPU's own: each thread calls
+:func:`fastrnn.kernels.cells.unit_forward` / ``unit_backward`` for its (sequence, unit).
+
+Which path runs when (``path="auto"``):
+
+- **persistent** (hidden size <= ``CUDA_MAX_PERSISTENT_HIDDEN``, 256): one launch per layer and
+  direction for the whole sequence. Block ``b`` owns sequence ``b``: its hidden state and the step's
+  pre-activations stay in shared memory for all time steps, threads stride over the ``G*H`` gate
+  units (the recurrent product, reading ``W_hh`` transposed so that a warp's loads coalesce) and then
+  over the ``H`` units (the cell), with two block barriers per step and no grid-wide barrier, so the
+  simulator checks it faithfully. No per-step launch overhead: this is the path for the small hidden
+  sizes and batches where per-step launches (5-10 us each) would dominate.
+- **per-step** (larger hidden sizes): per time step, one tiled product ``gh = h_{t-1} W_hh^T`` over
+  the batch, which reads ``W_hh`` once per tile row rather than once per sequence, and one fused
+  pointwise kernel with a thread per (sequence, unit).
+
+Both paths compute the input projection of all steps as one product before the loop, and the weight
+gradients as single products over all ``T*B`` rows after it (:func:`.linalg.matmul`), the bias
+gradients as column sums.
+"""
+
+from numba import cuda
+from numba.cuda import config as cuda_config
+
+from .. import cells, config
+from ..config import CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN
+from .linalg import column_sum, matmul
+
+if cuda_config.ENABLE_CUDASIM:
+    # The simulator runs kernels as Python, with its own array objects that compiled CPU functions
+    # cannot take: call the cell functions' Python source (their scalar helpers stay compiled).
+    unit_forward, unit_backward = cells.unit_forward.py_func, cells.unit_backward.py_func
+else:
+    # On a GPU the same @njit cell functions are compiled into the kernels by numba-cuda.
+    unit_forward, unit_backward = cells.unit_forward, cells.unit_backward
+
+
+@cuda.jit(cache=True)
+def _forward_persistent(kind, gx, w_hh_t, h, c, saved, zero):
+    """Block b runs sequence b through all steps. gx: (T, B, G*H) with both biases; w_hh_t: (H, G*H).
+    ``zero``: 0 in the arrays' dtype, so that float32 sums stay float32."""
+    b = cuda.blockIdx.x
+    tid = cuda.threadIdx.x
+    n_threads = cuda.blockDim.x
+    n_steps = gx.shape[0]
+    gate_units = gx.shape[2]
+    hidden = h.shape[2]
+    h_shared = cuda.shared.array(CUDA_MAX_PERSISTENT_HIDDEN, dtype=gx.dtype)
+    recurrent = cuda.shared.array(CUDA_MAX_PERSISTENT_GATE_UNITS, dtype=gx.dtype)
+    for u in range(tid, hidden, n_threads):
+        h_shared[u] = h[0, b, u]
+    cuda.syncthreads()
+    for t in range(n_steps):
+        for j in range(tid, gate_units, n_threads):
+            acc = zero
+            for k in range(hidden):
+                acc += w_hh_t[k, j] * h_shared[k]
+            recurrent[j] = acc
+        cuda.syncthreads()
+        for u in range(tid, hidden, n_threads):
+            h_shared[u] = unit_forward(kind, gx[t, b], recurrent, c[t, b], h[t + 1, b], c[t + 1, b], saved[t, b],
+                                       hidden, u)
+        cuda.syncthreads()
+
+
+@cuda.jit(cache=True)
+def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, zero):
+    """Block b backpropagates sequence b through all steps; dh (B, H): in dL/dh_T, out dL/dh_0."""
+    b = cuda.blockIdx.x
+    tid = cuda.threadIdx.x
+    n_threads = cuda.blockDim.x
+    n_steps = d_out.shape[0]
+    gate_units = w_hh.shape[0]
+    hidden = w_hh.shape[1]
+    dh_shared = cuda.shared.array(CUDA_MAX_PERSISTENT_HIDDEN, dtype=w_hh.dtype)
+    dg_shared = cuda.shared.array(CUDA_MAX_PERSISTENT_GATE_UNITS, dtype=w_hh.dtype)
+    for u in range(tid, hidden, n_threads):
+        dh_shared[u] = dh[b, u]
+    cuda.syncthreads()
+    for t in range(n_steps - 1, -1, -1):
+        for u in range(tid, hidden, n_threads):
+            unit_backward(kind, d_out[t, b], dh_shared, dc[b], c[t, b], h[t + 1, b], saved[t, b], dg_shared,
+                          hidden, u)
+        cuda.syncthreads()
+        for j in range(tid, gate_units, n_threads):
+            d_gates[t, b, j] = dg_shared[j]
+        for k in range(tid, hidden, n_threads):
+            acc = zero
+            for j in range(gate_units):
+                acc += dg_shared[j] * w_hh[j, k]
+            dh_shared[k] = acc
+        cuda.syncthreads()
+    for u in range(tid, hidden, n_threads):
+        dh[b, u] = dh_shared[u]
+
+
+@cuda.jit(cache=True)
+def _forward_pointwise(kind, gx, gh, c_prev, h_out, c_out, saved):
+    """One step of the per-step path: a thread per (sequence, unit)."""
+    index = cuda.grid(1)
+    n_batch, hidden = h_out.shape
+    if index < n_batch * hidden:
+        b = index // hidden
+        unit_forward(kind, gx[b], gh[b], c_prev[b], h_out[b], c_out[b], saved[b], hidden, index - b * hidden)
+
+
+@cuda.jit(cache=True)
+def _backward_pointwise(kind, d_out, dh, dc, c_prev, h, saved, d_gates):
+    index = cuda.grid(1)
+    n_batch, hidden = h.shape
+    if index < n_batch * hidden:
+        b = index // hidden
+        unit_backward(kind, d_out[b], dh[b], dc[b], c_prev[b], h[b], saved[b], d_gates[b], hidden,
+                      index - b * hidden)
+
+
+def choose_path(hidden, path="auto"):
+    """"persistent" or "per_step" for a hidden size (see the module docstring)."""
+    if path not in ("auto", "persistent", "per_step"):
+        raise ValueError(f"path must be 'auto', 'persistent' or 'per_step', got {path!r}.")
+    if path == "persistent" and hidden > CUDA_MAX_PERSISTENT_HIDDEN:
+        raise ValueError(f"the persistent path holds at most {CUDA_MAX_PERSISTENT_HIDDEN} hidden units, got {hidden}.")
+    if path == "auto":
+        return "persistent" if hidden <= CUDA_MAX_PERSISTENT_HIDDEN else "per_step"
+    return path
+
+
+def _threads_for(work):
+    """Threads per block: a multiple of 32 (a warp) covering ``work`` items, at most
+    CUDA_THREADS_PER_BLOCK (which tests lower below 32)."""
+    return max(1, min(config.CUDA_THREADS_PER_BLOCK, ((work + 31) // 32) * 32))
+
+
+def _rows(array):
+    """(T, B, X) device array viewed as (T*B, X)."""
+    return array.reshape(array.shape[0] * array.shape[1], array.shape[2])
+
+
+def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, path="auto"):
+    """GPU twin of :func:`fastrnn.kernels.cpu.layer_forward` (same arguments, device arrays).
+
+    ``path`` picks the time-loop variant ("auto", "persistent", "per_step"); see the module docstring.
+    """
+    n_steps, n_batch, _ = x.shape
+    hidden = h.shape[2]
+    matmul(_rows(x), w_ih, _rows(gx), trans_b=True, bias1=b_ih, bias2=b_hh)
+    if choose_path(hidden, path) == "persistent":
+        w_hh_t = cuda.device_array((w_hh.shape[1], w_hh.shape[0]), dtype=w_hh.dtype)
+        transpose(w_hh, w_hh_t)
+        _forward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, gx, w_hh_t, h, c, saved,
+                                                                      gx.dtype.type(0))
+        return
+    threads = config.CUDA_THREADS_PER_BLOCK
+    blocks = (n_batch * hidden + threads - 1) // threads
+    for t in range(n_steps):
+        matmul(h[t], w_hh, gh, trans_b=True)
+        _forward_pointwise[blocks, threads](kind, gx[t], gh, c[t], h[t + 1], c[t + 1], saved[t])
+
+
+def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, dx, dw_ih, dw_hh, db_ih, db_hh,
+                   path="auto"):
+    """GPU twin of :func:`fastrnn.kernels.cpu.layer_backward` (same arguments, device arrays)."""
+    n_steps, n_batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    if choose_path(hidden, path) == "persistent":
+        _backward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, w_hh, h, c, saved, d_out, dh, dc, d_gates,
+                                                                       w_hh.dtype.type(0))
+    else:
+        threads = config.CUDA_THREADS_PER_BLOCK
+        blocks = (n_batch * hidden + threads - 1) // threads
+        for t in range(n_steps - 1, -1, -1):
+            _backward_pointwise[blocks, threads](kind, d_out[t], dh, dc, c[t], h[t + 1], saved[t], d_gates[t])
+            matmul(d_gates[t], w_hh, dh)
+    d_gate_rows = _rows(d_gates)
+    matmul(d_gate_rows, _rows(x), dw_ih, trans_a=True)
+    matmul(d_gate_rows, _rows(h[:n_steps]), dw_hh, trans_a=True)
+    matmul(d_gate_rows, w_ih, _rows(dx))
+    column_sum(d_gate_rows, db_ih)
+    db_hh.copy_to_device(db_ih)
+
+
+@cuda.jit(cache=True)
+def _transpose_kernel(a, out):
+    i, j = cuda.grid(2)
+    if i < a.shape[0] and j < a.shape[1]:
+        out[j, i] = a[i, j]
+
+
+def transpose(a, out):
+    """``out = a.T`` for 2-D device arrays (the persistent kernel reads ``W_hh`` transposed)."""
+    threads = (16, 16)
+    blocks = ((a.shape[0] + 15) // 16, (a.shape[1] + 15) // 16)
+    _transpose_kernel[blocks, threads](a, out)

@@ -1,0 +1,93 @@
+"""The GPU kernels give the CPU kernels' results: outputs, states and every gradient."""
+
+import numpy as np
+import pytest
+from numba import cuda
+
+from fastrnn.kernels import cpu
+from fastrnn.kernels import cuda as gpu
+from fastrnn.kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES, N_SAVED
+
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+def rel_error(a, b):
+    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def problem(cell, n_steps, n_batch, n_in, hidden, dtype, seed=0):
+    kind = CELL_CODES[cell]
+    rng = np.random.default_rng(seed)
+    units = N_GATES[kind] * hidden
+    width = hidden if HAS_CELL_STATE[kind] else 0
+    arrays = dict(
+        x=rng.normal(size=(n_steps, n_batch, n_in)),
+        w_ih=rng.uniform(-0.5, 0.5, (units, n_in)), w_hh=rng.uniform(-0.5, 0.5, (units, hidden)),
+        b_ih=rng.uniform(-0.5, 0.5, units), b_hh=rng.uniform(-0.5, 0.5, units),
+        h=np.zeros((n_steps + 1, n_batch, hidden)), c=np.zeros((n_steps + 1, n_batch, width)),
+        saved=np.zeros((n_steps, n_batch, N_SAVED[kind] * hidden)),
+        gx=np.zeros((n_steps, n_batch, units)), gh=np.zeros((n_batch, units)),
+        d_out=rng.normal(size=(n_steps, n_batch, hidden)),
+        dh=rng.normal(size=(n_batch, hidden)), dc=rng.normal(size=(n_batch, width)),
+        dx=np.zeros((n_steps, n_batch, n_in)), dw_ih=np.zeros((units, n_in)), dw_hh=np.zeros((units, hidden)),
+        db_ih=np.zeros(units), db_hh=np.zeros(units),
+    )
+    arrays["h"][0] = rng.normal(size=(n_batch, hidden))
+    arrays["c"][0] = rng.normal(size=(n_batch, width))
+    return kind, {k: np.ascontiguousarray(v, dtype=dtype) for k, v in arrays.items()}
+
+
+def run_cpu(kind, a):
+    cpu.layer_forward(kind, a["x"], a["w_ih"], a["w_hh"], a["b_ih"], a["b_hh"], a["h"], a["c"], a["saved"],
+                      a["gx"], a["gh"])
+    cpu.layer_backward(kind, a["x"], a["w_ih"], a["w_hh"], a["h"], a["c"], a["saved"], a["d_out"], a["dh"],
+                       a["dc"], a["gx"], a["dx"], a["dw_ih"], a["dw_hh"], a["db_ih"], a["db_hh"])
+    return a
+
+
+def run_gpu(kind, a, path):
+    d = {k: cuda.to_device(v) for k, v in a.items()}
+    gpu.layer_forward(kind, d["x"], d["w_ih"], d["w_hh"], d["b_ih"], d["b_hh"], d["h"], d["c"], d["saved"],
+                      d["gx"], d["gh"], path=path)
+    forward = {k: d[k].copy_to_host() for k in ("h", "c", "saved")}
+    gpu.layer_backward(kind, d["x"], d["w_ih"], d["w_hh"], d["h"], d["c"], d["saved"], d["d_out"], d["dh"],
+                       d["dc"], d["gx"], d["dx"], d["dw_ih"], d["dw_hh"], d["db_ih"], d["db_hh"], path=path)
+    result = {k: v.copy_to_host() for k, v in d.items()}
+    result.update(forward)
+    return result
+
+
+@pytest.mark.parametrize("path", ["persistent", "per_step"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gpu_kernels_match_cpu_kernels(cell, dtype, path):
+    # 8 threads per block (conftest): an LSTM's 4*3 gate units and an RNN's 10 units are strided over
+    # them, the per-step kernels' 3*H (sequence, unit) pairs span several blocks; 3 sequences: 3 blocks
+    hidden = 3 if cell == "lstm" else 10
+    kind, arrays = problem(cell, n_steps=3, n_batch=3, n_in=2, hidden=hidden, dtype=dtype)
+    expected = run_cpu(kind, {k: v.copy() for k, v in arrays.items()})
+    got = run_gpu(kind, arrays, path)
+    for name in ("h", "c", "saved", "dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh"):
+        assert rel_error(got[name], expected[name]) < TOLERANCE[dtype], name
+
+
+def test_matmul_with_transposes_bias_and_accumulation():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(19, 7)), rng.normal(size=(7, 21))
+    bias1, bias2 = rng.normal(size=21), rng.normal(size=21)
+    out = cuda.to_device(np.ones((19, 21)))
+    gpu.matmul(cuda.to_device(np.ascontiguousarray(a.T)), cuda.to_device(np.ascontiguousarray(b.T)), out,
+               trans_a=True, trans_b=True, bias1=cuda.to_device(bias1), bias2=cuda.to_device(bias2),
+               accumulate=True)
+    np.testing.assert_allclose(out.copy_to_host(), a @ b + bias1 + bias2 + 1, rtol=1e-12)
+    sums = cuda.device_array(21)
+    gpu.column_sum(cuda.to_device(b), sums)
+    np.testing.assert_allclose(sums.copy_to_host(), b.sum(axis=0), rtol=1e-12)
+
+
+def test_path_choice():
+    assert gpu.choose_path(64) == "persistent"
+    assert gpu.choose_path(512) == "per_step"
+    with pytest.raises(ValueError, match="at most 256 hidden units"):
+        gpu.choose_path(512, "persistent")

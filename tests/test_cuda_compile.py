@@ -1,0 +1,50 @@
+"""Every CUDA kernel compiles for a real GPU (PTX for sm_90, the H100), float32 and float64.
+
+The CUDA simulator runs kernels as Python and cannot show that numba-cuda accepts them; compiling to
+PTX needs only NVVM and NVRTC (from the ``cuda`` extra or a CUDA toolkit), not a GPU. Skipped in the
+simulator and where the compiler libraries are missing.
+"""
+
+import os
+
+import pytest
+
+if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    pytest.skip("the simulator cannot compile PTX", allow_module_level=True)
+cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
+from numba import types  # noqa: E402
+
+from fastrnn.kernels.cuda import linalg, recurrent  # noqa: E402
+
+
+def _compile(kernel, signature):
+    try:
+        return cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))[0]
+    except Exception as exc:  # noqa: BLE001 - the library lookup raises several types
+        if "nvvm" in str(exc).lower() or "nvrtc" in str(exc).lower() or "DynamicLibNotFound" in type(exc).__name__:
+            pytest.skip(f"NVVM/NVRTC not found: {exc}")
+        raise
+
+
+def _signatures(dtype):
+    a1, a2, a3 = types.Array(dtype, 1, "A"), types.Array(dtype, 2, "A"), types.Array(dtype, 3, "A")
+    i64, b = types.int64, types.boolean
+    return {
+        "matmul": (linalg._matmul_kernel, (a2, a2, a2, b, b, a1, a1, i64, b, dtype)),
+        "column_sum": (linalg._column_sum_kernel, (a2, a1, dtype)),
+        "transpose": (recurrent._transpose_kernel, (a2, a2)),
+        "forward_persistent": (recurrent._forward_persistent, (i64, a3, a2, a3, a3, a3, dtype)),
+        "backward_persistent": (recurrent._backward_persistent, (i64, a2, a3, a3, a3, a3, a2, a2, a3, dtype)),
+        "forward_pointwise": (recurrent._forward_pointwise, (i64, a2, a2, a2, a2, a2, a2)),
+        "backward_pointwise": (recurrent._backward_pointwise, (i64, a2, a2, a2, a2, a2, a2, a2)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_signatures(types.float32)))
+@pytest.mark.parametrize("dtype", [types.float32, types.float64], ids=["float32", "float64"])
+def test_kernel_compiles_to_ptx_for_sm90(name, dtype):
+    kernel, signature = _signatures(dtype)[name]
+    ptx = _compile(kernel, signature)
+    assert ".target sm_90" in ptx and ".entry" in ptx
+    if name.endswith("persistent"):
+        assert ".shared" in ptx and "bar.sync" in ptx  # state on chip, block barriers only
