@@ -2,14 +2,18 @@
 
 Each entry of ``hidden_sizes`` is one single-layer :class:`~fastrnn.layers.RNN` or
 :class:`~fastrnn.layers.LSTM` (sizes may differ), the top one feeds a :class:`~fastrnn.layers.Linear`
-head, applied to the last step (``output="last"``) or to every step (``output="sequence"``). All
-parameters are views into one flat buffer ``params`` and all gradients into ``grad``, so clipping,
-weight decay, the optimizer and snapshots of the best weights are single vector operations.
-Arrays are time-major here: ``x: (T, B, D)``.
+head, applied to the last step (``output="last"``) or to every step (``output="sequence"``).
+
+All parameters are views into one flat buffer, so clipping, weight decay, the optimizer and snapshots
+of the best weights are single vector operations. ``params`` is the host buffer, the master copy
+(pickled, read by users); ``active_params`` is the buffer the kernels use: the same array on the CPU,
+a device copy after ``to("cuda")``, which training updates in place and :meth:`sync_to_host` copies
+back. Arrays are time-major here: ``x: (T, B, D)``.
 """
 
 import numpy as np
 
+from .kernels.dispatch import get_backend
 from .layers import LSTM, RNN, Linear
 
 
@@ -40,86 +44,109 @@ class SequenceNetwork:
         n_in = n_features
         for size in hidden_sizes:
             if cell == "lstm":
-                layer = LSTM(n_in, size, dtype=dtype, random_state=rng)
+                layer = LSTM(n_in, size, dtype=dtype, random_state=rng, device="cpu")
             else:
-                layer = RNN(n_in, size, nonlinearity=nonlinearity, dtype=dtype, random_state=rng)
+                layer = RNN(n_in, size, nonlinearity=nonlinearity, dtype=dtype, random_state=rng, device="cpu")
             self.layers.append(layer)
             n_in = size
-        self.head = Linear(n_in, n_outputs, dtype=dtype, random_state=rng)
-        self._bind_modules(np.concatenate([m._flat for m in self.modules]), copy=True)
+        self.head = Linear(n_in, n_outputs, dtype=dtype, random_state=rng, device="cpu")
+        self.params = np.concatenate([m._flat for m in self.modules])
+        self._slices = []
+        offset = 0
+        for module in self.modules:
+            piece = slice(offset, offset + module.n_parameters)
+            module._bind(self.params[piece])
+            self._slices.append(piece)
+            offset = piece.stop
+        self.device = None
+        self.to("cpu")
 
     @property
     def modules(self):
         return self.layers + [self.head]
 
-    def _bind_modules(self, params, copy):
-        """Make every module's parameters views into ``params`` and allocate the matching gradient.
+    def to(self, device):
+        """Compute on ``device`` ("cpu" or "cuda", already resolved); uploads the parameters to a GPU.
 
-        ``copy``: write each module's current values into ``params`` first (False when ``params``
-        already holds them, as after unpickling, where it may be a read-only memory map).
+        Gradients, the weight-decay mask and the per-module parameter views are made on that device.
+        Calling it again re-uploads, so edits of the host parameters are picked up.
         """
-        self.params = params
-        self.grad = np.zeros_like(params)
-        self._slices = []
-        offset = 0
-        for module in self.modules:
-            piece = slice(offset, offset + module.n_parameters)
-            module._bind(params[piece], copy=copy)
-            self._slices.append(piece)
-            offset = piece.stop
+        if device == "cpu" and self.device == "cpu":
+            return self  # the host buffer is already the active one
+        backend = get_backend(device)
+        self.backend = backend
+        self.device = device
+        self.active_params = self.params if backend.name == "cpu" else backend.asarray(self.params, self.dtype)
+        self.grad = backend.zeros(self.params.shape, self.dtype)
+        self._param_views = [module._views(self.active_params[piece]) for module, piece in zip(self.modules, self._slices)]
+        self._grad_views = [module._views(self.grad[piece]) for module, piece in zip(self.modules, self._slices)]
         # weight matrices get L2 weight decay, biases do not (as in scikit-learn's MLP)
-        self.weight_mask = np.zeros(params.size, dtype=bool)
+        mask = np.zeros(self.params.size, dtype=np.bool_)
         for module, piece in zip(self.modules, self._slices):
-            mask = module._views(self.weight_mask[piece])
-            for name in mask:
-                if name.startswith("weight"):
-                    mask[name][...] = True
+            for name, view in module._views(mask[piece]).items():
+                view[...] = name.startswith("weight")
+        self.weight_mask = mask if backend.name == "cpu" else backend.asarray(mask, np.bool_)
+        self._weight_blocks = [view.reshape(view.size) for views in self._param_views
+                               for name, view in views.items() if name.startswith("weight")]
+        return self
 
-    def initial_state_template(self, n_samples):
-        """Zero initial states: one (1, B, H_k) array (LSTM: a pair) per layer."""
-        states = []
-        for layer in self.layers:
-            zeros = np.zeros((1, n_samples, layer.hidden_size), dtype=self.dtype)
-            states.append((zeros, zeros) if layer.has_cell_state else (zeros, None))
-        return states
+    def sync_to_host(self):
+        """Copy the device parameters into the host master buffer (no-op on the CPU)."""
+        if self.backend.name != "cpu":
+            self.params[...] = self.backend.to_host(self.active_params)
+
+    def weight_sum_squares(self):
+        """Sum of squares of the weight matrices (for the L2 term of the loss)."""
+        return sum(self.backend.sum_squares(block) for block in self._weight_blocks)
 
     def forward(self, x, states=None):
-        """Raw outputs (logits or values) for time-major ``x: (T, B, D)``.
+        """Raw outputs (logits or values) on the backend for time-major ``x: (T, B, D)``.
 
-        ``states``: None (zeros) or, per layer, ``(h0, c0)`` with h0, c0 of shape (1, B, H_k)
-        (c0 None for RNN). Returns ``(B, n_outputs)`` for output="last", ``(T, B, n_outputs)`` for
-        output="sequence". Keeps what :meth:`backward` needs.
+        ``states``: None (zeros) or, per layer, ``(h0, c0)`` with h0, c0 of shape (1, B, H_k) on the
+        host or the backend (c0 None for RNN). Returns ``(B, n_outputs)`` for output="last",
+        ``(T, B, n_outputs)`` for output="sequence". Keeps what :meth:`backward` needs.
         """
-        if states is None:
-            states = self.initial_state_template(x.shape[1])
+        backend = self.backend
+        n_batch = x.shape[1]
         sequence = x
-        for layer, (h0, c0) in zip(self.layers, states):
-            sequence = layer._forward_time_major(sequence, h0, c0)[1:]
-        top = sequence[-1] if self.output == "last" else sequence
-        return self.head.forward(top)
+        for k, layer in enumerate(self.layers):
+            if states is None:
+                h0 = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
+                c0 = h0 if layer.has_cell_state else None
+            else:
+                h0, c0 = states[k]
+            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[k], backend)[1:]
+        top = sequence[sequence.shape[0] - 1] if self.output == "last" else sequence
+        return self.head._forward_on(top, self._param_views[-1], backend)
 
     def backward(self, d_outputs):
-        """Write dL/d(params) into ``self.grad`` given dL/d(outputs) of the last forward."""
-        d_top = self.head._backward_into(d_outputs, self.grad[self._slices[-1]])
+        """Write dL/d(params) into ``self.grad`` given dL/d(outputs) of the last forward (backend array)."""
+        backend = self.backend
+        d_top = self.head._backward_into(d_outputs, self._grad_views[-1])
         top = self.layers[-1]
         n_steps, n_batch = top._cache["n_steps"], top._cache["n_samples"]
         if self.output == "last":
-            d_sequence = np.zeros((n_steps, n_batch, top.hidden_size), dtype=self.dtype)
-            d_sequence[-1] = d_top
+            d_sequence = backend.zeros((n_steps, n_batch, top.hidden_size), self.dtype)
+            backend.assign(d_sequence[n_steps - 1], d_top)
         else:
-            d_sequence = np.ascontiguousarray(d_top)
-        for layer, piece in zip(reversed(self.layers), reversed(self._slices[:-1])):
+            d_sequence = d_top
+        for k in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[k]
             zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
             d_sequence, _, _ = layer._backward_time_major(
-                d_sequence, zeros, zeros if layer.has_cell_state else None, self.grad[piece])
+                d_sequence, zeros, zeros if layer.has_cell_state else None, self._grad_views[k])
 
     def __getstate__(self):
-        state = self.__dict__.copy()
-        for name in ("grad", "weight_mask", "_slices"):
-            del state[name]
+        self.sync_to_host()
+        state = {k: v for k, v in self.__dict__.items()
+                 if k in ("output", "dtype", "layers", "head", "params", "_slices")}
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        # bind to the unpickled buffer itself: an optimizer pickled along with the network holds it
-        self._bind_modules(self.params, copy=False)
+        # rebind the modules to the unpickled buffer itself, without writing to it (it may be a
+        # read-only memory map); compute on the CPU until an estimator moves the network
+        for module, piece in zip(self.modules, self._slices):
+            module._bind(self.params[piece], copy=False)
+        self.device = None
+        self.to("cpu")

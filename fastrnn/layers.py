@@ -8,12 +8,17 @@ the estimators).
 Parameters are stored in one flat buffer (``_flat``); ``params`` maps PyTorch's names to views into
 it, so an optimizer can update every parameter in one pass and weights move to and from
 ``torch.nn.RNN`` / ``torch.nn.LSTM`` by name through ``state_dict`` / ``load_state_dict``.
+
+``device`` ("auto", "cpu", "cuda") picks the kernels (:mod:`fastrnn.kernels.dispatch`); it is resolved
+when the layer runs, so a layer pickled on a GPU machine runs on a CPU-only one with "auto". The
+host buffer is the master copy of the parameters: ``forward`` on the GPU uploads it once per call,
+inputs and results are numpy arrays on either device.
 """
 
 import numpy as np
 
 from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES, N_SAVED
-from .kernels.cpu import layer_backward, layer_forward
+from .kernels.dispatch import get_backend, resolve_device
 from ._validation import (
     as_generator,
     check_array_shape,
@@ -35,7 +40,9 @@ class _Module:
     ``(name, shape, offset)`` in state_dict order.
     """
 
-    def _init_parameters(self, layout):
+    def _init_parameters(self, layout, device):
+        resolve_device(device)  # a clear error now if the device cannot be used
+        self.device = device
         self._layout = layout
         n_params = sum(int(np.prod(shape)) for _, shape, _ in layout)
         self._flat = np.zeros(n_params, dtype=self.dtype)
@@ -62,6 +69,29 @@ class _Module:
     def n_parameters(self):
         """Total number of scalar parameters."""
         return self._flat.size
+
+    def to(self, device):
+        """Run on ``device`` ("auto", "cpu" or "cuda") from now on; returns self.
+
+        Raises
+        ------
+        RuntimeError
+            For "cuda" without numba-cuda or a usable GPU.
+        """
+        resolve_device(device)
+        self.device = device
+        self._cache = None
+        return self
+
+    @property
+    def _backend(self):
+        return get_backend(self.device)
+
+    def _backend_params(self, backend):
+        """Named parameter views on ``backend`` (the host views, or a device copy of the buffer)."""
+        if backend.name == "cpu":
+            return self.params
+        return self._views(backend.asarray(self._flat, self.dtype))
 
     def _views(self, flat):
         """Dict of named views into a flat buffer laid out like the parameters."""
@@ -128,7 +158,7 @@ class _Module:
 class _RecurrentLayer(_Module):
     """A stack of ``num_layers`` recurrent layers of one cell type (base of :class:`RNN`, :class:`LSTM`)."""
 
-    def __init__(self, cell, input_size, hidden_size, num_layers, dtype, random_state):
+    def __init__(self, cell, input_size, hidden_size, num_layers, dtype, random_state, device):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
@@ -136,7 +166,7 @@ class _RecurrentLayer(_Module):
         self.random_state = random_state
         self._cell = cell
         self._kind = CELL_CODES[cell]
-        self._init_parameters(self._param_layout())
+        self._init_parameters(self._param_layout(), device)
         self.reset_parameters(random_state)
 
     # ------------------------------------------------------------------ parameters
@@ -197,16 +227,21 @@ class _RecurrentLayer(_Module):
         n_samples = x.shape[0]
         h0, c0 = self._check_state(state, n_samples)
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D)
-        top_h = self._forward_time_major(x_tm, h0, c0)
+        backend = self._backend
+        top_h = self._forward_time_major(x_tm, h0, c0, self._backend_params(backend), backend)
         self._cache["was_2d"] = was_2d
-        out = np.ascontiguousarray(top_h[1:].transpose(1, 0, 2))
+        out = np.ascontiguousarray(backend.to_host(top_h[1:]).transpose(1, 0, 2))
         return out, self._final_state()
 
     __call__ = forward
 
-    def _forward_time_major(self, x_tm, h0, c0):
-        """Forward pass on time-major input (T, B, D); keeps what backward needs; returns top h (T+1, B, H)."""
-        x_tm = np.ascontiguousarray(x_tm, dtype=self.dtype)  # the kernels reshape (T, B, D) to (T*B, D)
+    def _forward_time_major(self, x_tm, h0, c0, params, backend):
+        """Forward pass on time-major input ``x_tm: (T, B, D)`` with named ``params`` on ``backend``.
+
+        ``h0``, ``c0``: (L, B, H) on the host or the backend (c0 None without a cell state). Keeps
+        what backward needs; returns the top layer's states ``h: (T+1, B, H)`` on the backend.
+        """
+        x_tm = backend.asarray(x_tm, self.dtype)  # contiguous: the kernels reshape (T, B, D) to (T*B, D)
         n_steps, n_batch, _ = x_tm.shape
         hidden = self.hidden_size
         gate_units = self.n_gates * hidden
@@ -215,26 +250,29 @@ class _RecurrentLayer(_Module):
         layers = []
         layer_input = x_tm
         for layer in range(self.num_layers):
-            p = self._layer_params(self.params, layer)
-            h = np.empty((n_steps + 1, n_batch, hidden), dtype=self.dtype)
-            c = np.empty((n_steps + 1, n_batch, cell_width), dtype=self.dtype)
-            h[0] = h0[layer]
-            c[0] = c0[layer] if cell_width else 0.0
-            saved = np.empty((n_steps, n_batch, saved_width), dtype=self.dtype)
-            gx = np.empty((n_steps, n_batch, gate_units), dtype=self.dtype)
-            gh = np.empty((n_batch, gate_units), dtype=self.dtype)
-            layer_forward(self._kind, layer_input, p[0], p[1], p[2], p[3], h, c, saved, gx, gh)
+            p = self._layer_params(params, layer)
+            h = backend.empty((n_steps + 1, n_batch, hidden), self.dtype)
+            c = backend.empty((n_steps + 1, n_batch, cell_width), self.dtype)
+            backend.assign(h[0], h0[layer])
+            if cell_width:
+                backend.assign(c[0], c0[layer])
+            saved = backend.empty((n_steps, n_batch, saved_width), self.dtype)
+            gx = backend.empty((n_steps, n_batch, gate_units), self.dtype)
+            gh = backend.empty((n_batch, gate_units), self.dtype)
+            backend.layer_forward(self._kind, layer_input, p[0], p[1], p[2], p[3], h, c, saved, gx, gh)
             layers.append((layer_input, h, c, saved, gx))
             layer_input = h[1:]
-        self._cache = {"layers": layers, "n_samples": n_batch, "n_steps": n_steps}
+        self._cache = {"layers": layers, "n_samples": n_batch, "n_steps": n_steps, "backend": backend,
+                       "params": params}
         return layers[-1][1]
 
     def _final_state(self):
-        """Final state (copies) from the cache, as RNN ``h_n`` or LSTM ``(h_n, c_n)``."""
+        """Final state (host copies) from the cache, as RNN ``h_n`` or LSTM ``(h_n, c_n)``."""
+        to_host = self._cache["backend"].to_host
         layers = self._cache["layers"]
-        h_n = np.stack([h[-1] for _, h, _, _, _ in layers])
+        h_n = np.stack([to_host(h[-1]) for _, h, _, _, _ in layers])
         if self.has_cell_state:
-            return h_n, np.stack([c[-1] for _, _, c, _, _ in layers])
+            return h_n, np.stack([to_host(c[-1]) for _, _, c, _, _ in layers])
         return h_n
 
     def _check_state(self, state, n_samples):
@@ -284,12 +322,14 @@ class _RecurrentLayer(_Module):
             d_out = check_array_shape(_to_numpy(d_out), "d_out", out_shape, self.dtype)
             d_out_tm = np.ascontiguousarray(d_out.transpose(1, 0, 2))
         dh_n, dc_n = self._check_d_state(d_state, state_shape)
-        grad_flat = np.empty_like(self._flat)
-        dx_tm, dh0, dc0 = self._backward_time_major(d_out_tm, dh_n, dc_n, grad_flat)
-        grads = self._views(grad_flat)
-        d_input = np.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        backend = self._cache["backend"]
+        grad_flat = backend.empty(self._flat.shape, self.dtype)
+        dx_tm, dh0, dc0 = self._backward_time_major(d_out_tm, dh_n, dc_n, self._views(grad_flat))
+        grads = self._views(backend.to_host(grad_flat))
+        d_input = np.ascontiguousarray(backend.to_host(dx_tm).transpose(1, 0, 2))
         grads["input"] = d_input[:, :, 0] if self._cache["was_2d"] else d_input
-        grads["state"] = (dh0, dc0) if self.has_cell_state else dh0
+        dh0 = backend.to_host(dh0)
+        grads["state"] = (dh0, backend.to_host(dc0)) if self.has_cell_state else dh0
         return grads
 
     def _check_d_state(self, d_state, shape):
@@ -307,37 +347,41 @@ class _RecurrentLayer(_Module):
             return one(d_state[0], "d_state[0] (dh_n)"), one(d_state[1], "d_state[1] (dc_n)")
         return one(d_state, "d_state"), None
 
-    def _backward_time_major(self, d_out_tm, dh_n, dc_n, grad_flat):
-        """BPTT on time-major arrays; writes parameter gradients into ``grad_flat``.
+    def _backward_time_major(self, d_out_tm, dh_n, dc_n, grads):
+        """BPTT on time-major arrays after :meth:`_forward_time_major`, on its backend.
 
-        Returns dx (T, B, D), dh_0 (L, B, H) and dc_0 (L, B, H) or None.
+        ``grads``: named views (on the backend) that receive the parameter gradients; ``dh_n``,
+        ``dc_n``: (L, B, H) on the host or the backend. Returns dx (T, B, D), dh_0 (L, B, H) and
+        dc_0 (L, B, H) or None, on the backend.
         """
-        grads = self._views(grad_flat)
-        d_out_tm = np.ascontiguousarray(d_out_tm, dtype=self.dtype)
-        n_batch = d_out_tm.shape[1]
-        dh0 = np.empty((self.num_layers, n_batch, self.hidden_size), dtype=self.dtype)
-        dc0 = np.empty_like(dh0) if self.has_cell_state else None
-        d_layer_out = d_out_tm
+        backend, params = self._cache["backend"], self._cache["params"]
+        d_layer_out = backend.asarray(d_out_tm, self.dtype)
+        n_batch = d_layer_out.shape[1]
+        dh0 = backend.empty((self.num_layers, n_batch, self.hidden_size), self.dtype)
+        dc0 = backend.empty(dh0.shape, self.dtype) if self.has_cell_state else None
         for layer in range(self.num_layers - 1, -1, -1):
             layer_input, h, c, saved, gx = self._cache["layers"][layer]
-            w_ih, w_hh, _, _ = self._layer_params(self.params, layer)
+            w_ih, w_hh, _, _ = self._layer_params(params, layer)
             dw_ih, dw_hh, db_ih, db_hh = self._layer_params(grads, layer)
-            dh = dh_n[layer].copy()
-            dc = dc_n[layer].copy() if self.has_cell_state else np.empty((n_batch, 0), dtype=self.dtype)
-            dx = np.empty_like(layer_input)
-            # the forward's projection buffer gx is no longer needed: it holds the gate gradients
-            layer_backward(self._kind, layer_input, w_ih, w_hh, h, c, saved, d_layer_out, dh, dc,
-                           gx, dx, dw_ih, dw_hh, db_ih, db_hh)
-            dh0[layer] = dh
+            dh = backend.copy(backend.asarray(dh_n[layer], self.dtype))
             if self.has_cell_state:
-                dc0[layer] = dc
+                dc = backend.copy(backend.asarray(dc_n[layer], self.dtype))
+            else:
+                dc = backend.empty((n_batch, 0), self.dtype)
+            dx = backend.empty(layer_input.shape, self.dtype)
+            # the forward's projection buffer gx is no longer needed: it holds the gate gradients
+            backend.layer_backward(self._kind, layer_input, w_ih, w_hh, h, c, saved, d_layer_out, dh, dc,
+                                   gx, dx, dw_ih, dw_hh, db_ih, db_hh)
+            backend.assign(dh0[layer], dh)
+            if self.has_cell_state:
+                backend.assign(dc0[layer], dc)
             d_layer_out = dx
         return d_layer_out, dh0, dc0
 
-    # ------------------------------------------------------------------ misc
     def _repr_args(self):
+        device = "" if self.device == "auto" else f", device={self.device!r}"
         return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
-                f"num_layers={self.num_layers}, dtype={np.dtype(self.dtype).name}")
+                f"num_layers={self.num_layers}, dtype={np.dtype(self.dtype).name}{device}")
 
     def __repr__(self):
         return f"{type(self).__name__}({self._repr_args()})"
@@ -360,6 +404,8 @@ class RNN(_RecurrentLayer):
         Precision of parameters and computations.
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where the kernels run: "auto" is a usable GPU, else the CPU; "cuda" without one raises.
 
     Attributes
     ----------
@@ -381,10 +427,10 @@ class RNN(_RecurrentLayer):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
-                 dtype=np.float32, random_state=None):
+                 dtype=np.float32, random_state=None, device="auto"):
         self.nonlinearity = check_choice(nonlinearity, "nonlinearity", {"tanh", "relu"})
         super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, dtype,
-                         random_state)
+                         random_state, device)
 
     def _repr_args(self):
         return super()._repr_args() + f", nonlinearity={self.nonlinearity!r}"
@@ -408,6 +454,8 @@ class LSTM(_RecurrentLayer):
         Precision of parameters and computations.
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where the kernels run: "auto" is a usable GPU, else the CPU; "cuda" without one raises.
 
     Attributes
     ----------
@@ -425,8 +473,9 @@ class LSTM(_RecurrentLayer):
     ((2, 5, 8), (2, 2, 8), (2, 2, 8))
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32, random_state=None):
-        super().__init__("lstm", input_size, hidden_size, num_layers, dtype, random_state)
+    def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32, random_state=None,
+                 device="auto"):
+        super().__init__("lstm", input_size, hidden_size, num_layers, dtype, random_state, device)
 
 
 class Linear(_Module):
@@ -442,6 +491,8 @@ class Linear(_Module):
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights: U(-1/sqrt(in_features), 1/sqrt(in_features)) for weight and
         bias, as ``torch.nn.Linear``.
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where the products run.
 
     Attributes
     ----------
@@ -449,13 +500,13 @@ class Linear(_Module):
         ``weight`` (out_features, in_features) and ``bias`` (out_features,), PyTorch's names.
     """
 
-    def __init__(self, in_features, out_features, dtype=np.float32, random_state=None):
+    def __init__(self, in_features, out_features, dtype=np.float32, random_state=None, device="auto"):
         self.in_features = check_positive_int(in_features, "in_features")
         self.out_features = check_positive_int(out_features, "out_features")
         self.dtype = check_float_dtype(dtype)
         self.random_state = random_state
         self._init_parameters(self._layout_from_shapes(
-            [("weight", (self.out_features, self.in_features)), ("bias", (self.out_features,))]))
+            [("weight", (self.out_features, self.in_features)), ("bias", (self.out_features,))]), device)
         self.reset_parameters(random_state)
 
     def reset_parameters(self, random_state=None):
@@ -479,10 +530,19 @@ class Linear(_Module):
         H = np.asarray(H, dtype=self.dtype)
         if H.shape[-1] != self.in_features:
             raise ValueError(f"H must have {self.in_features} features on its last axis, got shape {H.shape}.")
-        self._cache = H
-        return H @ self.params["weight"].T + self.params["bias"]
+        backend = self._backend
+        out = self._forward_on(backend.asarray(H, self.dtype), self._backend_params(backend), backend)
+        return backend.to_host(out)
 
     __call__ = forward
+
+    def _forward_on(self, H, params, backend):
+        """``H @ W^T + b`` for ``H: (..., in_features)`` on ``backend`` with named ``params`` there."""
+        rows = H.reshape(-1, self.in_features) if H.ndim != 2 else H
+        out = backend.empty((rows.shape[0], self.out_features), self.dtype)
+        backend.matmul(rows, params["weight"], out, trans_b=True, bias=params["bias"])
+        self._cache = {"H": H, "params": params, "backend": backend}
+        return out.reshape(H.shape[:-1] + (self.out_features,)) if H.ndim != 2 else out
 
     def backward(self, d_out):
         """Gradients after :meth:`forward`.
@@ -500,28 +560,31 @@ class Linear(_Module):
         if self._cache is None:
             raise RuntimeError("backward() was called before forward(): run forward(H) first.")
         d_out = np.asarray(d_out, dtype=self.dtype)
-        expected = self._cache.shape[:-1] + (self.out_features,)
+        expected = self._cache["H"].shape[:-1] + (self.out_features,)
         if d_out.shape != expected:
             raise ValueError(f"d_out must have shape {expected}, got {d_out.shape}.")
-        grad_flat = np.empty_like(self._flat)
-        d_input = self._backward_into(d_out, grad_flat)
-        grads = self._views(grad_flat)
-        grads["input"] = d_input
+        backend = self._cache["backend"]
+        grad_flat = backend.empty(self._flat.shape, self.dtype)
+        d_input = self._backward_into(backend.asarray(d_out, self.dtype), self._views(grad_flat))
+        grads = self._views(backend.to_host(grad_flat))
+        grads["input"] = backend.to_host(d_input)
         return grads
 
-    def _backward_into(self, d_out, grad_flat):
-        """Write the parameter gradients into ``grad_flat`` (laid out like the parameters); return dL/dH."""
-        H = self._cache
-        grads = self._views(grad_flat)
-        d_rows = d_out.reshape(-1, self.out_features)
-        np.dot(d_rows.T, H.reshape(-1, self.in_features), out=grads["weight"])
-        np.sum(d_rows, axis=0, out=grads["bias"])
-        return d_out @ self.params["weight"]
+    def _backward_into(self, d_out, grads):
+        """Write the parameter gradients into the named views ``grads``; return dL/dH (on the backend)."""
+        H, params, backend = self._cache["H"], self._cache["params"], self._cache["backend"]
+        H_rows = H.reshape(-1, self.in_features) if H.ndim != 2 else H
+        d_rows = d_out.reshape(-1, self.out_features) if d_out.ndim != 2 else d_out
+        backend.matmul(d_rows, H_rows, grads["weight"], trans_a=True)
+        backend.column_sum(d_rows, grads["bias"])
+        d_input = backend.empty(H_rows.shape, self.dtype)
+        backend.matmul(d_rows, params["weight"], d_input)
+        return d_input.reshape(H.shape) if H.ndim != 2 else d_input
 
     def __repr__(self):
+        device = "" if self.device == "auto" else f", device={self.device!r}"
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
-                f"dtype={np.dtype(self.dtype).name})")
-
+                f"dtype={np.dtype(self.dtype).name}{device})")
 
 def _to_numpy(value):
     """Accept numpy arrays, nested lists and CPU tensors of other libraries (via ``.detach()`` if present)."""

@@ -1,36 +1,61 @@
-"""Stochastic optimizers that update flat parameter buffers in place.
+"""Stochastic optimizers that update flat parameter buffers in place, on the CPU or on a GPU.
 
-An optimizer is built once for a list of flat parameter arrays (``RNN._flat``, ``Linear._flat``,
-...) and then called with one gradient array per parameter array. Kept apart from the models and
-the losses, as in scikit-learn's ``neural_network``.
+An optimizer holds only its state (momentum, moments); each :meth:`step` receives the parameter
+buffers and their gradients. The state lives where the parameters live: numpy arrays for host
+buffers, device arrays (updated by the kernels of :mod:`fastrnn.kernels.cuda.elementwise`) for GPU
+buffers, and it follows them when they move, so a model trained on a GPU can be pickled (the state
+is pickled as numpy arrays) and trained on with a CPU. Kept apart from the models and the losses,
+as in scikit-learn's ``neural_network``.
 """
 
 import numpy as np
+
+from .kernels.dispatch import get_backend, is_device_array
 
 __all__ = ["SGD", "Adam", "Adagrad"]
 
 
 class _Optimizer:
-    def __init__(self, params, learning_rate):
+    _state_names = ()
+
+    def __init__(self, learning_rate):
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}.")
-        self.params = list(params)
         self.learning_rate = float(learning_rate)
         self.t = 0  # number of steps taken
+        self.state = None  # per parameter buffer: a dict of state arrays
 
-    def step(self, grads):
-        """Update every parameter array in place from its gradient.
+    def step(self, params, grads):
+        """Update every parameter buffer in place from its gradient.
 
         Parameters
         ----------
+        params : list of arrays
+            Flat parameter buffers (numpy or device arrays), the same list at every step.
         grads : list of arrays
-            One gradient per parameter array, same shapes, in the same order.
+            One gradient per buffer, same shapes and devices, in the same order.
         """
-        if len(grads) != len(self.params):
-            raise ValueError(f"grads must hold {len(self.params)} arrays, got {len(grads)}.")
+        if len(grads) != len(params):
+            raise ValueError(f"grads must hold {len(params)} arrays, got {len(grads)}.")
+        if self.state is None:
+            self.state = [{name: np.zeros(p.shape, dtype=p.dtype) for name in self._state_names} for p in params]
         self.t += 1
-        for index, (param, grad) in enumerate(zip(self.params, grads)):
-            self._update(index, param, grad)
+        for param, grad, state in zip(params, grads, self.state):
+            on_device = is_device_array(param)
+            for name, array in state.items():
+                if is_device_array(array) != on_device:  # the parameters moved: the state follows
+                    state[name] = get_backend("cuda").asarray(array, param.dtype) if on_device else array.copy_to_host()
+            if on_device:
+                self._update_device(param, grad, state)
+            else:
+                self._update(param, grad, state)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if self.state is not None:  # pickle numpy arrays, never device objects
+            state["state"] = [{k: (v.copy_to_host() if is_device_array(v) else v) for k, v in s.items()}
+                              for s in self.state]
+        return state
 
 
 class SGD(_Optimizer):
@@ -40,23 +65,22 @@ class SGD(_Optimizer):
 
     Parameters
     ----------
-    params : list of arrays
-        Flat parameter buffers, updated in place.
     learning_rate : float, default 0.01
     momentum : float in [0, 1), default 0.9
     nesterov : bool, default True
     """
 
-    def __init__(self, params, learning_rate=0.01, momentum=0.9, nesterov=True):
-        super().__init__(params, learning_rate)
+    _state_names = ("velocity",)
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=True):
+        super().__init__(learning_rate)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}.")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-        self.velocities = [np.zeros_like(p) for p in self.params]
 
-    def _update(self, index, param, grad):
-        velocity = self.velocities[index]
+    def _update(self, param, grad, state):
+        velocity = state["velocity"]
         velocity *= self.momentum
         velocity -= self.learning_rate * grad
         if self.nesterov:
@@ -64,32 +88,35 @@ class SGD(_Optimizer):
         else:
             param += velocity
 
+    def _update_device(self, param, grad, state):
+        from .kernels.cuda.elementwise import sgd_step
+
+        sgd_step(param, grad, state["velocity"], self.learning_rate, self.momentum, self.nesterov)
+
 
 class Adam(_Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction, in PyTorch's form (``torch.optim.Adam``).
 
     Parameters
     ----------
-    params : list of arrays
-        Flat parameter buffers, updated in place.
     learning_rate : float, default 0.001
     beta_1, beta_2 : floats in [0, 1), defaults 0.9 and 0.999
     epsilon : float, default 1e-8
     """
 
-    def __init__(self, params, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        super().__init__(params, learning_rate)
+    _state_names = ("first_moment", "second_moment")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(learning_rate)
         for name, value in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
         if not epsilon > 0:
             raise ValueError(f"epsilon must be > 0, got {epsilon!r}.")
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
-        self.first_moments = [np.zeros_like(p) for p in self.params]
-        self.second_moments = [np.zeros_like(p) for p in self.params]
 
-    def _update(self, index, param, grad):
-        m, v = self.first_moments[index], self.second_moments[index]
+    def _update(self, param, grad, state):
+        m, v = state["first_moment"], state["second_moment"]
         m *= self.beta_1
         m += (1.0 - self.beta_1) * grad
         v *= self.beta_2
@@ -98,26 +125,36 @@ class Adam(_Optimizer):
         denominator = np.sqrt(v) / np.sqrt(1.0 - self.beta_2 ** self.t) + self.epsilon
         param -= (self.learning_rate / (1.0 - self.beta_1 ** self.t)) * m / denominator
 
+    def _update_device(self, param, grad, state):
+        from .kernels.cuda.elementwise import adam_step
+
+        adam_step(param, grad, state["first_moment"], state["second_moment"], self.learning_rate,
+                  self.beta_1, self.beta_2, self.epsilon, self.t)
+
 
 class Adagrad(_Optimizer):
     """Adagrad (Duchi et al., 2011): per-parameter steps scaled by accumulated squared gradients.
 
     Parameters
     ----------
-    params : list of arrays
-        Flat parameter buffers, updated in place.
     learning_rate : float, default 0.01
     epsilon : float, default 1e-10
     """
 
-    def __init__(self, params, learning_rate=0.01, epsilon=1e-10):
-        super().__init__(params, learning_rate)
+    _state_names = ("sum_of_squares",)
+
+    def __init__(self, learning_rate=0.01, epsilon=1e-10):
+        super().__init__(learning_rate)
         if not epsilon > 0:
             raise ValueError(f"epsilon must be > 0, got {epsilon!r}.")
         self.epsilon = float(epsilon)
-        self.sums = [np.zeros_like(p) for p in self.params]
 
-    def _update(self, index, param, grad):
-        accumulated = self.sums[index]
+    def _update(self, param, grad, state):
+        accumulated = state["sum_of_squares"]
         accumulated += grad * grad
         param -= self.learning_rate * grad / (np.sqrt(accumulated) + self.epsilon)
+
+    def _update_device(self, param, grad, state):
+        from .kernels.cuda.elementwise import adagrad_step
+
+        adagrad_step(param, grad, state["sum_of_squares"], self.learning_rate, self.epsilon)

@@ -60,7 +60,7 @@ def forward(cell, params, X, h0, c0=None):
                     c = c_new
                 else:
                     h_new = _activation(cell, z)
-                    steps.append(dict(x=x, h_prev=h, h=h_new))
+                    steps.append(dict(x=x, h_prev=h, h=h_new, z=z))
                 h = h_new
                 outputs.append(h)
             sample_tape.append(steps)

@@ -14,7 +14,7 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
 cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
 from numba import types  # noqa: E402
 
-from fastrnn.kernels.cuda import linalg, recurrent  # noqa: E402
+from fastrnn.kernels.cuda import elementwise, linalg, recurrent  # noqa: E402
 
 
 def _compile(kernel, signature):
@@ -37,6 +37,14 @@ def _signatures(dtype):
         "backward_persistent": (recurrent._backward_persistent, (i64, a2, a3, a3, a3, a3, a2, a2, a3, dtype)),
         "forward_pointwise": (recurrent._forward_pointwise, (i64, a2, a2, a2, a2, a2, a2)),
         "backward_pointwise": (recurrent._backward_pointwise, (i64, a2, a2, a2, a2, a2, a2, a2)),
+        "fill": (elementwise._fill_kernel, (a1, dtype)),
+        "gather_batch": (elementwise._gather_kernel, (a3, types.Array(i64, 1, "A"), a3)),
+        "sum_squares": (elementwise._partial_sum_squares, (a1, types.Array(types.float64, 1, "A"))),
+        "scale": (elementwise._scale_kernel, (a1, dtype)),
+        "masked_axpy": (elementwise._masked_axpy_kernel, (a1, a1, types.Array(b, 1, "A"), dtype)),
+        "sgd": (elementwise._sgd_kernel, (a1, a1, a1, dtype, dtype, b)),
+        "adam": (elementwise._adam_kernel, (a1, a1, a1, a1, dtype, dtype, dtype, dtype, dtype)),
+        "adagrad": (elementwise._adagrad_kernel, (a1, a1, a1, dtype, dtype)),
     }
 
 

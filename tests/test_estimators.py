@@ -270,10 +270,19 @@ def test_invalid_parameters_raise_at_fit(data, param, value, message):
         model.fit(X, y)
 
 
-def test_device_parameter(data):
+def test_device_parameter(data, monkeypatch):
+    from fastrnn.kernels import dispatch
+
     X, y = data
     assert RNNRegressor(device="cpu", **SMALL).fit(X, y).predict(X).shape == (40,)
-    with pytest.raises(RuntimeError, match="device='cuda'.*CPU kernels only"):
+    if dispatch.cuda_usable() or dispatch.config.CUDA_SIMULATOR:
+        pytest.skip("a GPU (or the simulator) is present: device='cuda' works here")
+    # "auto" silently runs on the CPU when no GPU is usable
+    assert RNNRegressor(device="auto", **SMALL).fit(X, y).network_.device == "cpu"
+    with pytest.raises(RuntimeError, match="device='cuda'.*(no usable CUDA GPU|numba-cuda is not installed)"):
+        RNNRegressor(device="cuda", **SMALL).fit(X, y)
+    monkeypatch.setattr(dispatch, "_numba_cuda", lambda: None)
+    with pytest.raises(RuntimeError, match=r'numba-cuda is not installed; install the CUDA extra: pip install "fastrnn\[cuda\]"'):
         RNNRegressor(device="cuda", **SMALL).fit(X, y)
 
 

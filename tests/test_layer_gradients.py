@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import reference
@@ -73,6 +73,11 @@ def test_float64_gradients_match_finite_differences(cell, n_samples, n_steps, n_
                                                      n_layers, loss, seed):
     p = make_problem(cell, n_samples, n_steps, n_features, hidden, n_layers, loss, seed)
     layer = make_layer(cell, n_features, hidden, n_layers, np.float64, random_state=seed)
+    if cell == "rnn_relu":
+        # relu has a kink at 0: finite differences with steps of +-2e-4 are meaningless within that
+        # distance of it, so such draws are excluded (the reference comparison covers them)
+        _, _, _, tape = reference.forward(cell, layer.params, p["X"], p["h0"], p["c0"])
+        assume(min(np.min(np.abs(step["z"])) for sample in tape for steps in sample for step in steps) > 1e-3)
     layer.forward(p["X"], layer_state(cell, p["h0"], p["c0"]))
     grads = layer.backward(p["A"], layer_state(cell, p["Bh"], p["Bc"]))
 

@@ -73,6 +73,17 @@ def test_binary_cross_entropy_value_gradient_and_extreme_logits():
     assert loss == pytest.approx(800.0) and np.all(np.isfinite(grad))
 
 
+def test_optimizer_argument_errors():
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        Adam(learning_rate=0)
+    with pytest.raises(ValueError, match="beta_2 must be in"):
+        Adam(beta_2=1.0)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        SGD(momentum=-0.1)
+    with pytest.raises(ValueError, match="grads must hold 1 arrays"):
+        Adam().step([np.zeros(3)], [np.zeros(3), np.zeros(3)])
+
+
 torch = pytest.importorskip("torch")
 
 
@@ -91,14 +102,12 @@ def test_linear_matches_torch():
 
 
 @pytest.mark.parametrize("ours_factory, theirs_factory", [
-    (lambda p: SGD(p, 0.05, momentum=0.0, nesterov=False), lambda p: torch.optim.SGD(p, lr=0.05)),
-    (lambda p: SGD(p, 0.05, momentum=0.9, nesterov=False),
-     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
-    (lambda p: SGD(p, 0.05, momentum=0.9, nesterov=True),
+    (lambda: SGD(0.05, momentum=0.0, nesterov=False), lambda p: torch.optim.SGD(p, lr=0.05)),
+    (lambda: SGD(0.05, momentum=0.9, nesterov=False), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    (lambda: SGD(0.05, momentum=0.9, nesterov=True),
      lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
-    (lambda p: Adam(p, 0.01, 0.8, 0.95, 1e-6),
-     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.95), eps=1e-6)),
-    (lambda p: Adagrad(p, 0.1), lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-10)),
+    (lambda: Adam(0.01, 0.8, 0.95, 1e-6), lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.95), eps=1e-6)),
+    (lambda: Adagrad(0.1), lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-10)),
 ], ids=["sgd", "momentum", "nesterov", "adam", "adagrad"])
 def test_optimizers_follow_torch_trajectories(ours_factory, theirs_factory):
     """Minimize a quadratic 0.5 * ||A p - b||^2 for a few steps with both libraries."""
@@ -106,13 +115,13 @@ def test_optimizers_follow_torch_trajectories(ours_factory, theirs_factory):
     A, b = rng.normal(size=(6, 4)), rng.normal(size=6)
     start = [rng.normal(size=4), rng.normal(size=3)]
     ours = [p.copy() for p in start]
-    opt = ours_factory(ours)
+    opt = ours_factory()
     theirs = [torch.tensor(p, requires_grad=True) for p in start]
     t_opt = theirs_factory(theirs)
     A2, b2 = rng.normal(size=(5, 3)), rng.normal(size=5)
     for _ in range(8):
         grads = [A.T @ (A @ ours[0] - b), A2.T @ (A2 @ ours[1] - b2)]
-        opt.step(grads)
+        opt.step(ours, grads)
         t_opt.zero_grad()
         loss = 0.5 * ((torch.from_numpy(A) @ theirs[0] - torch.from_numpy(b)) ** 2).sum() \
             + 0.5 * ((torch.from_numpy(A2) @ theirs[1] - torch.from_numpy(b2)) ** 2).sum()
@@ -120,15 +129,3 @@ def test_optimizers_follow_torch_trajectories(ours_factory, theirs_factory):
         t_opt.step()
     for p, t_p in zip(ours, theirs):
         assert rel_error(p, t_p.detach().numpy()) < 1e-12
-
-
-def test_optimizer_argument_errors():
-    p = [np.zeros(3)]
-    with pytest.raises(ValueError, match="learning_rate must be > 0"):
-        Adam(p, learning_rate=0)
-    with pytest.raises(ValueError, match="beta_2 must be in"):
-        Adam(p, beta_2=1.0)
-    with pytest.raises(ValueError, match="momentum must be in"):
-        SGD(p, momentum=-0.1)
-    with pytest.raises(ValueError, match="grads must hold 1 arrays"):
-        Adam(p).step([np.zeros(3), np.zeros(3)])

@@ -15,6 +15,7 @@ import scipy.sparse
 
 from .._network import SequenceNetwork
 from .._progress import ProgressBar
+from ..kernels.dispatch import resolve_device
 from .._validation import as_generator, as_real_array, check_finite, check_sequences
 from ..exceptions import ConvergenceWarning, NotFittedError, TrainingDivergedError
 from ..optimizers import SGD, Adagrad, Adam
@@ -66,15 +67,6 @@ def _check_not_sparse(X, name="X"):
     if scipy.sparse.issparse(X):
         raise TypeError(f"{name} is a sparse matrix; sparse input is not supported: pass a dense array "
                         f"(for example {name}.toarray()).")
-
-
-def _resolve_device(device):
-    """Map the ``device`` parameter to the kernel set that runs; only the CPU kernels exist so far."""
-    if device == "cuda":
-        raise RuntimeError(
-            "device='cuda' was requested, but this version of fastrnn has CPU kernels only; "
-            "use device='cpu' or device='auto'.")
-    return "cpu"
 
 
 class BaseRNNEstimator:
@@ -189,7 +181,7 @@ class BaseRNNEstimator:
             if not ok:
                 raise ValueError(f"The {name!r} parameter of {type(self).__name__} must be {expected}; "
                                  f"got {value!r}.")
-        _resolve_device(self.device)
+        resolve_device(self.device)  # RuntimeError for "cuda" without numba-cuda or a GPU
 
     @property
     def _float_type(self):
@@ -253,24 +245,31 @@ class BaseRNNEstimator:
             return None
         return [(h[:, index], None if c is None else c[:, index]) for h, c in states]
 
-    def _raw_outputs(self, X, initial_state=None):
-        """Network outputs for validated X (batch-first), chunked; (n, n_out) or (n, T, n_out)."""
+    def _raw_outputs(self, X, initial_state=None, on_device=False):
+        """Network outputs for validated X (batch-first), chunked; (n, n_out) or (n, T, n_out).
+
+        Runs on the resolved ``device``; with ``on_device`` (during fit) the parameters already there
+        are used, otherwise the host parameters are (re)loaded onto it first.
+        """
+        network = self.network_
+        if not on_device:
+            network.to(resolve_device(self.device))
         x_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
         states = self._check_initial_state(initial_state, X.shape[0])
         pieces = []
         for start in range(0, X.shape[0], _PREDICT_CHUNK):
             index = slice(start, start + _PREDICT_CHUNK)
-            out = self.network_.forward(x_tm[:, index], self._slice_states(states, index))
+            out = network.backend.to_host(network.forward(x_tm[:, index], self._slice_states(states, index)))
             pieces.append(out if self.output == "last" else out.transpose(1, 0, 2))
         return np.concatenate(pieces, axis=0)
 
     # ------------------------------------------------------------------ training
-    def _make_optimizer(self, params):
+    def _make_optimizer(self):
         if self.solver == "adam":
-            return Adam([params], self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
         if self.solver == "sgd":
-            return SGD([params], self.learning_rate_init, self.momentum, self.nesterovs_momentum)
-        return Adagrad([params], self.learning_rate_init)
+            return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+        return Adagrad(self.learning_rate_init)
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -314,23 +313,26 @@ class BaseRNNEstimator:
             self.best_validation_score_ = -np.inf if self.early_stopping else None
             self.n_iter_, self.t_ = 0, 0
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer(self.network_.params)
+            self._optimizer = self._make_optimizer()
             self._no_improvement_count = 0
+        network = self.network_.to(resolve_device(self.device))  # parameters go to the device once
+        backend = network.backend
         states = self._check_initial_state(initial_state, X.shape[0])
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             if states is not None:
                 raise ValueError("initial_state cannot be combined with early_stopping=True.")
             X, targets, X_val, targets_val = self._split_validation(X, targets, rng)
-            best_params = self.network_.params.copy()
-        x_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
+            best_params = backend.copy(network.active_params)
+        # the training data go to the device once; mini-batches are gathered there
+        x_tm = backend.asarray(np.ascontiguousarray(X.transpose(1, 0, 2)), self._float_type)
         targets_tm = targets if self.output == "last" else np.ascontiguousarray(np.swapaxes(targets, 0, 1))
         n_samples = X.shape[0]
         batch = self._batch_size(n_samples)
         n_epochs = 1 if incremental else self.max_iter
         progress = ProgressBar(n_epochs, self.verbose) if self.verbose else None
         stopped_early = False
-        last_good = self.network_.params.copy()  # weights that gave the last finite loss
+        last_good = backend.copy(network.active_params)  # weights that gave the last finite loss
         for _ in range(n_epochs):
             order = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
             epoch_loss, norms, n_clipped = 0.0, [], 0
@@ -341,10 +343,11 @@ class BaseRNNEstimator:
                 else:
                     target_batch = targets_tm[:, index]
                 try:
-                    loss, norm, clipped = self._train_step(x_tm[:, index], target_batch,
+                    loss, norm, clipped = self._train_step(backend.gather_batch(x_tm, index), target_batch,
                                                            self._slice_states(states, index), last_good)
                 except TrainingDivergedError:
-                    self.network_.params[...] = last_good
+                    backend.assign(network.active_params, last_good)
+                    network.sync_to_host()
                     if progress:
                         progress.close()
                     raise
@@ -358,7 +361,7 @@ class BaseRNNEstimator:
             self.clipped_fraction_curve_.append(n_clipped / len(norms))
             extra = ""
             if early_stopping:
-                val_out = self._raw_outputs(X_val)
+                val_out = self._raw_outputs(X_val, on_device=True)
                 val_loss = self._loss(val_out if self.output == "last" else val_out.transpose(1, 0, 2),
                                       targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1))[0]
                 score = self._score_outputs(val_out, targets_val)
@@ -371,7 +374,7 @@ class BaseRNNEstimator:
                     self._no_improvement_count = 0
                 if score > self.best_validation_score_:
                     self.best_validation_score_ = score
-                    best_params[...] = self.network_.params
+                    backend.assign(best_params, network.active_params)
             else:
                 if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                     self._no_improvement_count += 1
@@ -384,7 +387,8 @@ class BaseRNNEstimator:
                 stopped_early = True
                 break
         if early_stopping:
-            self.network_.params[...] = best_params
+            backend.assign(network.active_params, best_params)
+        network.sync_to_host()
         if progress:
             message = ""
             if stopped_early:
@@ -398,33 +402,33 @@ class BaseRNNEstimator:
         return self
 
     def _train_step(self, x, targets, states, last_good):
-        """One mini-batch: forward, loss, BPTT, clipping, update.
+        """One mini-batch: forward, loss, BPTT, clipping, update, on the network's device.
 
-        Before the update, the current weights (which gave this finite loss) are copied into
-        ``last_good``. Returns (loss, gradient norm before clipping, whether it was clipped).
+        The loss is computed on the host from the outputs (a small copy); before the update, the
+        current weights (which gave this finite loss) are copied into ``last_good``. Returns (loss,
+        gradient norm before clipping, whether it was clipped).
         """
         network = self.network_
-        outputs = network.forward(x, states)
+        backend = network.backend
+        outputs = backend.to_host(network.forward(x, states))
         loss, d_outputs = self._loss(outputs, targets)
         n = x.shape[1]
         if self.alpha:
-            weights = network.params[network.weight_mask]
-            loss += 0.5 * self.alpha * float(np.dot(weights, weights)) / n
+            loss += 0.5 * self.alpha * network.weight_sum_squares() / n
         if not np.isfinite(loss):
             self._diverged(loss)
-        network.backward(d_outputs.astype(network.params.dtype, copy=False))
+        network.backward(backend.asarray(d_outputs, network.dtype))
         grad = network.grad
         if self.alpha:
-            grad[network.weight_mask] += (self.alpha / n) * network.params[network.weight_mask]
-        grad64 = grad.astype(np.float64)
-        norm = float(np.sqrt(np.dot(grad64, grad64)))
+            backend.masked_axpy(grad, network.active_params, network.weight_mask, self.alpha / n)
+        norm = float(np.sqrt(backend.sum_squares(grad)))
         if not np.isfinite(norm):
             self._diverged(norm, what="gradient norm")
         clipped = self.clip_grad_norm is not None and norm > self.clip_grad_norm
         if clipped:
-            grad *= self.clip_grad_norm / norm
-        last_good[...] = network.params
-        self._optimizer.step([grad])
+            backend.scale(grad, self.clip_grad_norm / norm)
+        backend.assign(last_good, network.active_params)
+        self._optimizer.step([network.active_params], [grad])
         return loss, norm, clipped
 
     def _diverged(self, value, what="loss"):

@@ -41,7 +41,9 @@ class RNNRegressor(BaseRNNEstimator):
         "last": many-to-one, one prediction per sequence from the last hidden state; "sequence":
         many-to-many, one prediction per time step.
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the kernels run; this version has CPU kernels only ("cuda" raises).
+        Where the kernels run: "auto" is a usable GPU (numba-cuda installed), else the CPU; "cuda"
+        without one raises. Resolved at fit and predict time, so a model fitted on a GPU predicts on
+        a CPU-only machine (set device="cpu" or leave "auto").
     dtype : {"float32", "float64"}, default "float32"
         Precision of the weights and computations.
     solver : {"adam", "sgd", "adagrad"}, default "adam"

@@ -1,0 +1,151 @@
+"""Element-wise and reduction kernels that keep training on the GPU: filling, gathering a mini-batch,
+the gradient norm, clipping, weight decay and the optimizer updates (SGD, Adam, Adagrad), all on flat
+device buffers, so that weights, gradients and optimizer state never leave the device in an epoch."""
+
+import math
+
+import numpy as np
+from numba import cuda
+
+_THREADS = 256
+_REDUCE_THREADS = 256  # power of two (tree reduction in shared memory)
+
+
+def _blocks(n, threads=_THREADS):
+    return max(1, (n + threads - 1) // threads)
+
+
+@cuda.jit(cache=True)
+def _fill_kernel(flat, value):
+    i = cuda.grid(1)
+    if i < flat.size:
+        flat[i] = value
+
+
+def fill(array, value):
+    """Set every element of a contiguous device array to ``value``."""
+    flat = array.reshape(array.size)
+    if flat.size:
+        _fill_kernel[_blocks(flat.size), _THREADS](flat, array.dtype.type(value))
+
+
+@cuda.jit(cache=True)
+def _gather_kernel(x, index, out):
+    i = cuda.grid(1)
+    n_steps, n_chosen, n_features = out.shape
+    if i < n_steps * n_chosen * n_features:
+        t = i // (n_chosen * n_features)
+        rest = i - t * n_chosen * n_features
+        b = rest // n_features
+        out[t, b, rest - b * n_features] = x[t, index[b], rest - b * n_features]
+
+
+def gather_batch(x, index, out):
+    """``out[t, b] = x[t, index[b]]`` for time-major device arrays x (T, N, D), out (T, B, D)."""
+    if out.size:
+        _gather_kernel[_blocks(out.size), _THREADS](x, index, out)
+
+
+@cuda.jit(cache=True)
+def _partial_sum_squares(flat, partial):
+    shared = cuda.shared.array(_REDUCE_THREADS, dtype=partial.dtype)
+    tid = cuda.threadIdx.x
+    acc = 0.0
+    for i in range(cuda.grid(1), flat.size, cuda.gridsize(1)):
+        acc += float(flat[i]) * float(flat[i])
+    shared[tid] = acc
+    cuda.syncthreads()
+    step = _REDUCE_THREADS // 2
+    while step > 0:
+        if tid < step:
+            shared[tid] += shared[tid + step]
+        cuda.syncthreads()
+        step //= 2
+    if tid == 0:
+        partial[cuda.blockIdx.x] = shared[0]
+
+
+def sum_squares(flat, max_blocks=64):
+    """Sum of squares of a 1-D device array, accumulated in float64; returns a Python float."""
+    blocks = min(max_blocks, _blocks(flat.size, _REDUCE_THREADS))
+    partial = cuda.device_array(blocks, dtype=np.float64)
+    _partial_sum_squares[blocks, _REDUCE_THREADS](flat, partial)
+    return float(partial.copy_to_host().sum())
+
+
+@cuda.jit(cache=True)
+def _scale_kernel(flat, factor):
+    i = cuda.grid(1)
+    if i < flat.size:
+        flat[i] *= factor
+
+
+def scale(flat, factor):
+    """``flat *= factor`` in place."""
+    _scale_kernel[_blocks(flat.size), _THREADS](flat, flat.dtype.type(factor))
+
+
+@cuda.jit(cache=True)
+def _masked_axpy_kernel(y, x, mask, a):
+    i = cuda.grid(1)
+    if i < y.size and mask[i]:
+        y[i] += a * x[i]
+
+
+def masked_axpy(y, x, mask, a):
+    """``y[mask] += a * x[mask]`` (weight decay on the weight matrices only)."""
+    _masked_axpy_kernel[_blocks(y.size), _THREADS](y, x, mask, y.dtype.type(a))
+
+
+@cuda.jit(cache=True)
+def _sgd_kernel(param, grad, velocity, learning_rate, momentum, nesterov):
+    i = cuda.grid(1)
+    if i < param.size:
+        v = momentum * velocity[i] - learning_rate * grad[i]
+        velocity[i] = v
+        if nesterov:
+            param[i] += momentum * v - learning_rate * grad[i]
+        else:
+            param[i] += v
+
+
+def sgd_step(param, grad, velocity, learning_rate, momentum, nesterov):
+    """SGD with (Nesterov) momentum, the same update as :class:`fastrnn.optimizers.SGD`."""
+    t = param.dtype.type
+    _sgd_kernel[_blocks(param.size), _THREADS](param, grad, velocity, t(learning_rate), t(momentum), nesterov)
+
+
+@cuda.jit(cache=True)
+def _adam_kernel(param, grad, m, v, step_size, beta_1, beta_2, correction_2, epsilon):
+    i = cuda.grid(1)
+    if i < param.size:
+        g = grad[i]
+        m_i = beta_1 * m[i] + (1 - beta_1) * g
+        v_i = beta_2 * v[i] + (1 - beta_2) * g * g
+        m[i] = m_i
+        v[i] = v_i
+        param[i] -= step_size * m_i / (math.sqrt(v_i) / correction_2 + epsilon)
+
+
+def adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
+    """Adam step ``t`` (1-based), PyTorch's form, the same update as :class:`fastrnn.optimizers.Adam`."""
+    k = param.dtype.type
+    step_size = learning_rate / (1.0 - beta_1 ** t)
+    correction_2 = math.sqrt(1.0 - beta_2 ** t)
+    _adam_kernel[_blocks(param.size), _THREADS](param, grad, m, v, k(step_size), k(beta_1), k(beta_2),
+                                                k(correction_2), k(epsilon))
+
+
+@cuda.jit(cache=True)
+def _adagrad_kernel(param, grad, sums, learning_rate, epsilon):
+    i = cuda.grid(1)
+    if i < param.size:
+        s = sums[i] + grad[i] * grad[i]
+        sums[i] = s
+        param[i] -= learning_rate * grad[i] / (math.sqrt(s) + epsilon)
+
+
+def adagrad_step(param, grad, sums, learning_rate, epsilon):
+    """Adagrad step, the same update as :class:`fastrnn.optimizers.Adagrad`."""
+    k = param.dtype.type
+    _adagrad_kernel[_blocks(param.size), _THREADS](param, grad, sums, k(learning_rate), k(epsilon))

@@ -1,0 +1,229 @@
+"""``device="auto" | "cpu" | "cuda"`` -> the kernel set, behind one small backend interface.
+
+A backend allocates and copies arrays where its kernels run and exposes the kernels with the same
+arguments on either device: the recurrent layer loops, a matrix product, column sums, and the
+vector operations of training (gradient norm, clipping, weight decay, mini-batch gathering). The
+layers, the network and the optimizers of :mod:`fastrnn` are written once against it.
+
+- ``"cpu"``: numpy arrays and the ``@njit`` kernels.
+- ``"cuda"``: numba-cuda device arrays and the ``@cuda.jit`` kernels; also accepted in the CUDA
+  simulator (``NUMBA_ENABLE_CUDASIM=1``), which is how CI runs the GPU kernels.
+- ``"auto"``: ``"cuda"`` when numba-cuda is installed and a real GPU is usable, else ``"cpu"``,
+  silently; never the simulator.
+"""
+
+import functools
+
+import numpy as np
+
+from . import config
+
+_INSTALL_HINT = 'install the CUDA extra: pip install "fastrnn[cuda]"'
+
+
+def _numba_cuda():
+    """The ``numba.cuda`` module if numba-cuda is importable, else None."""
+    try:
+        from numba import cuda
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return cuda
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_usable():
+    """True when numba-cuda is installed, the simulator is off and a CUDA GPU can be used."""
+    if config.CUDA_SIMULATOR:
+        return False
+    cuda = _numba_cuda()
+    if cuda is None:
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # noqa: BLE001 - driver errors mean "not usable"
+        return False
+
+
+def resolve_device(device):
+    """Map ``"auto"``, ``"cpu"`` or ``"cuda"`` to the device that runs: ``"cpu"`` or ``"cuda"``.
+
+    Raises
+    ------
+    ValueError
+        For another value.
+    RuntimeError
+        For ``"cuda"`` without numba-cuda or without a usable GPU (the message says what to install).
+    """
+    if device == "cpu":
+        return "cpu"
+    if device == "auto":
+        return "cuda" if cuda_usable() else "cpu"
+    if device != "cuda":
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
+    if config.CUDA_SIMULATOR:
+        if _numba_cuda() is None:
+            raise RuntimeError(f"device='cuda' in the CUDA simulator needs numba-cuda; {_INSTALL_HINT}.")
+        return "cuda"
+    if _numba_cuda() is None:
+        raise RuntimeError(f"device='cuda' was requested, but numba-cuda is not installed; {_INSTALL_HINT} "
+                           f"(or use device='cpu' or 'auto').")
+    if not cuda_usable():
+        raise RuntimeError("device='cuda' was requested, but no usable CUDA GPU was found (numba.cuda."
+                           "is_available() is False: no GPU, or its driver is missing); use device='cpu' or "
+                           "'auto'.")
+    return "cuda"
+
+
+def get_backend(device):
+    """The backend object for ``device`` (resolved first)."""
+    if resolve_device(device) == "cuda":
+        return _cuda_backend()
+    return CPU_BACKEND
+
+
+def is_device_array(array):
+    """True for numba-cuda device arrays (and the simulator's stand-ins for them)."""
+    return not isinstance(array, np.ndarray) and (
+        hasattr(array, "__cuda_array_interface__") or hasattr(array, "copy_to_host"))
+
+
+class CPUBackend:
+    """numpy arrays and the ``@njit`` kernels."""
+
+    name = "cpu"
+
+    def __init__(self):
+        from . import cpu
+
+        self.layer_forward = cpu.layer_forward
+        self.layer_backward = cpu.layer_backward
+
+    def asarray(self, array, dtype):
+        """``array`` (host or device) as a contiguous array of this backend."""
+        if is_device_array(array):
+            array = array.copy_to_host()
+        return np.ascontiguousarray(array, dtype=dtype)
+
+    def to_host(self, array):
+        return np.asarray(array)
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype):
+        return np.zeros(shape, dtype=dtype)
+
+    def copy(self, array):
+        return np.array(array, copy=True)
+
+    def assign(self, destination, source):
+        """``destination[...] = source`` (source on the host or on this backend)."""
+        destination[...] = source
+
+    def matmul(self, a, b, out, trans_a=False, trans_b=False, bias=None):
+        np.dot(a.T if trans_a else a, b.T if trans_b else b, out=out)
+        if bias is not None:
+            out += bias
+
+    def column_sum(self, a, out):
+        np.sum(a, axis=0, out=out)
+
+    def gather_batch(self, x, index, out=None):
+        """Time-major ``x[:, index]`` (a mini-batch), contiguous."""
+        return np.ascontiguousarray(x[:, index])
+
+    def sum_squares(self, flat):
+        flat64 = flat.astype(np.float64)
+        return float(np.dot(flat64, flat64))
+
+    def scale(self, flat, factor):
+        flat *= factor
+
+    def masked_axpy(self, y, x, mask, a):
+        y[mask] += a * x[mask]
+
+    def all_finite(self, flat):
+        return bool(np.all(np.isfinite(flat)))
+
+
+class CUDABackend:
+    """numba-cuda device arrays and the ``@cuda.jit`` kernels."""
+
+    name = "cuda"
+
+    def __init__(self):
+        from numba import cuda
+
+        from . import cuda as gpu
+        from .cuda import elementwise
+
+        self._cuda = cuda
+        self._gpu = gpu
+        self._elementwise = elementwise
+        self.layer_forward = gpu.layer_forward
+        self.layer_backward = gpu.layer_backward
+
+    def asarray(self, array, dtype):
+        if is_device_array(array):
+            if array.dtype != np.dtype(dtype):
+                array = array.copy_to_host()
+            else:
+                return array
+        return self._cuda.to_device(np.ascontiguousarray(array, dtype=dtype))
+
+    def to_host(self, array):
+        return array.copy_to_host() if is_device_array(array) else np.asarray(array)
+
+    def empty(self, shape, dtype):
+        return self._cuda.device_array(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype):
+        array = self._cuda.device_array(shape, dtype=dtype)
+        self._elementwise.fill(array, 0)
+        return array
+
+    def copy(self, array):
+        if not is_device_array(array):
+            return self._cuda.to_device(np.ascontiguousarray(array))
+        result = self._cuda.device_array(array.shape, dtype=array.dtype)
+        result.copy_to_device(array)
+        return result
+
+    def assign(self, destination, source):
+        if not is_device_array(source):
+            source = np.ascontiguousarray(source, dtype=destination.dtype)
+        if destination.size:
+            destination.copy_to_device(source)
+
+    def matmul(self, a, b, out, trans_a=False, trans_b=False, bias=None):
+        self._gpu.matmul(a, b, out, trans_a=trans_a, trans_b=trans_b, bias1=bias)
+
+    def column_sum(self, a, out):
+        self._gpu.column_sum(a, out)
+
+    def gather_batch(self, x, index, out=None):
+        index = self._cuda.to_device(np.ascontiguousarray(index, dtype=np.int64))
+        if out is None:
+            out = self._cuda.device_array((x.shape[0], index.shape[0], x.shape[2]), dtype=x.dtype)
+        self._elementwise.gather_batch(x, index, out)
+        return out
+
+    def sum_squares(self, flat):
+        return self._elementwise.sum_squares(flat)
+
+    def scale(self, flat, factor):
+        self._elementwise.scale(flat, factor)
+
+    def masked_axpy(self, y, x, mask, a):
+        self._elementwise.masked_axpy(y, x, mask, a)
+
+    def all_finite(self, flat):
+        return bool(np.isfinite(self.sum_squares(flat)))
+
+
+CPU_BACKEND = CPUBackend()
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_backend():
+    return CUDABackend()

@@ -1,0 +1,134 @@
+"""Layers and estimators on device="cuda" give the CPU's numbers (run in the simulator on CI)."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import RNNClassifier, RNNRegressor
+from fastrnn.kernels import dispatch
+from fastrnn.kernels.cuda import recurrent
+
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+def rel_error(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def make(cell, device, dtype):
+    if cell == "lstm":
+        return fastrnn.LSTM(2, 3, num_layers=2, dtype=dtype, random_state=0, device=device)
+    return fastrnn.RNN(2, 3, num_layers=2, nonlinearity=cell[4:], dtype=dtype, random_state=0, device=device)
+
+
+@pytest.mark.parametrize("loss", ["last", "every"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_layers_on_gpu_match_cpu(cell, dtype, loss):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(2, 3, 2))
+    h0 = rng.normal(size=(2, 2, 3))
+    state = (h0, rng.normal(size=(2, 2, 3))) if cell == "lstm" else h0
+    d_out = rng.normal(size=(2, 3, 3))
+    if loss == "last":
+        d_out[:, :-1] = 0.0
+    d_state = (rng.normal(size=(2, 2, 3)), rng.normal(size=(2, 2, 3))) if cell == "lstm" else rng.normal(size=(2, 2, 3))
+    results = {}
+    for device in ("cpu", "cuda"):
+        layer = make(cell, device, dtype)
+        out, state_n = layer.forward(X, state)
+        grads = layer.backward(d_out, d_state)
+        results[device] = (out, state_n, grads)
+    (out_c, state_c, grads_c), (out_g, state_g, grads_g) = results["cpu"], results["cuda"]
+    tol = TOLERANCE[dtype]
+
+    def pairs(gpu_value, cpu_value):  # LSTM states are (h, c) pairs
+        return list(zip(gpu_value, cpu_value)) if cell == "lstm" else [(gpu_value, cpu_value)]
+
+    assert rel_error(out_g, out_c) < tol
+    for a, b in pairs(state_g, state_c):
+        assert rel_error(a, b) < tol
+    for name in grads_c:
+        for a, b in (pairs(grads_g[name], grads_c[name]) if name == "state" else [(grads_g[name], grads_c[name])]):
+            assert rel_error(a, b) < tol, name
+
+
+def test_per_step_path_in_a_layer(monkeypatch):
+    """Force the large-hidden path (per-step launches) and compare with the CPU."""
+    monkeypatch.setattr(recurrent, "CUDA_MAX_PERSISTENT_HIDDEN", 2)
+    assert recurrent.choose_path(3) == "per_step"
+    X = np.random.default_rng(2).normal(size=(2, 3, 2))
+    outs = []
+    for device in ("cpu", "cuda"):
+        layer = fastrnn.LSTM(2, 3, dtype=np.float64, random_state=0, device=device)
+        out, _ = layer.forward(X)
+        outs.append((out, layer.backward(np.ones_like(out))["weight_hh_l0"]))
+    assert rel_error(outs[1][0], outs[0][0]) < 1e-10
+    assert rel_error(outs[1][1], outs[0][1]) < 1e-10
+
+
+def tiny_data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(8, 3, 2))
+    return X, X[:, :, 0].sum(axis=1)
+
+
+def test_regressor_trains_on_gpu_with_the_cpu_loss_curve():
+    X, y = tiny_data()
+    kw = dict(hidden_sizes=(4,), max_iter=2, batch_size=4, dtype="float64", alpha=0.01, clip_grad_norm=0.5,
+              random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cpu = RNNRegressor(device="cpu", **kw).fit(X, y)
+        gpu = RNNRegressor(device="cuda", **kw).fit(X, y)
+    assert gpu.network_.device == "cuda"
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(gpu.grad_norm_curve_, cpu.grad_norm_curve_, rtol=1e-10)
+    np.testing.assert_allclose(gpu.network_.params, cpu.network_.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), rtol=1e-9)
+
+
+def test_classifier_on_gpu_pickles_without_device_objects_and_predicts_on_cpu():
+    X, y = tiny_data()
+    labels = np.where(y > 0, "a", "b")
+    kw = dict(cell="rnn", hidden_sizes=(3,), max_iter=2, batch_size=4, solver="sgd", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cpu = RNNClassifier(device="cpu", **kw).fit(X, labels)
+        gpu = RNNClassifier(device="cuda", **kw).fit(X, labels)
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-4)
+    restored = pickle.loads(pickle.dumps(gpu))
+    found, seen = [], set()
+
+    def walk(value):  # every container and fastrnn object reachable from the estimator
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if dispatch.is_device_array(value):
+            found.append(type(value))
+        elif isinstance(value, dict):
+            [walk(v) for v in value.values()]
+        elif isinstance(value, (list, tuple)):
+            [walk(v) for v in value]
+        elif type(value).__module__.startswith("fastrnn") and hasattr(value, "__dict__"):
+            walk(vars(value))
+
+    walk(pickle.loads(pickle.dumps(gpu)))
+    assert not found and len(seen) > 20
+    restored.set_params(device="cpu")
+    np.testing.assert_allclose(restored.predict_proba(X), gpu.predict_proba(X), rtol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        restored.partial_fit(X, labels)  # optimizer state came back as numpy and trains on the CPU
+    assert restored.n_iter_ == 3
+
+
+def test_auto_never_picks_the_simulator():
+    assert dispatch.resolve_device("auto") == ("cuda" if dispatch.cuda_usable() else "cpu")
+    if dispatch.config.CUDA_SIMULATOR:
+        assert dispatch.resolve_device("auto") == "cpu"

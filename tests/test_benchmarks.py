@@ -1,0 +1,22 @@
+"""The benchmark scripts run (speed itself is never asserted in tests)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_vs_cpu.py"
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason="needs the source tree")
+def test_gpu_vs_cpu_benchmark_runs_and_saves_json(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("gpu_vs_cpu", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    output = tmp_path / "bench.json"
+    module.main(["--quick", "--repeats", "1", "--cells", "rnn", "--output", str(output)])
+    result = json.loads(output.read_text())
+    assert "cores" in result["devices"]["cpu"]
+    assert len(result["rows"]) == 2 and all(len(row["fastrnn_cpu"]) == 2 for row in result["rows"])
+    assert "fastrnn_cpu" in capsys.readouterr().out
