@@ -36,3 +36,7 @@ CUDA_TILE = 4 if CUDA_SIMULATOR else 16
 #: largest hidden size of the persistent path, which keeps a sequence's state on chip for all steps
 CUDA_MAX_PERSISTENT_HIDDEN = 256
 CUDA_MAX_PERSISTENT_GATE_UNITS = 4 * CUDA_MAX_PERSISTENT_HIDDEN
+#: recurrent weights (G*H*H values) up to this size are held in shared memory by the persistent
+#: kernels for the whole sequence (LSTM H <= 32, RNN H <= 64); with the state buffers this stays within
+#: the 48 KB of static shared memory per block in float64 too (8 * (4096 + 256 + 1024) bytes = 42 KB)
+CUDA_MAX_SHARED_WEIGHTS = 4096

@@ -13,6 +13,7 @@ layers, the network and the optimizers of :mod:`fastrnn` are written once agains
 """
 
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -22,11 +23,14 @@ _INSTALL_HINT = 'install the CUDA extra: pip install "fastrnn[cuda]"'
 
 
 def _numba_cuda():
-    """The ``numba.cuda`` module if numba-cuda is importable, else None."""
-    try:
-        from numba import cuda
-    except ImportError:  # pragma: no cover - depends on the environment
+    """The ``numba.cuda`` module if the numba-cuda package is installed, else None.
+
+    numba itself still ships a deprecated ``numba.cuda``; fastrnn's kernels need numba-cuda's.
+    """
+    if importlib.util.find_spec("numba_cuda") is None:
         return None
+    from numba import cuda
+
     return cuda
 
 

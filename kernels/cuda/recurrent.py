@@ -8,11 +8,13 @@ Which path runs when (``path="auto"``):
 
 - **persistent** (hidden size <= ``CUDA_MAX_PERSISTENT_HIDDEN``, 256): one launch per layer and
   direction for the whole sequence. Block ``b`` owns sequence ``b``: its hidden state and the step's
-  pre-activations stay in shared memory for all time steps, threads stride over the ``G*H`` gate
-  units (the recurrent product, reading ``W_hh`` transposed so that a warp's loads coalesce) and then
-  over the ``H`` units (the cell), with two block barriers per step and no grid-wide barrier, so the
-  simulator checks it faithfully. No per-step launch overhead: this is the path for the small hidden
-  sizes and batches where per-step launches (5-10 us each) would dominate.
+  pre-activations stay in shared memory for all time steps, and so do the recurrent weights when they
+  fit (``G*H*H <= CUDA_MAX_SHARED_WEIGHTS``: LSTM H <= 32, RNN H <= 64); larger ones are read from
+  global memory through L1/L2, transposed so that a warp's loads coalesce. Threads stride over the
+  ``G*H`` gate units (the recurrent product) and then over the ``H`` units (the cell), with two block
+  barriers per step and no grid-wide barrier, so the simulator checks it faithfully. No per-step
+  launch overhead: this is the path for the small hidden sizes and batches where per-step launches
+  (5-10 us each) would dominate.
 - **per-step** (larger hidden sizes): per time step, one tiled product ``gh = h_{t-1} W_hh^T`` over
   the batch, which reads ``W_hh`` once per tile row rather than once per sequence, and one fused
   pointwise kernel with a thread per (sequence, unit).
@@ -26,7 +28,7 @@ from numba import cuda
 from numba.cuda import config as cuda_config
 
 from .. import cells, config
-from ..config import CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN
+from ..config import CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN, CUDA_MAX_SHARED_WEIGHTS
 from .linalg import column_sum, matmul
 
 if cuda_config.ENABLE_CUDASIM:
@@ -50,14 +52,23 @@ def _forward_persistent(kind, gx, w_hh_t, h, c, saved, zero):
     hidden = h.shape[2]
     h_shared = cuda.shared.array(CUDA_MAX_PERSISTENT_HIDDEN, dtype=gx.dtype)
     recurrent = cuda.shared.array(CUDA_MAX_PERSISTENT_GATE_UNITS, dtype=gx.dtype)
+    w_shared = cuda.shared.array(CUDA_MAX_SHARED_WEIGHTS, dtype=gx.dtype)  # W_hh^T, row-major (H, G*H)
+    weights_on_chip = hidden * gate_units <= CUDA_MAX_SHARED_WEIGHTS
+    if weights_on_chip:
+        for index in range(tid, hidden * gate_units, n_threads):
+            w_shared[index] = w_hh_t[index // gate_units, index % gate_units]
     for u in range(tid, hidden, n_threads):
         h_shared[u] = h[0, b, u]
     cuda.syncthreads()
     for t in range(n_steps):
         for j in range(tid, gate_units, n_threads):
             acc = zero
-            for k in range(hidden):
-                acc += w_hh_t[k, j] * h_shared[k]
+            if weights_on_chip:
+                for k in range(hidden):
+                    acc += w_shared[k * gate_units + j] * h_shared[k]
+            else:
+                for k in range(hidden):
+                    acc += w_hh_t[k, j] * h_shared[k]
             recurrent[j] = acc
         cuda.syncthreads()
         for u in range(tid, hidden, n_threads):
@@ -77,6 +88,11 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, zero):
     hidden = w_hh.shape[1]
     dh_shared = cuda.shared.array(CUDA_MAX_PERSISTENT_HIDDEN, dtype=w_hh.dtype)
     dg_shared = cuda.shared.array(CUDA_MAX_PERSISTENT_GATE_UNITS, dtype=w_hh.dtype)
+    w_shared = cuda.shared.array(CUDA_MAX_SHARED_WEIGHTS, dtype=w_hh.dtype)  # W_hh, row-major (G*H, H)
+    weights_on_chip = hidden * gate_units <= CUDA_MAX_SHARED_WEIGHTS
+    if weights_on_chip:
+        for index in range(tid, hidden * gate_units, n_threads):
+            w_shared[index] = w_hh[index // hidden, index % hidden]
     for u in range(tid, hidden, n_threads):
         dh_shared[u] = dh[b, u]
     cuda.syncthreads()
@@ -89,8 +105,12 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, zero):
             d_gates[t, b, j] = dg_shared[j]
         for k in range(tid, hidden, n_threads):
             acc = zero
-            for j in range(gate_units):
-                acc += dg_shared[j] * w_hh[j, k]
+            if weights_on_chip:
+                for j in range(gate_units):
+                    acc += dg_shared[j] * w_shared[j * hidden + k]
+            else:
+                for j in range(gate_units):
+                    acc += dg_shared[j] * w_hh[j, k]
             dh_shared[k] = acc
         cuda.syncthreads()
     for u in range(tid, hidden, n_threads):

@@ -6,6 +6,7 @@ from numba import cuda
 
 from fastrnn.kernels import cpu
 from fastrnn.kernels import cuda as gpu
+from fastrnn.kernels.cuda import recurrent
 from fastrnn.kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES, N_SAVED
 
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
@@ -70,6 +71,16 @@ def test_gpu_kernels_match_cpu_kernels(cell, dtype, path):
     got = run_gpu(kind, arrays, path)
     for name in ("h", "c", "saved", "dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh"):
         assert rel_error(got[name], expected[name]) < TOLERANCE[dtype], name
+
+
+def test_persistent_kernels_with_weights_off_chip(monkeypatch):
+    """Recurrent weights larger than the shared buffer are read from global memory instead."""
+    monkeypatch.setattr(recurrent, "CUDA_MAX_SHARED_WEIGHTS", 8)  # read by the simulator at run time
+    kind, arrays = problem("lstm", n_steps=3, n_batch=2, n_in=2, hidden=3, dtype=np.float64)
+    expected = run_cpu(kind, {k: v.copy() for k, v in arrays.items()})
+    got = run_gpu(kind, arrays, "persistent")
+    for name in ("h", "c", "dh", "dc", "dw_hh", "dx"):
+        assert rel_error(got[name], expected[name]) < 1e-10, name
 
 
 def test_matmul_with_transposes_bias_and_accumulation():
