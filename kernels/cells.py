@@ -23,6 +23,7 @@ Equations:
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .config import INLINE_OPTIONS
@@ -47,16 +48,65 @@ def sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
+# Fast float32 tanh: a clamped odd rational approximation p(x)/q(x) of degrees 13/6, with the
+# coefficients Eigen publishes for its float tanh (Eigen/src/Core/MathFunctionsImpl.h,
+# generic_fast_tanh_float). It has no branches or library calls, so loops over it vectorize, and its
+# error against float64 tanh is below 1e-6 (tested). The constants are float32 so that float32
+# arithmetic stays float32.
+_TANH_CLAMP = np.float32(7.90531110763549805)
+_ALPHA = tuple(np.float32(a) for a in (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05,
+                                       5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13,
+                                       -2.76076847742355e-16))
+_BETA = tuple(np.float32(b) for b in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04,
+                                      1.19825839466702e-06))
+_A1, _A3, _A5, _A7, _A9, _A11, _A13 = _ALPHA
+_B0, _B2, _B4, _B6 = _BETA
+_HALF = np.float32(0.5)
+
+
+@njit(**INLINE_OPTIONS)
+def fast_tanh(x):
+    """tanh for float32 by the clamped rational approximation above (max error < 1e-6)."""
+    x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
+    x2 = x * x
+    p = x2 * _A13 + _A11
+    p = x2 * p + _A9
+    p = x2 * p + _A7
+    p = x2 * p + _A5
+    p = x2 * p + _A3
+    p = x * (x2 * p + _A1)
+    q = x2 * _B6 + _B4
+    q = x2 * q + _B2
+    q = x2 * q + _B0
+    return p / q
+
+
+@njit(**INLINE_OPTIONS)
+def tanh_act(x, exact):
+    """tanh: the library function when ``exact`` (float64 arrays), else :func:`fast_tanh`."""
+    if exact:
+        return math.tanh(x)
+    return fast_tanh(x)
+
+
+@njit(**INLINE_OPTIONS)
+def sigmoid_act(x, exact):
+    """Logistic function: exact for float64, ``0.5 * tanh(0.5 x) + 0.5`` with :func:`fast_tanh` for float32."""
+    if exact:
+        return sigmoid(x)
+    return _HALF * fast_tanh(_HALF * x) + _HALF
+
+
 # ---------------------------------------------------------------------------------------------
 # Per-unit scalar math: the single source of each cell's equations. The CPU batch loops below and
 # the CUDA kernels in fastrnn.kernels.cuda (one thread per unit) both call these functions.
 # ---------------------------------------------------------------------------------------------
 
 @njit(**INLINE_OPTIONS)
-def rnn_unit_forward(kind, pre):
+def rnn_unit_forward(kind, pre, exact):
     """Elman unit: h = tanh(pre) or relu(pre), with ``pre`` the summed pre-activation."""
     if kind == RNN_TANH:
-        return math.tanh(pre)
+        return tanh_act(pre, exact)
     return max(pre, 0.0)
 
 
@@ -69,14 +119,14 @@ def rnn_unit_backward(kind, dh, h):
 
 
 @njit(**INLINE_OPTIONS)
-def lstm_unit_forward(pre_i, pre_f, pre_g, pre_o, c_prev):
+def lstm_unit_forward(pre_i, pre_f, pre_g, pre_o, c_prev, exact):
     """LSTM unit: returns the gates i, f, g, o, the new cell state c, tanh(c) and the output h."""
-    i = sigmoid(pre_i)
-    f = sigmoid(pre_f)
-    g = math.tanh(pre_g)
-    o = sigmoid(pre_o)
+    i = sigmoid_act(pre_i, exact)
+    f = sigmoid_act(pre_f, exact)
+    g = tanh_act(pre_g, exact)
+    o = sigmoid_act(pre_o, exact)
     c = f * c_prev + i * g
-    tanh_c = math.tanh(c)
+    tanh_c = tanh_act(c, exact)
     return i, f, g, o, c, tanh_c, o * tanh_c
 
 
@@ -101,11 +151,13 @@ def lstm_unit_backward(dh, dc, i, f, g, o, tanh_c, c_prev):
 @njit(**INLINE_OPTIONS)
 def unit_forward(kind, gx, gh, c_prev, h_out, c_out, saved, hidden, j):
     """Forward of unit ``j``: pre-activations ``gx + gh``; writes h_t[j] (and c_t[j], saved) and
-    returns h_t[j]."""
+    returns h_t[j]. float64 arrays use the library tanh and exp, float32 arrays :func:`fast_tanh`."""
+    exact = h_out.itemsize == 8
     if kind == LSTM:
         i, f, g, o, c, tanh_c, h = lstm_unit_forward(
             gx[j] + gh[j], gx[hidden + j] + gh[hidden + j],
-            gx[2 * hidden + j] + gh[2 * hidden + j], gx[3 * hidden + j] + gh[3 * hidden + j], c_prev[j])
+            gx[2 * hidden + j] + gh[2 * hidden + j], gx[3 * hidden + j] + gh[3 * hidden + j], c_prev[j],
+            exact)
         c_out[j] = c
         saved[j] = i
         saved[hidden + j] = f
@@ -113,7 +165,7 @@ def unit_forward(kind, gx, gh, c_prev, h_out, c_out, saved, hidden, j):
         saved[3 * hidden + j] = o
         saved[4 * hidden + j] = tanh_c
     else:
-        h = rnn_unit_forward(kind, gx[j] + gh[j])
+        h = rnn_unit_forward(kind, gx[j] + gh[j], exact)
     h_out[j] = h
     return h
 

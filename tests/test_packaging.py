@@ -63,3 +63,26 @@ def test_second_process_loads_kernels_from_numba_cache(tmp_path):
     misses, hits = map(int, run())
     assert misses == 0
     assert hits >= 4  # forward and backward, float32 and float64
+
+
+def test_stale_cache_entries_are_dropped_when_an_inlined_file_changes(tmp_path):
+    from fastrnn.kernels.cache import drop_stale_cache
+
+    module, dependency = tmp_path / "loops.py", tmp_path / "cells.py"
+    module.write_text("# kernels")
+    dependency.write_text("# version 1")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    entries = [cache / "loops.layer_forward-10.py311.nbi", cache / "loops.layer_forward-10.py311.1.nbc"]
+    other = cache / "other.f-1.py311.nbi"
+    for path in entries + [other]:
+        path.write_text("compiled")
+    drop_stale_cache(str(module), [str(dependency)])  # first sight: the cache may predate the stamp
+    assert not any(path.exists() for path in entries) and other.exists()
+    for path in entries:
+        path.write_text("compiled")
+    assert drop_stale_cache(str(module), [str(dependency)]) is False  # unchanged: kept
+    assert all(path.exists() for path in entries)
+    dependency.write_text("# version 2")
+    assert drop_stale_cache(str(module), [str(dependency)]) is True
+    assert not any(path.exists() for path in entries) and other.exists()

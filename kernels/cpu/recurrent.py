@@ -15,8 +15,12 @@ Every array is allocated by the caller, so workspaces can be reused across batch
 import numpy as np
 from numba import njit
 
+from .. import cells, config
+from ..cache import drop_stale_cache
 from ..cells import backward_step, forward_step
 from ..config import JIT_OPTIONS
+
+drop_stale_cache(__file__, [cells.__file__, config.__file__])
 
 
 @njit(**JIT_OPTIONS)
@@ -50,9 +54,11 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh):
     n_gate_units = w_ih.shape[0]
     gx_rows = gx.reshape(n_steps * n_batch, n_gate_units)
     np.dot(x.reshape(n_steps * n_batch, n_in), w_ih.T, gx_rows)
+    # Row-wise adds: measured here, the same addition written as a 2-D indexed double loop made the
+    # whole cached function about 2x slower (the uncached build was not affected).
+    bias = b_ih + b_hh
     for r in range(n_steps * n_batch):
-        for k in range(n_gate_units):
-            gx_rows[r, k] += b_ih[k] + b_hh[k]
+        gx_rows[r] += bias
     w_hh_t = w_hh.T
     for t in range(n_steps):
         np.dot(h[t], w_hh_t, gh)
@@ -105,6 +111,5 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
     np.dot(d_gate_rows, w_ih, dx.reshape(n_rows, n_in))
     db_ih[:] = 0.0
     for r in range(n_rows):
-        for k in range(n_gate_units):
-            db_ih[k] += d_gate_rows[r, k]
+        db_ih += d_gate_rows[r]
     db_hh[:] = db_ih

@@ -9,7 +9,11 @@ flags, never copied.
 
 from numba import cuda
 
+from .. import config
+from ..cache import drop_stale_cache
 from ..config import CUDA_TILE
+
+drop_stale_cache(__file__, [config.__file__])
 
 
 @cuda.jit(cache=True)

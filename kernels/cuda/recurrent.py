@@ -29,7 +29,10 @@ from numba.cuda import config as cuda_config
 
 from .. import cells, config
 from ..config import CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN, CUDA_MAX_SHARED_WEIGHTS
+from ..cache import drop_stale_cache
 from .linalg import column_sum, matmul
+
+drop_stale_cache(__file__, [cells.__file__, config.__file__])
 
 if cuda_config.ENABLE_CUDASIM:
     # The simulator runs kernels as Python, with its own array objects that compiled CPU functions
