@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastrnn demo``."""
+"""Command line: ``python -m fastrnn demo`` and ``python -m fastrnn bench``."""
 
 import argparse
 import sys
@@ -13,11 +13,22 @@ def main(argv=None):
     demo.add_argument("--seed", type=int, default=0, help="random seed of the model (default 0)")
     demo.add_argument("--plot", default="fastrnn_demo.png",
                       help="where to save the forecast plot (default fastrnn_demo.png; 'none' skips it)")
+    bench = commands.add_parser("bench", help="time fastrnn against PyTorch on this CPU and save the table")
+    bench.add_argument("--quick", action="store_true", help="two small grid points only")
+    bench.add_argument("--repeats", type=int, default=5, help="timed repeats per point (median)")
+    bench.add_argument("--batches", type=int, default=4, help="mini-batches per training epoch")
+    bench.add_argument("--cells", default="rnn,lstm", help="comma-separated cells (default rnn,lstm)")
+    bench.add_argument("--output", default="fastrnn_bench.json", help="where to save the JSON results")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from ._demo import run
 
         run(max_iter=args.max_iter, seed=args.seed, plot_path=None if args.plot == "none" else args.plot)
+    elif args.command == "bench":
+        from ._bench import run as run_bench
+
+        run_bench(quick=args.quick, repeats=args.repeats, n_batches=args.batches, cells=tuple(args.cells.split(",")),
+                  output=args.output)
     return 0
 
 

@@ -98,9 +98,11 @@ class CPUBackend:
 
     def __init__(self):
         from . import cpu
+        from .cpu.vector import sum_squares
 
         self.layer_forward = cpu.layer_forward
         self.layer_backward = cpu.layer_backward
+        self._sum_squares = sum_squares
 
     def asarray(self, array, dtype):
         """``array`` (host or device) as a contiguous array of this backend."""
@@ -137,8 +139,7 @@ class CPUBackend:
         return np.ascontiguousarray(x[:, index])
 
     def sum_squares(self, flat):
-        flat64 = flat.astype(np.float64)
-        return float(np.dot(flat64, flat64))
+        return float(self._sum_squares(np.ascontiguousarray(flat)))  # no numpy BLAS: see cpu/vector.py
 
     def scale(self, flat, factor):
         flat *= factor

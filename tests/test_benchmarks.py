@@ -20,3 +20,15 @@ def test_gpu_vs_cpu_benchmark_runs_and_saves_json(tmp_path, capsys):
     assert "cores" in result["devices"]["cpu"]
     assert len(result["rows"]) == 2 and all(len(row["fastrnn_cpu"]) == 2 for row in result["rows"])
     assert "fastrnn_cpu" in capsys.readouterr().out
+
+
+def test_cpu_benchmark_against_torch_runs(tmp_path):
+    from fastrnn._bench import run
+
+    lines = []
+    result = run(repeats=1, n_batches=2, cells=("lstm",), grid=[(4, 6, 2, 8)], output=str(tmp_path / "b.json"),
+                 out=lines.append, measure_compile=False)
+    row = result["rows"][0]
+    assert row["fastrnn_train_seq_per_s"] > 0 and row["fastrnn_infer_ms"] > 0
+    assert "cores" in lines[0] and "lstm" in lines[2]
+    assert json.loads((tmp_path / "b.json").read_text())["latency"]["lstm"]["fastrnn_ms"] > 0
