@@ -14,8 +14,6 @@ Prints a table with the device names and saves it as JSON (default benchmarks/re
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,22 +21,11 @@ from pathlib import Path
 import numpy as np
 
 import fastrnn
+from fastrnn._bench import cpu_description, median_time
 from fastrnn.kernels.dispatch import cuda_usable, get_backend
 
 GRID = [(1, 100, 1, 32), (32, 50, 16, 64), (16, 200, 8, 128), (64, 100, 64, 256), (128, 50, 32, 512)]
 QUICK_GRID = [(1, 50, 1, 32), (32, 50, 16, 64)]
-
-
-def _median_time(function, repeats, synchronize):
-    function()
-    function()  # warm-up: compilation and caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def time_fastrnn(cell, device, batch, steps, features, hidden, repeats):
@@ -51,13 +38,11 @@ def time_fastrnn(cell, device, batch, steps, features, hidden, repeats):
     h0 = np.zeros((1, batch, hidden), np.float32)
     params = layer._backend_params(backend)
     grads = layer._views(backend.empty(layer._flat.shape, np.float32))
+    synchronize = None
     if device == "cuda":
         from numba import cuda
 
         synchronize = cuda.synchronize
-    else:
-        def synchronize():
-            return None
 
     def forward():
         layer._forward_time_major(x, h0, h0 if cell == "lstm" else None, params, backend)
@@ -66,7 +51,7 @@ def time_fastrnn(cell, device, batch, steps, features, hidden, repeats):
         forward()
         layer._backward_time_major(d_out, h0, h0 if cell == "lstm" else None, grads)
 
-    return _median_time(forward, repeats, synchronize), _median_time(train_step, repeats, synchronize)
+    return median_time(forward, repeats, synchronize), median_time(train_step, repeats, synchronize)
 
 
 def time_torch(torch, cell, device, batch, steps, features, hidden, repeats):
@@ -74,7 +59,7 @@ def time_torch(torch, cell, device, batch, steps, features, hidden, repeats):
     module = module_class(features, hidden, batch_first=False).to(device)
     x = torch.randn(steps, batch, features, device=device)
     d_out = torch.randn(steps, batch, hidden, device=device)
-    synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    synchronize = torch.cuda.synchronize if device == "cuda" else None
 
     def forward():
         with torch.no_grad():
@@ -85,23 +70,12 @@ def time_torch(torch, cell, device, batch, steps, features, hidden, repeats):
         out = module(x)[0]
         out.backward(d_out)
 
-    return _median_time(forward, repeats, synchronize), _median_time(train_step, repeats, synchronize)
-
-
-def cpu_name():
-    """The processor's model name (from /proc/cpuinfo on Linux), with the number of usable cores."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            model = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores"
+    return median_time(forward, repeats, synchronize), median_time(train_step, repeats, synchronize)
 
 
 def device_names(torch):
-    names = {"cpu": cpu_name()}
+    model, cores = cpu_description()
+    names = {"cpu": f"{model}, {cores} cores"}
     if cuda_usable():
         from numba import cuda
 

@@ -48,12 +48,13 @@ def _cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def _median(function, repeats):
+def median_time(function, repeats, synchronize=None):
     """Median wall time of ``function`` over ``repeats`` calls, after two warm-up calls.
 
     A pause first lets the worker threads of the library timed before (PyTorch's OpenMP pool,
     OpenBLAS's) stop spinning, so that the two libraries, alternating in one process on few cores,
-    do not slow each other down.
+    do not slow each other down. ``synchronize`` (for example ``cuda.synchronize``) runs inside each
+    timed call, so that asynchronous GPU work is counted.
     """
     time.sleep(0.3)
     function()  # warm-up (compilation, caches, allocator)
@@ -62,6 +63,8 @@ def _median(function, repeats):
     for _ in range(repeats):
         start = time.perf_counter()
         function()
+        if synchronize is not None:
+            synchronize()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -83,8 +86,8 @@ def time_fastrnn(cell, batch, steps, features, hidden, n_batches, repeats):
                          alpha=0.0, learning_rate_init=1e-4, device="cpu", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        epoch = _median(lambda: model.partial_fit(X, y), repeats)
-    inference = _median(lambda: model.predict(X[:batch]), repeats)
+        epoch = median_time(lambda: model.partial_fit(X, y), repeats)
+    inference = median_time(lambda: model.predict(X[:batch]), repeats)
     return epoch, inference
 
 
@@ -109,7 +112,7 @@ def time_torch(torch, cell, batch, steps, features, hidden, n_batches, repeats):
         with torch.no_grad():
             head(recurrent(X_t[:batch])[0][:, -1])
 
-    return _median(epoch, repeats), _median(inference, repeats)
+    return median_time(epoch, repeats), median_time(inference, repeats)
 
 
 _COLD_START = textwrap.dedent("""

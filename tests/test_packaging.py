@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import fastrnn
 
 ROOT = Path(__file__).resolve().parents[1]
 
