@@ -5,7 +5,7 @@ The data set is Box & Jenkins' Series G (international airline passengers, 1949-
 the next month. Windows are made relative to their last value (inputs ``log x - log x_last``, target
 the next month's log change), so the model learns the seasonal shape of the changes and does not
 have to extrapolate to passenger numbers beyond those it was trained on. The model is fitted on the
-windows whose target lies in 1949-1958 and predicts each month of 1959-1960 one step ahead.
+windows whose target lies in 1951-1958 and predicts each month of 1959-1960 one step ahead.
 
 Baselines: the naive forecast (last month's value) and the seasonal naive forecast (the value 12
 months earlier). The demo prints the test RMSE of all three and saves a plot of the forecasts.
