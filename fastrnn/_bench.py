@@ -79,13 +79,13 @@ def _data(batch, steps, features, n_batches, seed=0):
 def time_fastrnn(cell, batch, steps, features, hidden, n_batches, repeats):
     """(epoch seconds, inference seconds for one batch)."""
     from .estimators import RNNRegressor
-    from .exceptions import ConvergenceWarning
+    from . import exceptions
 
     X, y = _data(batch, steps, features, n_batches)
     model = RNNRegressor(cell=cell, hidden_sizes=(hidden,), batch_size=batch, shuffle=False, clip_grad_norm=None,
                          alpha=0.0, learning_rate_init=1e-4, device="cpu", random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
         epoch = median_time(lambda: model.partial_fit(X, y), repeats)
     inference = median_time(lambda: model.predict(X[:batch]), repeats)
     return epoch, inference

@@ -19,7 +19,7 @@ import numpy as np
 from .data import make_windows
 from .datasets import load_airline_passengers
 from .estimators import RNNRegressor
-from .exceptions import ConvergenceWarning
+from . import exceptions
 
 WINDOW = 24
 TEST_MONTHS = 24
@@ -63,7 +63,7 @@ def run(max_iter=300, seed=0, plot_path="fastrnn_demo.png", verbose=True, out=pr
                          batch_size=16, random_state=seed, verbose=verbose)
     start = time.perf_counter()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # reported below in words instead
+        warnings.simplefilter("ignore", exceptions.ConvergenceWarning)  # reported below in words instead
         model.fit(X_rel[:n_train] / x_scale, y_rel[:n_train] / y_scale)
     seconds = time.perf_counter() - start
     stopped = "the loss stopped improving" if model.n_iter_ < max_iter else "max_iter was reached"

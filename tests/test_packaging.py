@@ -85,3 +85,21 @@ def test_stale_cache_entries_are_dropped_when_an_inlined_file_changes(tmp_path):
     dependency.write_text("# version 2")
     assert drop_stale_cache(str(module), [str(dependency)]) is True
     assert not any(path.exists() for path in entries) and other.exists()
+
+
+def test_importing_fastrnn_does_not_import_sklearn(tmp_path):
+    """scikit-learn costs ~2 s to import; fastrnn resolves its exception classes only on first use."""
+    code = "import sys, fastrnn; print('sklearn' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_exception_classes_are_sklearns_when_installed():
+    sklearn_exceptions = pytest.importorskip("sklearn.exceptions")
+    from fastrnn import exceptions
+
+    assert exceptions.NotFittedError is sklearn_exceptions.NotFittedError
+    assert exceptions.ConvergenceWarning is sklearn_exceptions.ConvergenceWarning
+    assert issubclass(exceptions.TrainingDivergedError, FloatingPointError)
+    with pytest.raises(AttributeError, match="no attribute 'Missing'"):
+        exceptions.Missing  # noqa: B018

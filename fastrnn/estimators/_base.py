@@ -17,7 +17,8 @@ from .._network import SequenceNetwork
 from .._progress import ProgressBar
 from ..kernels.dispatch import resolve_device
 from .._validation import as_generator, as_real_array, check_finite, check_sequences
-from ..exceptions import ConvergenceWarning, NotFittedError, TrainingDivergedError
+from .. import exceptions
+from ..exceptions import TrainingDivergedError
 from ..optimizers import SGD, Adagrad, Adam
 
 _PREDICT_CHUNK = 1024  # samples per forward pass at prediction time (bounds memory)
@@ -168,7 +169,7 @@ class BaseRNNEstimator:
 
     def _check_is_fitted(self):
         if not self.__sklearn_is_fitted__():
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+            raise exceptions.NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                                  f"appropriate arguments before using this estimator.")
 
     def _validate_params(self):
@@ -398,7 +399,7 @@ class BaseRNNEstimator:
             progress.close(message)
         if not incremental and not stopped_early:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                          f"optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+                          f"optimization hasn't converged yet.", exceptions.ConvergenceWarning, stacklevel=3)
         return self
 
     def _train_step(self, x, targets, states, last_good):

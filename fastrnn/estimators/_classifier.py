@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from ..exceptions import DataConversionWarning
+from .. import exceptions
 from ..losses import binary_cross_entropy, log_sigmoid, log_softmax, softmax_cross_entropy
 from ._base import BaseRNNEstimator
 from ._regressor import _check_y_not_none
@@ -145,7 +145,7 @@ class RNNClassifier(BaseRNNEstimator):
         base_ndim = 1 if self.output == "last" else 2
         if y.ndim == base_ndim + 1 and y.shape[-1] == 1:
             warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the "
-                          "shape of y to (n_samples,), for example using ravel().", DataConversionWarning)
+                          "shape of y to (n_samples,), for example using ravel().", exceptions.DataConversionWarning)
             y = y[..., 0]
         if y.ndim != base_ndim:
             expected = "(n_samples,)" if self.output == "last" else "(n_samples, n_timesteps)"
