@@ -124,11 +124,10 @@ def check_sequences(X, n_features, dtype, name="X"):
     return array, was_2d
 
 
-def check_array_shape(value, name, shape, dtype, allow_nonfinite=False):
-    """Convert ``value`` to a float array of ``dtype`` and check it has exactly ``shape``."""
+def check_array_shape(value, name, shape, dtype):
+    """Convert ``value`` to a finite float array of ``dtype`` and check it has exactly ``shape``."""
     array = as_real_array(value, name, dtype)
     if array.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}.")
-    if not allow_nonfinite:
-        check_finite(array, name)
+    check_finite(array, name)
     return array

@@ -147,9 +147,6 @@ class CPUBackend:
     def masked_axpy(self, y, x, mask, a):
         y[mask] += a * x[mask]
 
-    def all_finite(self, flat):
-        return bool(np.all(np.isfinite(flat)))
-
 
 class CUDABackend:
     """numba-cuda device arrays and the ``@cuda.jit`` kernels."""
@@ -221,9 +218,6 @@ class CUDABackend:
 
     def masked_axpy(self, y, x, mask, a):
         self._elementwise.masked_axpy(y, x, mask, a)
-
-    def all_finite(self, flat):
-        return bool(np.isfinite(self.sum_squares(flat)))
 
 
 CPU_BACKEND = CPUBackend()

@@ -24,7 +24,7 @@ gradients as single products over all ``T*B`` rows after it (:func:`.linalg.matm
 gradients as column sums.
 """
 
-from numba import cuda
+from numba import cuda, njit
 from numba.cuda import config as cuda_config
 
 from .. import cells, config
@@ -34,13 +34,26 @@ from .linalg import column_sum, matmul
 
 drop_stale_cache(__file__, [cells.__file__, config.__file__])
 
+
+
+@njit(inline="always")
+def _stage_rows_jit(matrix, flat, tid, n_threads):
+    """The block's threads copy a 2-D array row-major into the flat (shared) buffer ``flat``."""
+    n_cols = matrix.shape[1]
+    for index in range(tid, matrix.shape[0] * n_cols, n_threads):
+        flat[index] = matrix[index // n_cols, index % n_cols]
+
+
 if cuda_config.ENABLE_CUDASIM:
     # The simulator runs kernels as Python, with its own array objects that compiled CPU functions
-    # cannot take: call the cell functions' Python source (their scalar helpers stay compiled).
+    # cannot take: call the functions' Python source (their scalar helpers stay compiled).
     unit_forward, unit_backward = cells.unit_forward.py_func, cells.unit_backward.py_func
+    _stage_rows = _stage_rows_jit.py_func
 else:
-    # On a GPU the same @njit cell functions are compiled into the kernels by numba-cuda.
+    # On a GPU the same @njit functions are compiled into the kernels by numba-cuda (a
+    # @cuda.jit(device=True) helper would need a CUDA driver even to compile PTX).
     unit_forward, unit_backward = cells.unit_forward, cells.unit_backward
+    _stage_rows = _stage_rows_jit
 
 
 @cuda.jit(cache=True)
@@ -58,8 +71,7 @@ def _forward_persistent(kind, gx, w_hh_t, h, c, saved, zero):
     w_shared = cuda.shared.array(CUDA_MAX_SHARED_WEIGHTS, dtype=gx.dtype)  # W_hh^T, row-major (H, G*H)
     weights_on_chip = hidden * gate_units <= CUDA_MAX_SHARED_WEIGHTS
     if weights_on_chip:
-        for index in range(tid, hidden * gate_units, n_threads):
-            w_shared[index] = w_hh_t[index // gate_units, index % gate_units]
+        _stage_rows(w_hh_t, w_shared, tid, n_threads)
     for u in range(tid, hidden, n_threads):
         h_shared[u] = h[0, b, u]
     cuda.syncthreads()
@@ -94,8 +106,7 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, zero):
     w_shared = cuda.shared.array(CUDA_MAX_SHARED_WEIGHTS, dtype=w_hh.dtype)  # W_hh, row-major (G*H, H)
     weights_on_chip = hidden * gate_units <= CUDA_MAX_SHARED_WEIGHTS
     if weights_on_chip:
-        for index in range(tid, hidden * gate_units, n_threads):
-            w_shared[index] = w_hh[index // hidden, index % hidden]
+        _stage_rows(w_hh, w_shared, tid, n_threads)
     for u in range(tid, hidden, n_threads):
         dh_shared[u] = dh[b, u]
     cuda.syncthreads()
