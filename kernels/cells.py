@@ -1,9 +1,10 @@
 """Pointwise math of each recurrent cell: one time step forward, one time step backward.
 
-The time loops in :mod:`fastrnn.kernels.cpu` are shared by every cell. They compute the matrix
-products (input projection of all steps, recurrent product of each step) and call the two functions
-here for the elementwise part, choosing the cell by an integer code so that Numba's on-disk cache
-holds (a jitted function passed as an argument would force a recompile in every process).
+The time loops in :mod:`fastrnn.kernels.cpu` and :mod:`fastrnn.kernels.cuda` are shared by every
+cell. They compute the matrix products (input projection of all steps, recurrent product of each
+step) and call the scalar functions here for the elementwise part, choosing the cell by an integer
+code so that Numba's on-disk cache holds (a jitted function passed as an argument would force a
+recompile in every process).
 
 Conventions (PyTorch's, so weights move between the libraries by name):
 
@@ -98,8 +99,9 @@ def sigmoid_act(x, exact):
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-unit scalar math: the single source of each cell's equations. The CPU batch loops below and
-# the CUDA kernels in fastrnn.kernels.cuda (one thread per unit) both call these functions.
+# Per-unit scalar math: the single source of each cell's equations. The CPU batch steps
+# (fastrnn.kernels.cpu.steps, short vectorizable passes over rows) and the CUDA kernels in
+# fastrnn.kernels.cuda (one thread per unit) both call these functions.
 # ---------------------------------------------------------------------------------------------
 
 @njit(**INLINE_OPTIONS)
@@ -111,11 +113,26 @@ def rnn_unit_forward(kind, pre, exact):
 
 
 @njit(**INLINE_OPTIONS)
+def relu_grad(d_out, y):
+    """dL/dx of y = max(x, 0), from dL/dy and y (zero gradient at and below the kink).
+
+    ``y - y`` is a zero of y's type (y >= 0 is finite there, or NaN, which then propagates); a literal
+    0.0 would be float64 (see :func:`sigmoid_grad`)."""
+    return d_out if y > 0.0 else y - y
+
+
+@njit(**INLINE_OPTIONS)
 def rnn_unit_backward(kind, dh, h):
     """dL/d(pre) of an Elman unit from dL/dh and its output h."""
     if kind == RNN_TANH:
-        return dh * (1.0 - h * h)
-    return dh if h > 0.0 else 0.0
+        return tanh_grad(dh, h)
+    return relu_grad(dh, h)
+
+
+@njit(**INLINE_OPTIONS)
+def lstm_cell_state(i, f, g, c_prev):
+    """New LSTM cell state c_t = f * c_{t-1} + i * g."""
+    return f * c_prev + i * g
 
 
 @njit(**INLINE_OPTIONS)
@@ -125,27 +142,47 @@ def lstm_unit_forward(pre_i, pre_f, pre_g, pre_o, c_prev, exact):
     f = sigmoid_act(pre_f, exact)
     g = tanh_act(pre_g, exact)
     o = sigmoid_act(pre_o, exact)
-    c = f * c_prev + i * g
+    c = lstm_cell_state(i, f, g, c_prev)
     tanh_c = tanh_act(c, exact)
     return i, f, g, o, c, tanh_c, o * tanh_c
+
+
+@njit(**INLINE_OPTIONS)
+def sigmoid_grad(d_out, s):
+    """dL/dx of s = sigmoid(x), from dL/ds and s.
+
+    Written without float literals (``s - s*s`` rather than ``s * (1 - s)``): a Python float literal
+    is float64 in Numba and would promote float32 arithmetic to float64 (half the SIMD width)."""
+    return d_out * (s - s * s)
+
+
+@njit(**INLINE_OPTIONS)
+def tanh_grad(d_out, t):
+    """dL/dx of t = tanh(x), from dL/dt and t (no float literal; see :func:`sigmoid_grad`)."""
+    return d_out - d_out * t * t
+
+
+@njit(**INLINE_OPTIONS)
+def lstm_cell_grad(dc, dh, o, tanh_c):
+    """dL/dc_t: the gradient arriving from step t+1 plus the path through h_t = o * tanh(c_t)."""
+    return dc + tanh_grad(dh * o, tanh_c)
 
 
 @njit(**INLINE_OPTIONS)
 def lstm_unit_backward(dh, dc, i, f, g, o, tanh_c, c_prev):
     """LSTM unit backward: from dL/dh_t and dL/dc_t (coming from t+1) to the four pre-activation
     gradients (i, f, g, o) and dL/dc_{t-1}."""
-    dct = dc + dh * o * (1.0 - tanh_c * tanh_c)
-    return (dct * g * i * (1.0 - i),
-            dct * c_prev * f * (1.0 - f),
-            dct * i * (1.0 - g * g),
-            dh * tanh_c * o * (1.0 - o),
+    dct = lstm_cell_grad(dc, dh, o, tanh_c)
+    return (sigmoid_grad(dct * g, i),
+            sigmoid_grad(dct * c_prev, f),
+            tanh_grad(dct * i, g),
+            sigmoid_grad(dh * tanh_c, o),
             dct * f)
 
 
 # ---------------------------------------------------------------------------------------------
 # One unit of one sequence at one step, reading and writing rows: the memory layout in one place.
-# The CPU batch steps below loop over (sequence, unit); the CUDA kernels give each (sequence, unit)
-# a thread. Rows: gx, gh, saved, d_gates are (G*H,) or (N_SAVED*H,); the others (H,) or (0,).
+# The CUDA kernels give each (sequence, unit) a thread; the CPU steps work on whole rows instead. Rows: gx, gh, saved, d_gates are (G*H,) or (N_SAVED*H,); the others (H,) or (0,).
 # ---------------------------------------------------------------------------------------------
 
 @njit(**INLINE_OPTIONS)
@@ -186,63 +223,3 @@ def unit_backward(kind, d_out, dh, dc, c_prev, h, saved, d_gates, hidden, j):
         dc[j] = dc_prev
     else:
         d_gates[j] = rnn_unit_backward(kind, dht, h[j])
-
-
-# ---------------------------------------------------------------------------------------------
-# Batch steps of the CPU time loops
-# ---------------------------------------------------------------------------------------------
-
-@njit(**INLINE_OPTIONS)
-def forward_step(kind, gx, gh, c_prev, h_out, c_out, saved):
-    """Pointwise part of one forward time step for a batch.
-
-    Parameters
-    ----------
-    kind : int
-        Cell code (``RNN_TANH``, ``RNN_RELU`` or ``LSTM``).
-    gx : (B, G*H) array
-        ``W_ih x_t + b_ih + b_hh`` for this step.
-    gh : (B, G*H) array
-        ``W_hh h_{t-1}`` for this step.
-    c_prev : (B, H) or (B, 0) array
-        Previous cell state (LSTM only).
-    h_out : (B, H) array
-        Written: the new hidden state ``h_t``.
-    c_out : (B, H) or (B, 0) array
-        Written: the new cell state ``c_t`` (LSTM only).
-    saved : (B, N_SAVED*H) array
-        Written: activations the backward step needs.
-    """
-    n_batch, hidden = h_out.shape
-    for b in range(n_batch):
-        for j in range(hidden):
-            unit_forward(kind, gx[b], gh[b], c_prev[b], h_out[b], c_out[b], saved[b], hidden, j)
-
-
-@njit(**INLINE_OPTIONS)
-def backward_step(kind, d_out, dh, dc, c_prev, h, saved, d_gates):
-    """Pointwise part of one backward time step for a batch.
-
-    Parameters
-    ----------
-    kind : int
-        Cell code.
-    d_out : (B, H) array
-        dL/dh_t coming from outside the recurrence (the loss, or the layer above).
-    dh : (B, H) array
-        dL/dh_t coming through the recurrence from step t+1 (read only here).
-    dc : (B, H) or (B, 0) array
-        LSTM: on entry dL/dc_t from step t+1; on exit dL/dc_{t-1}.
-    c_prev : (B, H) or (B, 0) array
-        Cell state c_{t-1} (LSTM only).
-    h : (B, H) array
-        Hidden state h_t of this step.
-    saved : (B, N_SAVED*H) array
-        What :func:`forward_step` saved at this step.
-    d_gates : (B, G*H) array
-        Written: dL/d(pre-activations) of this step.
-    """
-    n_batch, hidden = h.shape
-    for b in range(n_batch):
-        for j in range(hidden):
-            unit_backward(kind, d_out[b], dh[b], dc[b], c_prev[b], h[b], saved[b], d_gates[b], hidden, j)

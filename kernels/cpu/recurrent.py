@@ -17,10 +17,11 @@ from numba import njit
 
 from .. import cells, config
 from ..cache import drop_stale_cache
-from ..cells import backward_step, forward_step
 from ..config import JIT_OPTIONS
+from . import steps
+from .steps import backward_step, forward_step
 
-drop_stale_cache(__file__, [cells.__file__, config.__file__])
+drop_stale_cache(__file__, [cells.__file__, config.__file__, steps.__file__])
 
 
 @njit(**JIT_OPTIONS)
