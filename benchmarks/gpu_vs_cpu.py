@@ -30,7 +30,7 @@ QUICK_GRID = [(1, 50, 1, 32), (32, 50, 16, 64)]
 
 def time_fastrnn(cell, device, batch, steps, features, hidden, repeats):
     backend = get_backend(device)
-    layer_class = fastrnn.LSTM if cell == "lstm" else fastrnn.RNN
+    layer_class = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU, "rnn": fastrnn.RNN}[cell]
     layer = layer_class(features, hidden, random_state=0, device=device)
     rng = np.random.default_rng(0)
     x = backend.asarray(rng.normal(size=(steps, batch, features)), np.float32)
@@ -55,7 +55,7 @@ def time_fastrnn(cell, device, batch, steps, features, hidden, repeats):
 
 
 def time_torch(torch, cell, device, batch, steps, features, hidden, repeats):
-    module_class = torch.nn.LSTM if cell == "lstm" else torch.nn.RNN
+    module_class = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
     module = module_class(features, hidden, batch_first=False).to(device)
     x = torch.randn(steps, batch, features, device=device)
     d_out = torch.randn(steps, batch, hidden, device=device)
@@ -90,7 +90,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two small grid points only")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--cells", default="rnn,lstm")
+    parser.add_argument("--cells", default="rnn,lstm,gru")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "gpu_vs_cpu.json"))
     args = parser.parse_args(argv)
     try:

@@ -1,15 +1,15 @@
-"""fastrnn: recurrent neural networks (Elman RNN, LSTM) with Numba-compiled forward and BPTT kernels.
+"""fastrnn: recurrent neural networks (Elman RNN, LSTM, GRU) with Numba-compiled forward and BPTT kernels.
 
 Estimators (scikit-learn API): :class:`RNNRegressor`, :class:`RNNClassifier`. Layers:
-:class:`RNN`, :class:`LSTM` (PyTorch-compatible parameter names and shapes, ``forward`` /
+:class:`RNN`, :class:`LSTM`, :class:`GRU` (PyTorch-compatible parameter names and shapes, ``forward`` /
 ``backward``), :class:`Linear`. Data helpers in :mod:`fastrnn.data`, shipped series in
 :mod:`fastrnn.datasets`. Kernels live in :mod:`fastrnn.kernels`.
 """
 
 from . import data, datasets
 from .estimators import RNNClassifier, RNNRegressor
-from .layers import LSTM, RNN, Linear
+from .layers import GRU, LSTM, RNN, Linear
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "Linear", "RNNRegressor", "RNNClassifier", "data", "datasets", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "Linear", "RNNRegressor", "RNNClassifier", "data", "datasets", "__version__"]

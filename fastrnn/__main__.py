@@ -17,7 +17,7 @@ def main(argv=None):
     bench.add_argument("--quick", action="store_true", help="two small grid points only")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per point (median)")
     bench.add_argument("--batches", type=int, default=4, help="mini-batches per training epoch")
-    bench.add_argument("--cells", default="rnn,lstm", help="comma-separated cells (default rnn,lstm)")
+    bench.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default rnn,lstm,gru)")
     bench.add_argument("--output", default="fastrnn_bench.json", help="where to save the JSON results")
     args = parser.parse_args(argv)
     if args.command == "demo":

@@ -3,7 +3,7 @@
 For each cell and each (batch, T, features, hidden) of the grid:
 
 - **train**: one epoch of ``--batches`` mini-batches, many-to-one regression: fastrnn's
-  ``RNNRegressor.partial_fit`` (forward, BPTT, Adam, clipping off) against ``torch.nn.LSTM``/``RNN`` +
+  ``RNNRegressor.partial_fit`` (forward, BPTT, Adam, clipping off) against ``torch.nn.LSTM``/``GRU``/``RNN`` +
   ``Linear`` + ``torch.optim.Adam`` with the same loss, data and threads. Reported as sequences/s.
 - **inference**: ``predict`` on one batch against the PyTorch module under ``no_grad``.
 
@@ -95,7 +95,8 @@ def time_torch(torch, cell, batch, steps, features, hidden, n_batches, repeats):
     """(epoch seconds, inference seconds for one batch) for the equivalent PyTorch model and loop."""
     X, y = _data(batch, steps, features, n_batches)
     torch.manual_seed(0)
-    recurrent = (torch.nn.LSTM if cell == "lstm" else torch.nn.RNN)(features, hidden, batch_first=True)
+    module_class = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    recurrent = module_class(features, hidden, batch_first=True)
     head = torch.nn.Linear(hidden, 1)
     optimizer = torch.optim.Adam(list(recurrent.parameters()) + list(head.parameters()), lr=1e-4)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
@@ -145,7 +146,7 @@ def compile_times(cell):
             "warm_first_fit_s": warm[1], "warm_total_s": sum(warm)}
 
 
-def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm"), output=None, out=print, grid=None,
+def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), output=None, out=print, grid=None,
         measure_compile=True):
     """Run the benchmark; print the table; return (and save) the results as a dict.
 

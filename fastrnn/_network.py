@@ -1,7 +1,7 @@
 """The network behind the estimators: stacked recurrent layers and a linear head on one flat buffer.
 
 Each entry of ``hidden_sizes`` is one single-layer :class:`~fastrnn.layers.RNN` or
-:class:`~fastrnn.layers.LSTM` (sizes may differ), the top one feeds a :class:`~fastrnn.layers.Linear`
+:class:`~fastrnn.layers.LSTM` or :class:`~fastrnn.layers.GRU` (sizes may differ), the top one feeds a :class:`~fastrnn.layers.Linear`
 head, applied to the last step (``output="last"``) or to every step (``output="sequence"``).
 
 All parameters are views into one flat buffer, so clipping, weight decay, the optimizer and snapshots
@@ -14,7 +14,7 @@ back. Arrays are time-major here: ``x: (T, B, D)``.
 import numpy as np
 
 from .kernels.dispatch import get_backend
-from .layers import LSTM, RNN, Linear
+from .layers import GRU, LSTM, RNN, Linear
 
 
 class SequenceNetwork:
@@ -22,7 +22,7 @@ class SequenceNetwork:
 
     Parameters
     ----------
-    cell : {"rnn", "lstm"}
+    cell : {"rnn", "lstm", "gru"}
     nonlinearity : {"tanh", "relu"}
         Activation of the Elman cell (ignored for LSTM).
     n_features : int
@@ -45,6 +45,8 @@ class SequenceNetwork:
         for size in hidden_sizes:
             if cell == "lstm":
                 layer = LSTM(n_in, size, dtype=dtype, random_state=rng, device="cpu")
+            elif cell == "gru":
+                layer = GRU(n_in, size, dtype=dtype, random_state=rng, device="cpu")
             else:
                 layer = RNN(n_in, size, nonlinearity=nonlinearity, dtype=dtype, random_state=rng, device="cpu")
             self.layers.append(layer)

@@ -7,7 +7,7 @@ the estimators).
 
 Parameters are stored in one flat buffer (``_flat``); ``params`` maps PyTorch's names to views into
 it, so an optimizer can update every parameter in one pass and weights move to and from
-``torch.nn.RNN`` / ``torch.nn.LSTM`` by name through ``state_dict`` / ``load_state_dict``.
+``torch.nn.RNN`` / ``torch.nn.LSTM`` / ``torch.nn.GRU`` by name through ``state_dict`` / ``load_state_dict``.
 
 ``device`` ("auto", "cpu", "cuda") picks the kernels (:mod:`fastrnn.kernels.dispatch`); it is resolved
 when the layer runs, so a layer pickled on a GPU machine runs on a CPU-only one with "auto". The
@@ -17,7 +17,7 @@ inputs and results are numpy arrays on either device.
 
 import numpy as np
 
-from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES, N_SAVED
+from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_CARRY, N_GATES, N_SAVED
 from .kernels.dispatch import get_backend, resolve_device
 from ._validation import (
     as_generator,
@@ -28,7 +28,7 @@ from ._validation import (
     check_sequences,
 )
 
-__all__ = ["RNN", "LSTM", "Linear"]
+__all__ = ["RNN", "LSTM", "GRU", "Linear"]
 
 _PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -156,7 +156,7 @@ class _Module:
 
 
 class _RecurrentLayer(_Module):
-    """A stack of ``num_layers`` recurrent layers of one cell type (base of :class:`RNN`, :class:`LSTM`)."""
+    """A stack of ``num_layers`` recurrent layers of one cell type (base of :class:`RNN`, :class:`LSTM`, :class:`GRU`)."""
 
     def __init__(self, cell, input_size, hidden_size, num_layers, dtype, random_state, device):
         self.input_size = check_positive_int(input_size, "input_size")
@@ -172,7 +172,7 @@ class _RecurrentLayer(_Module):
     # ------------------------------------------------------------------ parameters
     @property
     def n_gates(self):
-        """Number of gate blocks of size ``hidden_size`` (RNN 1, LSTM 4)."""
+        """Number of gate blocks of size ``hidden_size`` (RNN 1, LSTM 4, GRU 3)."""
         return N_GATES[self._kind]
 
     @property
@@ -367,11 +367,13 @@ class _RecurrentLayer(_Module):
             if self.has_cell_state:
                 dc = backend.copy(backend.asarray(dc_n[layer], self.dtype))
             else:
-                dc = backend.empty((n_batch, 0), self.dtype)
+                dc = backend.empty((n_batch, N_CARRY[self._kind] * self.hidden_size), self.dtype)
             dx = backend.empty(layer_input.shape, self.dtype)
             # the forward's projection buffer gx is no longer needed: it holds the gate gradients
+            # (the GRU's two sets differ, and the second needs a buffer of its own)
+            d_gates_x = backend.empty(gx.shape, self.dtype) if self._kind == CELL_CODES["gru"] else gx
             backend.layer_backward(self._kind, layer_input, w_ih, w_hh, h, c, saved, d_layer_out, dh, dc,
-                                   gx, dx, dw_ih, dw_hh, db_ih, db_hh)
+                                   gx, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh)
             backend.assign(dh0[layer], dh)
             if self.has_cell_state:
                 backend.assign(dc0[layer], dc)
@@ -476,6 +478,48 @@ class LSTM(_RecurrentLayer):
     def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32, random_state=None,
                  device="auto"):
         super().__init__("lstm", input_size, hidden_size, num_layers, dtype, random_state, device)
+
+
+class GRU(_RecurrentLayer):
+    """Gated recurrent unit layers, in PyTorch's form and gate order (r, z, n).
+
+    ``r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)``, ``z`` likewise,
+    ``n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))``, ``h_t = (1 - z) * n + z * h_{t-1}``.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per time step of the input.
+    hidden_size : int
+        Units of every layer.
+    num_layers : int, default 1
+        Stacked layers; layer k reads layer k-1's hidden sequence.
+    dtype : float32 or float64, default float32
+        Precision of parameters and computations.
+    random_state : None, int, numpy Generator or RandomState
+        Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where the kernels run: "auto" is a usable GPU, else the CPU; "cuda" without one raises.
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray
+        Live parameters with PyTorch's names and shapes: ``weight_ih_l{k}`` (3*hidden_size, D_k),
+        ``weight_hh_l{k}`` (3*hidden_size, hidden_size), ``bias_ih_l{k}`` and ``bias_hh_l{k}``
+        (3*hidden_size,).
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> gru = fastrnn.GRU(input_size=3, hidden_size=8, random_state=0)
+    >>> out, h_n = gru.forward(np.ones((2, 5, 3)))
+    >>> out.shape, h_n.shape
+    ((2, 5, 8), (1, 2, 8))
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32, random_state=None,
+                 device="auto"):
+        super().__init__("gru", input_size, hidden_size, num_layers, dtype, random_state, device)
 
 
 class Linear(_Module):

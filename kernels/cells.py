@@ -13,13 +13,20 @@ Conventions (PyTorch's, so weights move between the libraries by name):
 - ``gx`` holds ``W_ih x_t + b_ih + b_hh`` and ``gh`` holds ``W_hh h_{t-1}``; they are kept apart so
   that a cell whose recurrent term is gated (GRU) can use them separately;
 - ``saved`` holds what the backward step needs beyond the states: nothing for the Elman RNN (its
-  output is enough), ``[i, f, g, o, tanh(c_t)]`` for the LSTM.
+  output is enough), ``[i, f, g, o, tanh(c_t)]`` for the LSTM, ``[r, z, n, W_hn h_{t-1} + b_hn]`` for
+  the GRU;
+- GRU only: the candidate's recurrent bias ``b_hn`` sits inside the reset gate's product, so ``gx``'s
+  n block holds ``W_in x_t + b_in`` alone and ``gh``'s n block ``W_hn h_{t-1} + b_hn``; the backward
+  pass then has two sets of pre-activation gradients, w.r.t. ``gh`` (``d_gates``) and w.r.t. ``gx``
+  (``d_gates_x``), which differ in the n block by the factor r. For the other cells they coincide.
 
 Equations:
 
 - Elman RNN: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` = tanh or relu.
 - LSTM: ``i, f, o = sigmoid(.)``, ``g = tanh(.)``, ``c_t = f * c_{t-1} + i * g``,
   ``h_t = o * tanh(c_t)``.
+- GRU (PyTorch's form): ``r, z = sigmoid(.)``, ``n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))``,
+  ``h_t = (1 - z) * n + z * h_{t-1}``.
 """
 
 import math
@@ -32,15 +39,19 @@ from .config import INLINE_OPTIONS
 RNN_TANH = 0
 RNN_RELU = 1
 LSTM = 2
+GRU = 3
 
 #: cell name -> integer code used by the kernels
-CELL_CODES = {"rnn_tanh": RNN_TANH, "rnn_relu": RNN_RELU, "lstm": LSTM}
+CELL_CODES = {"rnn_tanh": RNN_TANH, "rnn_relu": RNN_RELU, "lstm": LSTM, "gru": GRU}
 #: number of gate blocks of size H in the stacked weights, by cell code
-N_GATES = (1, 1, 4)
+N_GATES = (1, 1, 4, 3)
 #: width of the per-step saved activations in units of H, by cell code
-N_SAVED = (0, 0, 5)
+N_SAVED = (0, 0, 5, 4)
 #: whether the cell has a second state (the LSTM's cell state c), by cell code
-HAS_CELL_STATE = (False, False, True)
+HAS_CELL_STATE = (False, False, True, False)
+#: width, in units of H, of the backward pass's carry buffer ``dc``: the LSTM's dL/dc; the GRU's
+#: direct path dL/dh_{t-1} = dL/dh_t * z, added after the recurrent product; none for the Elman RNN
+N_CARRY = (0, 0, 1, 1)
 
 
 @njit(**INLINE_OPTIONS)
@@ -180,17 +191,55 @@ def lstm_unit_backward(dh, dc, i, f, g, o, tanh_c, c_prev):
             dct * f)
 
 
+@njit(**INLINE_OPTIONS)
+def gru_candidate(pre_n_x, r, gh_n, exact):
+    """GRU candidate n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) from its two halves and r."""
+    return tanh_act(pre_n_x + r * gh_n, exact)
+
+
+@njit(**INLINE_OPTIONS)
+def gru_output(n, z, h_prev):
+    """GRU output h_t = (1 - z) * n + z * h_{t-1}, written without a float literal."""
+    return n + z * (h_prev - n)
+
+
+@njit(**INLINE_OPTIONS)
+def gru_unit_forward(pre_r, pre_z, pre_n_x, gh_n, h_prev, exact):
+    """GRU unit: returns r, z, n and the output h."""
+    r = sigmoid_act(pre_r, exact)
+    z = sigmoid_act(pre_z, exact)
+    n = gru_candidate(pre_n_x, r, gh_n, exact)
+    return r, z, n, gru_output(n, z, h_prev)
+
+
+@njit(**INLINE_OPTIONS)
+def gru_unit_backward(dh, r, z, n, gh_n, h_prev):
+    """GRU unit backward from dL/dh_t: returns dL/d(pre r), dL/d(pre z), dL/d(pre n) (w.r.t. the
+    input half; the recurrent half's is r times it) and the direct part of dL/dh_{t-1}, dh * z."""
+    d_n = tanh_grad(dh - dh * z, n)
+    return sigmoid_grad(d_n * gh_n, r), sigmoid_grad(dh * (h_prev - n), z), d_n, dh * z
+
+
 # ---------------------------------------------------------------------------------------------
 # One unit of one sequence at one step, reading and writing rows: the memory layout in one place.
-# The CUDA kernels give each (sequence, unit) a thread; the CPU steps work on whole rows instead. Rows: gx, gh, saved, d_gates are (G*H,) or (N_SAVED*H,); the others (H,) or (0,).
+# The CUDA kernels give each (sequence, unit) a thread; the CPU steps work on whole rows instead.
+# Rows: gx, gh, saved, d_gates are (G*H,) or (N_SAVED*H,); the others (H,) or (0,).
 # ---------------------------------------------------------------------------------------------
 
 @njit(**INLINE_OPTIONS)
-def unit_forward(kind, gx, gh, c_prev, h_out, c_out, saved, hidden, j):
+def unit_forward(kind, gx, gh, h_prev, c_prev, h_out, c_out, saved, hidden, j):
     """Forward of unit ``j``: pre-activations ``gx + gh``; writes h_t[j] (and c_t[j], saved) and
     returns h_t[j]. float64 arrays use the library tanh and exp, float32 arrays :func:`fast_tanh`."""
     exact = h_out.itemsize == 8
-    if kind == LSTM:
+    if kind == GRU:
+        gh_n = gh[2 * hidden + j]
+        r, z, n, h = gru_unit_forward(gx[j] + gh[j], gx[hidden + j] + gh[hidden + j], gx[2 * hidden + j],
+                                      gh_n, h_prev[j], exact)
+        saved[j] = r
+        saved[hidden + j] = z
+        saved[2 * hidden + j] = n
+        saved[3 * hidden + j] = gh_n
+    elif kind == LSTM:
         i, f, g, o, c, tanh_c, h = lstm_unit_forward(
             gx[j] + gh[j], gx[hidden + j] + gh[hidden + j],
             gx[2 * hidden + j] + gh[2 * hidden + j], gx[3 * hidden + j] + gh[3 * hidden + j], c_prev[j],
@@ -208,11 +257,23 @@ def unit_forward(kind, gx, gh, c_prev, h_out, c_out, saved, hidden, j):
 
 
 @njit(**INLINE_OPTIONS)
-def unit_backward(kind, d_out, dh, dc, c_prev, h, saved, d_gates, hidden, j):
+def unit_backward(kind, d_out, dh, dc, h_prev, c_prev, h, saved, d_gates, d_gates_x, hidden, j):
     """Backward of unit ``j``: dL/dh_t[j] = d_out[j] + dh[j]; writes the pre-activation gradients of
-    the unit into ``d_gates`` and, for LSTM, replaces dc[j] (dL/dc_t) by dL/dc_{t-1}."""
+    the unit into ``d_gates`` (and, GRU only, ``d_gates_x``; see the module docstring). LSTM: replaces
+    dc[j] (dL/dc_t) by dL/dc_{t-1}. GRU: writes dc[j], the direct part of dL/dh_{t-1}[j]."""
     dht = d_out[j] + dh[j]
-    if kind == LSTM:
+    if kind == GRU:
+        r = saved[j]
+        d_r, d_z, d_n, d_direct = gru_unit_backward(dht, r, saved[hidden + j], saved[2 * hidden + j],
+                                                    saved[3 * hidden + j], h_prev[j])
+        d_gates[j] = d_r
+        d_gates[hidden + j] = d_z
+        d_gates[2 * hidden + j] = r * d_n
+        d_gates_x[j] = d_r
+        d_gates_x[hidden + j] = d_z
+        d_gates_x[2 * hidden + j] = d_n
+        dc[j] = d_direct
+    elif kind == LSTM:
         di, df, dg, do, dc_prev = lstm_unit_backward(
             dht, dc[j], saved[j], saved[hidden + j], saved[2 * hidden + j], saved[3 * hidden + j],
             saved[4 * hidden + j], c_prev[j])

@@ -4,7 +4,7 @@ import numpy as np
 
 import fastrnn
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm")
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 
 
 def rel_error(actual, expected):
@@ -32,9 +32,11 @@ def fd_error(analytic, numeric, noise_floor=1e-10):
 
 
 def make_layer(cell, input_size, hidden_size, num_layers, dtype=np.float64, random_state=0):
-    """A layer of the given cell name ("rnn_tanh", "rnn_relu", "lstm")."""
+    """A layer of the given cell name ("rnn_tanh", "rnn_relu", "lstm", "gru")."""
     if cell == "lstm":
         return fastrnn.LSTM(input_size, hidden_size, num_layers, dtype=dtype, random_state=random_state)
+    if cell == "gru":
+        return fastrnn.GRU(input_size, hidden_size, num_layers, dtype=dtype, random_state=random_state)
     return fastrnn.RNN(input_size, hidden_size, num_layers, nonlinearity=cell[4:], dtype=dtype,
                        random_state=random_state)
 

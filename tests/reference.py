@@ -1,10 +1,11 @@
-"""Naive float64 reference of stacked Elman RNN and LSTM layers: forward and BPTT, from the equations.
+"""Naive float64 reference of stacked Elman RNN, LSTM and GRU layers: forward and BPTT, from the equations.
 
 Deliberately slow and obvious: one sample at a time, one step at a time, column vectors, no shared
 code with the kernels. Used only by the tests, as the oracle.
 
 Parameters use PyTorch's names: ``weight_ih_l{k}`` (G*H, D_k), ``weight_hh_l{k}`` (G*H, H),
-``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,). LSTM gate order in the stacked rows: i, f, g, o.
+``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,). LSTM gate order in the stacked rows: i, f, g, o; GRU: r, z,
+n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) and h' = (1 - z) * n + z * h (PyTorch's form).
 """
 
 import numpy as np
@@ -51,7 +52,17 @@ def forward(cell, params, X, h0, c0=None):
             outputs = []
             for x in layer_input:
                 z = W_ih @ x + b_ih + W_hh @ h + b_hh
-                if cell == "lstm":
+                if cell == "gru":
+                    a_x = W_ih @ x + b_ih
+                    a_h = W_hh @ h + b_hh
+                    ax_r, ax_z, ax_n = np.split(a_x, 3)
+                    ah_r, ah_z, ah_n = np.split(a_h, 3)
+                    r = sigmoid(ax_r + ah_r)
+                    u = sigmoid(ax_z + ah_z)  # the update gate z
+                    n = np.tanh(ax_n + r * ah_n)
+                    h_new = (1.0 - u) * n + u * h
+                    steps.append(dict(x=x, h_prev=h, r=r, u=u, n=n, ah_n=ah_n, h=h_new))
+                elif cell == "lstm":
                     i, f, g, o = np.split(z, 4)
                     i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
                     c_new = f * c + i * g
@@ -96,7 +107,16 @@ def backward(cell, params, tape, d_out, dh_n, dc_n=None):
             for t in range(n_steps - 1, -1, -1):
                 st = tape[s][k][t]
                 dh = d_layer_out[t] + dh_next
-                if cell == "lstm":
+                dh_direct = 0.0
+                if cell == "gru":
+                    r, u, n = st["r"], st["u"], st["n"]
+                    dn = dh * (1.0 - u) * (1.0 - n ** 2)
+                    du = dh * (st["h_prev"] - n) * u * (1.0 - u)
+                    dr = dn * st["ah_n"] * r * (1.0 - r)
+                    dz = np.concatenate([dr, du, dn])  # w.r.t. W_ih x + b_ih
+                    dz_h = np.concatenate([dr, du, r * dn])  # w.r.t. W_hh h + b_hh
+                    dh_direct = dh * u
+                elif cell == "lstm":
                     i, f, g, o, c = st["i"], st["f"], st["g"], st["o"], st["c"]
                     dc = dc_next + dh * o * (1.0 - np.tanh(c) ** 2)
                     do = dh * np.tanh(c)
@@ -109,12 +129,14 @@ def backward(cell, params, tape, d_out, dh_n, dc_n=None):
                     dz = dh * (1.0 - st["h"] ** 2)
                 else:
                     dz = dh * (st["h"] > 0)
+                if cell != "gru":
+                    dz_h = dz  # the input and recurrent pre-activations enter as one sum
                 grads[f"weight_ih_l{k}"] += np.outer(dz, st["x"])
-                grads[f"weight_hh_l{k}"] += np.outer(dz, st["h_prev"])
+                grads[f"weight_hh_l{k}"] += np.outer(dz_h, st["h_prev"])
                 grads[f"bias_ih_l{k}"] += dz
-                grads[f"bias_hh_l{k}"] += dz
+                grads[f"bias_hh_l{k}"] += dz_h
                 dx[t] = W_ih.T @ dz
-                dh_next = W_hh.T @ dz
+                dh_next = W_hh.T @ dz_h + dh_direct
             dh0[k, s] = dh_next
             if cell == "lstm":
                 dc0[k, s] = dc_next

@@ -104,7 +104,7 @@ def test_same_random_state_gives_bit_identical_weights(data):
 
 
 @pytest.mark.parametrize("solver, learning_rate", [("sgd", 0.2), ("adam", 0.01), ("adagrad", 0.05)])
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_every_solver_and_cell_reduces_the_loss(data, solver, learning_rate, cell):
     X, y = data
     model = RNNRegressor(cell=cell, solver=solver, hidden_sizes=(8,), max_iter=15,
@@ -253,7 +253,7 @@ def test_changed_number_of_features_at_predict(data):
 @pytest.mark.parametrize("param, value, message", [
     ("hidden_sizes", (0,), "'hidden_sizes' parameter of RNNRegressor must be a non-empty tuple"),
     ("hidden_sizes", 8, "'hidden_sizes' parameter"),
-    ("cell", "gru", "'cell' parameter of RNNRegressor must be one of 'rnn', 'lstm'"),
+    ("cell", "transformer", "'cell' parameter of RNNRegressor must be one of 'rnn', 'lstm', 'gru'"),
     ("solver", "lbfgs", "'solver' parameter"),
     ("learning_rate_init", 0.0, "'learning_rate_init' parameter of RNNRegressor must be a float > 0"),
     ("batch_size", 0, "'batch_size' parameter"),
@@ -373,10 +373,11 @@ def test_forecast_first_step_equals_predict():
 
 
 # ---------------------------------------------------------------------------- learning (could fail)
-def test_lstm_learns_the_marker_task_a_memoryless_model_cannot():
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gated_cells_learn_the_marker_task_a_memoryless_model_cannot(cell):
     X, y = marker_task(900)
     X_train, X_test, y_train, y_test = X[:700], X[700:], y[:700], y[700:]
-    clf = RNNClassifier(hidden_sizes=(16,), max_iter=40, learning_rate_init=0.01, random_state=0)
+    clf = RNNClassifier(cell=cell, hidden_sizes=(16,), max_iter=40, learning_rate_init=0.01, random_state=0)
     clf.fit(X_train, y_train)
     assert clf.score(X_test, y_test) > 0.95
     # a memoryless model sees one step: the best it can do from the last step is about chance

@@ -33,8 +33,9 @@ def test_forecast_sunspots(tmp_path):
 def test_classify_sequences(tmp_path):
     out = run_example("classify_sequences.py", tmp_path)
     lstm_accuracy = float(re.search(r"LSTM: test accuracy ([0-9.]+)", out).group(1))
+    gru_accuracy = float(re.search(r"GRU : test accuracy ([0-9.]+)", out).group(1))
     memoryless = float(re.search(r"memoryless rule on the last step: accuracy ([0-9.]+)", out).group(1))
-    assert lstm_accuracy > 0.95 and memoryless < 0.65
+    assert lstm_accuracy > 0.95 and gru_accuracy > 0.95 and memoryless < 0.65
 
 
 def test_tag_sequences(tmp_path):

@@ -1,4 +1,4 @@
-"""Outputs and gradients equal torch.nn.RNN / torch.nn.LSTM (batch_first=True) for the same weights."""
+"""Outputs and gradients equal torch.nn.RNN / torch.nn.LSTM / torch.nn.GRU (batch_first=True) for the same weights."""
 
 import numpy as np
 import pytest
@@ -11,6 +11,8 @@ torch = pytest.importorskip("torch")
 def torch_layer(cell, input_size, hidden, n_layers):
     if cell == "lstm":
         return torch.nn.LSTM(input_size, hidden, n_layers, batch_first=True).double()
+    if cell == "gru":
+        return torch.nn.GRU(input_size, hidden, n_layers, batch_first=True).double()
     return torch.nn.RNN(input_size, hidden, n_layers, nonlinearity=cell[4:], batch_first=True).double()
 
 

@@ -34,7 +34,7 @@ def _is_real(value):
 
 # name -> (check, description of what is expected); one table for every parameter
 _PARAMETER_RULES = {
-    "cell": (lambda v: v in ("rnn", "lstm"), "one of 'rnn', 'lstm'"),
+    "cell": (lambda v: v in ("rnn", "lstm", "gru"), "one of 'rnn', 'lstm', 'gru'"),
     "hidden_sizes": (lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_is_int(s) and s >= 1 for s in v),
                      "a non-empty tuple of integers >= 1"),
     "nonlinearity": (lambda v: v in ("tanh", "relu"), "one of 'tanh', 'relu'"),

@@ -13,7 +13,7 @@ from ._regressor import _check_y_not_none
 class RNNClassifier(BaseRNNEstimator):
     """Recurrent neural network classifier: one label per sequence, or one per time step (tagging).
 
-    A stack of Elman RNN or LSTM layers followed by a linear output layer: one logistic unit for two
+    A stack of Elman RNN, LSTM or GRU layers followed by a linear output layer: one logistic unit for two
     classes, a softmax over the classes otherwise, trained on the cross-entropy, like
     scikit-learn's ``MLPClassifier`` for sequences. Labels may be of any hashable type (strings too).
 

@@ -25,13 +25,13 @@ def r2_score(y_true, y_pred):
 class RNNRegressor(BaseRNNEstimator):
     """Recurrent neural network regressor: one value per sequence, or one per time step.
 
-    A stack of Elman RNN or LSTM layers (``hidden_sizes``) followed by a linear output layer, trained
+    A stack of Elman RNN, LSTM or GRU layers (``hidden_sizes``) followed by a linear output layer, trained
     by backpropagation through time on the half mean squared error, like scikit-learn's
     ``MLPRegressor`` for sequences. Inputs and targets are not rescaled: standardize them first.
 
     Parameters
     ----------
-    cell : {"lstm", "rnn"}, default "lstm"
+    cell : {"lstm", "gru", "rnn"}, default "lstm"
         Recurrent cell.
     hidden_sizes : tuple of int, default (64,)
         Units of each stacked recurrent layer.
@@ -111,7 +111,7 @@ class RNNRegressor(BaseRNNEstimator):
     n_outputs_ : int
         Outputs per prediction.
     network_ : fastrnn._network.SequenceNetwork
-        The trained model: ``network_.layers`` (fastrnn.RNN / fastrnn.LSTM layers with PyTorch
+        The trained model: ``network_.layers`` (fastrnn.RNN / fastrnn.LSTM / fastrnn.GRU layers with PyTorch
         parameter names) and ``network_.head`` (fastrnn.Linear).
 
     Examples

@@ -17,6 +17,7 @@ from numba import njit
 
 from .. import cells, config
 from ..cache import drop_stale_cache
+from ..cells import GRU
 from ..config import JIT_OPTIONS
 from . import steps
 from .steps import backward_step, forward_step
@@ -58,17 +59,25 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh):
     # Row-wise adds: measured here, the same addition written as a 2-D indexed double loop made the
     # whole cached function about 2x slower (the uncached build was not affected).
     bias = b_ih + b_hh
+    hidden = h.shape[2]
+    gru = kind == GRU
+    if gru:  # b_hn belongs inside the reset gate's product: it is added to gh at every step
+        bias[2 * hidden:] = b_ih[2 * hidden:]
+    b_hn = b_hh[2 * hidden:]
     for r in range(n_steps * n_batch):
         gx_rows[r] += bias
     w_hh_t = w_hh.T
     for t in range(n_steps):
         np.dot(h[t], w_hh_t, gh)
-        forward_step(kind, gx[t], gh, c[t], h[t + 1], c[t + 1], saved[t])
+        if gru:
+            for b in range(n_batch):
+                gh[b][2 * hidden:] += b_hn
+        forward_step(kind, gx[t], gh, h[t], c[t], h[t + 1], c[t + 1], saved[t])
 
 
 @njit(**JIT_OPTIONS)
 def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
-                   d_gates, dx, dw_ih, dw_hh, db_ih, db_hh):
+                   d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh):
     """Backpropagate through time over one layer, after :func:`layer_forward`.
 
     Parameters
@@ -102,15 +111,21 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
     """
     n_steps, n_batch, n_in = x.shape
     n_gate_units, hidden = w_hh.shape
+    gru = kind == GRU
     for t in range(n_steps - 1, -1, -1):
-        backward_step(kind, d_out[t], dh, dc, c[t], h[t + 1], saved[t], d_gates[t])
+        backward_step(kind, d_out[t], dh, dc, h[t], c[t], h[t + 1], saved[t], d_gates[t], d_gates_x[t])
         np.dot(d_gates[t], w_hh, dh)
+        if gru:
+            for b in range(n_batch):
+                dh[b] += dc[b]
     n_rows = n_steps * n_batch
     d_gate_rows = d_gates.reshape(n_rows, n_gate_units)
-    np.dot(d_gate_rows.T, x.reshape(n_rows, n_in), dw_ih)
+    d_input_gate_rows = d_gates_x.reshape(n_rows, n_gate_units)
+    np.dot(d_input_gate_rows.T, x.reshape(n_rows, n_in), dw_ih)
     np.dot(d_gate_rows.T, h[:n_steps].reshape(n_rows, hidden), dw_hh)
-    np.dot(d_gate_rows, w_ih, dx.reshape(n_rows, n_in))
+    np.dot(d_input_gate_rows, w_ih, dx.reshape(n_rows, n_in))
     db_ih[:] = 0.0
+    db_hh[:] = 0.0
     for r in range(n_rows):
-        db_ih += d_gate_rows[r]
-    db_hh[:] = db_ih
+        db_ih += d_input_gate_rows[r]
+        db_hh += d_gate_rows[r]

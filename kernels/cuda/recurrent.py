@@ -30,6 +30,7 @@ from numba.cuda import config as cuda_config
 from .. import cells, config
 from ..config import CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN, CUDA_MAX_SHARED_WEIGHTS
 from ..cache import drop_stale_cache
+from .elementwise import fill
 from .linalg import column_sum, matmul
 
 drop_stale_cache(__file__, [cells.__file__, config.__file__])
@@ -57,9 +58,9 @@ else:
 
 
 @cuda.jit(cache=True)
-def _forward_persistent(kind, gx, w_hh_t, h, c, saved, zero):
-    """Block b runs sequence b through all steps. gx: (T, B, G*H) with both biases; w_hh_t: (H, G*H).
-    ``zero``: 0 in the arrays' dtype, so that float32 sums stay float32."""
+def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved):
+    """Block b runs sequence b through all steps. gx: (T, B, G*H) with the biases that enter it;
+    w_hh_t: (H, G*H); gh_bias: (G*H,) the bias added to the recurrent product (GRU's b_hn, else 0)."""
     b = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     n_threads = cuda.blockDim.x
@@ -77,7 +78,7 @@ def _forward_persistent(kind, gx, w_hh_t, h, c, saved, zero):
     cuda.syncthreads()
     for t in range(n_steps):
         for j in range(tid, gate_units, n_threads):
-            acc = zero
+            acc = gh_bias[j]
             if weights_on_chip:
                 for k in range(hidden):
                     acc += w_shared[k * gate_units + j] * h_shared[k]
@@ -87,14 +88,15 @@ def _forward_persistent(kind, gx, w_hh_t, h, c, saved, zero):
             recurrent[j] = acc
         cuda.syncthreads()
         for u in range(tid, hidden, n_threads):
-            h_shared[u] = unit_forward(kind, gx[t, b], recurrent, c[t, b], h[t + 1, b], c[t + 1, b], saved[t, b],
-                                       hidden, u)
+            h_shared[u] = unit_forward(kind, gx[t, b], recurrent, h_shared, c[t, b], h[t + 1, b], c[t + 1, b],
+                                       saved[t, b], hidden, u)
         cuda.syncthreads()
 
 
 @cuda.jit(cache=True)
-def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, zero):
-    """Block b backpropagates sequence b through all steps; dh (B, H): in dL/dh_T, out dL/dh_0."""
+def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, zero):
+    """Block b backpropagates sequence b through all steps; dh (B, H): in dL/dh_T, out dL/dh_0.
+    ``zero``: 0 in the arrays' dtype, so that float32 sums stay float32."""
     b = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     n_threads = cuda.blockDim.x
@@ -112,13 +114,13 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, zero):
     cuda.syncthreads()
     for t in range(n_steps - 1, -1, -1):
         for u in range(tid, hidden, n_threads):
-            unit_backward(kind, d_out[t, b], dh_shared, dc[b], c[t, b], h[t + 1, b], saved[t, b], dg_shared,
-                          hidden, u)
+            unit_backward(kind, d_out[t, b], dh_shared, dc[b], h[t, b], c[t, b], h[t + 1, b], saved[t, b], dg_shared,
+                          d_gates_x[t, b], hidden, u)
         cuda.syncthreads()
         for j in range(tid, gate_units, n_threads):
             d_gates[t, b, j] = dg_shared[j]
         for k in range(tid, hidden, n_threads):
-            acc = zero
+            acc = dc[b, k] if kind == cells.GRU else zero  # the GRU's direct path dL/dh_t * z
             if weights_on_chip:
                 for j in range(gate_units):
                     acc += dg_shared[j] * w_shared[j * hidden + k]
@@ -132,23 +134,24 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, zero):
 
 
 @cuda.jit(cache=True)
-def _forward_pointwise(kind, gx, gh, c_prev, h_out, c_out, saved):
+def _forward_pointwise(kind, gx, gh, h_prev, c_prev, h_out, c_out, saved):
     """One step of the per-step path: a thread per (sequence, unit)."""
     index = cuda.grid(1)
     n_batch, hidden = h_out.shape
     if index < n_batch * hidden:
         b = index // hidden
-        unit_forward(kind, gx[b], gh[b], c_prev[b], h_out[b], c_out[b], saved[b], hidden, index - b * hidden)
+        unit_forward(kind, gx[b], gh[b], h_prev[b], c_prev[b], h_out[b], c_out[b], saved[b], hidden,
+                     index - b * hidden)
 
 
 @cuda.jit(cache=True)
-def _backward_pointwise(kind, d_out, dh, dc, c_prev, h, saved, d_gates):
+def _backward_pointwise(kind, d_out, dh, dc, h_prev, c_prev, h, saved, d_gates, d_gates_x):
     index = cuda.grid(1)
     n_batch, hidden = h.shape
     if index < n_batch * hidden:
         b = index // hidden
-        unit_backward(kind, d_out[b], dh[b], dc[b], c_prev[b], h[b], saved[b], d_gates[b], hidden,
-                      index - b * hidden)
+        unit_backward(kind, d_out[b], dh[b], dc[b], h_prev[b], c_prev[b], h[b], saved[b], d_gates[b], d_gates_x[b],
+                      hidden, index - b * hidden)
 
 
 def choose_path(hidden, path="auto"):
@@ -180,40 +183,62 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, path="au
     """
     n_steps, n_batch, _ = x.shape
     hidden = h.shape[2]
-    matmul(_rows(x), w_ih, _rows(gx), trans_b=True, bias1=b_ih, bias2=b_hh)
+    x_bias, h_bias = _split_recurrent_bias(kind, b_hh, hidden)
+    matmul(_rows(x), w_ih, _rows(gx), trans_b=True, bias1=b_ih, bias2=x_bias)
     if choose_path(hidden, path) == "persistent":
         w_hh_t = cuda.device_array((w_hh.shape[1], w_hh.shape[0]), dtype=w_hh.dtype)
         transpose(w_hh, w_hh_t)
-        _forward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, gx, w_hh_t, h, c, saved,
-                                                                      gx.dtype.type(0))
+        _forward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, gx, w_hh_t, h_bias, h, c, saved)
         return
     threads = config.CUDA_THREADS_PER_BLOCK
     blocks = (n_batch * hidden + threads - 1) // threads
     for t in range(n_steps):
-        matmul(h[t], w_hh, gh, trans_b=True)
-        _forward_pointwise[blocks, threads](kind, gx[t], gh, c[t], h[t + 1], c[t + 1], saved[t])
+        matmul(h[t], w_hh, gh, trans_b=True, bias1=h_bias)
+        _forward_pointwise[blocks, threads](kind, gx[t], gh, h[t], c[t], h[t + 1], c[t + 1], saved[t])
 
 
-def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, dx, dw_ih, dw_hh, db_ih, db_hh,
-                   path="auto"):
+def _split_recurrent_bias(kind, b_hh, hidden):
+    """(part of b_hh added to the input projection, part added to the recurrent product).
+
+    Every cell but the GRU adds all of b_hh to the input projection; the GRU's ``b_hn`` belongs
+    inside the reset gate's product (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+    """
+    h_bias = cuda.device_array(b_hh.shape, dtype=b_hh.dtype)
+    fill(h_bias, 0)
+    if kind != cells.GRU:
+        return b_hh, h_bias
+    x_bias = cuda.device_array(b_hh.shape, dtype=b_hh.dtype)
+    x_bias.copy_to_device(b_hh)
+    fill(x_bias[2 * hidden:], 0)
+    h_bias[2 * hidden:].copy_to_device(b_hh[2 * hidden:])
+    return x_bias, h_bias
+
+
+def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih, dw_hh,
+                   db_ih, db_hh, path="auto"):
     """GPU twin of :func:`fastrnn.kernels.cpu.layer_backward` (same arguments, device arrays)."""
     n_steps, n_batch, _ = x.shape
     hidden = w_hh.shape[1]
+    gru = kind == cells.GRU
     if choose_path(hidden, path) == "persistent":
         _backward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, w_hh, h, c, saved, d_out, dh, dc, d_gates,
-                                                                       w_hh.dtype.type(0))
+                                                                       d_gates_x, w_hh.dtype.type(0))
     else:
         threads = config.CUDA_THREADS_PER_BLOCK
         blocks = (n_batch * hidden + threads - 1) // threads
         for t in range(n_steps - 1, -1, -1):
-            _backward_pointwise[blocks, threads](kind, d_out[t], dh, dc, c[t], h[t + 1], saved[t], d_gates[t])
-            matmul(d_gates[t], w_hh, dh)
+            _backward_pointwise[blocks, threads](kind, d_out[t], dh, dc, h[t], c[t], h[t + 1], saved[t], d_gates[t],
+                                                 d_gates_x[t])
+            if gru:  # dL/dh_{t-1} = direct path (in dc) + recurrent product
+                dh.copy_to_device(dc)
+            matmul(d_gates[t], w_hh, dh, accumulate=gru)
     d_gate_rows = _rows(d_gates)
-    matmul(d_gate_rows, _rows(x), dw_ih, trans_a=True)
+    d_input_gate_rows = _rows(d_gates_x)
+    matmul(d_input_gate_rows, _rows(x), dw_ih, trans_a=True)
     matmul(d_gate_rows, _rows(h[:n_steps]), dw_hh, trans_a=True)
-    matmul(d_gate_rows, w_ih, _rows(dx))
-    column_sum(d_gate_rows, db_ih)
-    db_hh.copy_to_device(db_ih)
+    matmul(d_input_gate_rows, w_ih, _rows(dx))
+    column_sum(d_input_gate_rows, db_ih)
+    column_sum(d_gate_rows, db_hh)
 
 
 @cuda.jit(cache=True)

@@ -23,11 +23,13 @@ def rel_error(a, b):
 def make(cell, device, dtype):
     if cell == "lstm":
         return fastrnn.LSTM(2, 3, num_layers=2, dtype=dtype, random_state=0, device=device)
+    if cell == "gru":
+        return fastrnn.GRU(2, 3, num_layers=2, dtype=dtype, random_state=0, device=device)
     return fastrnn.RNN(2, 3, num_layers=2, nonlinearity=cell[4:], dtype=dtype, random_state=0, device=device)
 
 
 @pytest.mark.parametrize("loss", ["last", "every"])
-@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_layers_on_gpu_match_cpu(cell, dtype, loss):
     rng = np.random.default_rng(1)

@@ -7,7 +7,7 @@ from numba import cuda
 from fastrnn.kernels import cpu
 from fastrnn.kernels import cuda as gpu
 from fastrnn.kernels.cuda import recurrent
-from fastrnn.kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES, N_SAVED
+from fastrnn.kernels.cells import CELL_CODES, GRU, HAS_CELL_STATE, N_CARRY, N_GATES, N_SAVED
 
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
 
@@ -22,6 +22,7 @@ def problem(cell, n_steps, n_batch, n_in, hidden, dtype, seed=0):
     rng = np.random.default_rng(seed)
     units = N_GATES[kind] * hidden
     width = hidden if HAS_CELL_STATE[kind] else 0
+    carry = N_CARRY[kind] * hidden
     arrays = dict(
         x=rng.normal(size=(n_steps, n_batch, n_in)),
         w_ih=rng.uniform(-0.5, 0.5, (units, n_in)), w_hh=rng.uniform(-0.5, 0.5, (units, hidden)),
@@ -29,8 +30,9 @@ def problem(cell, n_steps, n_batch, n_in, hidden, dtype, seed=0):
         h=np.zeros((n_steps + 1, n_batch, hidden)), c=np.zeros((n_steps + 1, n_batch, width)),
         saved=np.zeros((n_steps, n_batch, N_SAVED[kind] * hidden)),
         gx=np.zeros((n_steps, n_batch, units)), gh=np.zeros((n_batch, units)),
+        d_gates_x=np.zeros((n_steps, n_batch, units)),
         d_out=rng.normal(size=(n_steps, n_batch, hidden)),
-        dh=rng.normal(size=(n_batch, hidden)), dc=rng.normal(size=(n_batch, width)),
+        dh=rng.normal(size=(n_batch, hidden)), dc=rng.normal(size=(n_batch, carry)),
         dx=np.zeros((n_steps, n_batch, n_in)), dw_ih=np.zeros((units, n_in)), dw_hh=np.zeros((units, hidden)),
         db_ih=np.zeros(units), db_hh=np.zeros(units),
     )
@@ -39,11 +41,17 @@ def problem(cell, n_steps, n_batch, n_in, hidden, dtype, seed=0):
     return kind, {k: np.ascontiguousarray(v, dtype=dtype) for k, v in arrays.items()}
 
 
+def _input_gate_grads(kind, arrays):
+    """The GRU has its own buffer for the input-side gate gradients; the other cells reuse gx."""
+    return arrays["d_gates_x"] if kind == GRU else arrays["gx"]
+
+
 def run_cpu(kind, a):
     cpu.layer_forward(kind, a["x"], a["w_ih"], a["w_hh"], a["b_ih"], a["b_hh"], a["h"], a["c"], a["saved"],
                       a["gx"], a["gh"])
     cpu.layer_backward(kind, a["x"], a["w_ih"], a["w_hh"], a["h"], a["c"], a["saved"], a["d_out"], a["dh"],
-                       a["dc"], a["gx"], a["dx"], a["dw_ih"], a["dw_hh"], a["db_ih"], a["db_hh"])
+                       a["dc"], a["gx"], _input_gate_grads(kind, a), a["dx"], a["dw_ih"], a["dw_hh"], a["db_ih"],
+                       a["db_hh"])
     return a
 
 
@@ -53,24 +61,27 @@ def run_gpu(kind, a, path):
                       d["gx"], d["gh"], path=path)
     forward = {k: d[k].copy_to_host() for k in ("h", "c", "saved")}
     gpu.layer_backward(kind, d["x"], d["w_ih"], d["w_hh"], d["h"], d["c"], d["saved"], d["d_out"], d["dh"],
-                       d["dc"], d["gx"], d["dx"], d["dw_ih"], d["dw_hh"], d["db_ih"], d["db_hh"], path=path)
+                       d["dc"], d["gx"], _input_gate_grads(kind, d), d["dx"], d["dw_ih"], d["dw_hh"], d["db_ih"],
+                       d["db_hh"], path=path)
     result = {k: v.copy_to_host() for k, v in d.items()}
     result.update(forward)
     return result
 
 
 @pytest.mark.parametrize("path", ["persistent", "per_step"])
-@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gpu_kernels_match_cpu_kernels(cell, dtype, path):
-    # 8 threads per block (conftest): an LSTM's 4*3 gate units and an RNN's 10 units are strided over
-    # them, the per-step kernels' 3*H (sequence, unit) pairs span several blocks; 3 sequences: 3 blocks
-    hidden = 3 if cell == "lstm" else 10
+    # 8 threads per block (conftest): an LSTM's 4*3 (GRU 3*3) gate units and an RNN's 10 units are
+    # strided over them, the per-step kernels' 3*H (sequence, unit) pairs span several blocks;
+    # 3 sequences: 3 blocks
+    hidden = 3 if cell in ("lstm", "gru") else 10
     kind, arrays = problem(cell, n_steps=3, n_batch=3, n_in=2, hidden=hidden, dtype=dtype)
     expected = run_cpu(kind, {k: v.copy() for k, v in arrays.items()})
     got = run_gpu(kind, arrays, path)
     for name in ("h", "c", "saved", "dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh"):
         assert rel_error(got[name], expected[name]) < TOLERANCE[dtype], name
+    assert rel_error(got["db_ih"], got["db_hh"]) > (0.01 if cell == "gru" else -1)  # GRU: b_hn's differs
 
 
 def test_persistent_kernels_with_weights_off_chip(monkeypatch):
