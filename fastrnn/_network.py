@@ -35,22 +35,28 @@ class SequenceNetwork:
     dtype : float32 or float64
     rng : numpy Generator
         Draws the initial weights.
+    bidirectional : bool
+        Bidirectional layers: each feeds both directions' states to the next, and with
+        output="last" the head reads the top layer's two final states (the forward direction's at
+        the last step, the reverse direction's at the first).
     """
 
-    def __init__(self, cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng):
+    def __init__(self, cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng,
+                 bidirectional=False):
         self.output = output
         self.dtype = dtype
         self.layers = []
         n_in = n_features
         for size in hidden_sizes:
+            options = dict(bidirectional=bidirectional, dtype=dtype, random_state=rng, device="cpu")
             if cell == "lstm":
-                layer = LSTM(n_in, size, dtype=dtype, random_state=rng, device="cpu")
+                layer = LSTM(n_in, size, **options)
             elif cell == "gru":
-                layer = GRU(n_in, size, dtype=dtype, random_state=rng, device="cpu")
+                layer = GRU(n_in, size, **options)
             else:
-                layer = RNN(n_in, size, nonlinearity=nonlinearity, dtype=dtype, random_state=rng, device="cpu")
+                layer = RNN(n_in, size, nonlinearity=nonlinearity, **options)
             self.layers.append(layer)
-            n_in = size
+            n_in = layer.output_size
         self.head = Linear(n_in, n_outputs, dtype=dtype, random_state=rng, device="cpu")
         self.params = np.concatenate([m._flat for m in self.modules])
         self._slices = []
@@ -101,25 +107,54 @@ class SequenceNetwork:
         """Sum of squares of the weight matrices (for the L2 term of the loss)."""
         return sum(self.backend.sum_squares(block) for block in self._weight_blocks)
 
-    def forward(self, x, states=None):
+    def forward(self, x, states=None, lengths=None):
         """Raw outputs (logits or values) on the backend for time-major ``x: (T, B, D)``.
 
         ``states``: None (zeros) or, per layer, ``(h0, c0)`` with h0, c0 of shape (1, B, H_k) on the
-        host or the backend (c0 None for RNN). Returns ``(B, n_outputs)`` for output="last",
-        ``(T, B, n_outputs)`` for output="sequence". Keeps what :meth:`backward` needs.
+        host or the backend (c0 None for RNN and GRU; unidirectional layers only). ``lengths``: None,
+        or the (B,) lengths of a padded batch sorted in decreasing order. Returns ``(B, n_outputs)``
+        for output="last" (from each sequence's final state), ``(T, B, n_outputs)`` for
+        output="sequence" (garbage on padded steps). Keeps what :meth:`backward` needs.
         """
         backend = self.backend
         n_batch = x.shape[1]
         sequence = x
         for k, layer in enumerate(self.layers):
             if states is None:
-                h0 = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
+                h0 = np.zeros((layer.num_directions, n_batch, layer.hidden_size), dtype=self.dtype)
                 c0 = h0 if layer.has_cell_state else None
             else:
                 h0, c0 = states[k]
-            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[k], backend)[1:]
-        top = sequence[sequence.shape[0] - 1] if self.output == "last" else sequence
+            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[k], backend, lengths)
+        if self.output == "last":
+            top = self._concatenate_features(self.layers[-1]._final_states_on_backend())
+        else:
+            top = sequence
         return self.head._forward_on(top, self._param_views[-1], backend)
+
+    def final_states(self):
+        """Each layer's final ``(h, c)`` after the last forward, as copies of shape (1, B, H_k) on the
+        backend (c None without a cell state): the ``states`` that continue the sequences in the
+        next forward (stateful training and prediction over chunks of time). Unidirectional only."""
+        backend = self.backend
+        states = []
+        for layer in self.layers:
+            _, h, c, _, _ = layer._cache["runs"][0]
+            last = h.shape[0] - 1
+            h_n = backend.copy(h[last:])
+            states.append((h_n, backend.copy(c[last:]) if layer.has_cell_state else None))
+        return states
+
+    def _concatenate_features(self, arrays):
+        """(B, H) arrays on the backend side by side as one (B, n*H) array (the first one itself if alone)."""
+        if len(arrays) == 1:
+            return arrays[0]
+        n_batch, hidden = arrays[0].shape
+        out = self.backend.empty((1, n_batch, hidden * len(arrays)), self.dtype)
+        index = np.zeros((1, n_batch), dtype=np.int64)
+        for k, array in enumerate(arrays):
+            self.backend.gather_steps(array.reshape(1, n_batch, hidden), index, out, 0, k * hidden, hidden)
+        return out.reshape(n_batch, hidden * len(arrays))
 
     def backward(self, d_outputs):
         """Write dL/d(params) into ``self.grad`` given dL/d(outputs) of the last forward (backend array)."""
@@ -127,16 +162,23 @@ class SequenceNetwork:
         d_top = self.head._backward_into(d_outputs, self._grad_views[-1])
         top = self.layers[-1]
         n_steps, n_batch = top._cache["n_steps"], top._cache["n_samples"]
-        if self.output == "last":
-            d_sequence = backend.zeros((n_steps, n_batch, top.hidden_size), self.dtype)
-            backend.assign(d_sequence[n_steps - 1], d_top)
+        d_final = None
+        if self.output == "last":  # the head read the final states: the gradient enters there
+            d_sequence = backend.zeros((n_steps, n_batch, top.output_size), self.dtype)
+            d_final = backend.empty((top.num_directions, n_batch, top.hidden_size), self.dtype)
+            index = np.zeros((1, n_batch), dtype=np.int64)
+            for direction in range(top.num_directions):
+                backend.gather_steps(d_top.reshape(1, n_batch, top.output_size), index,
+                                     d_final[direction].reshape(1, n_batch, top.hidden_size),
+                                     direction * top.hidden_size, 0, top.hidden_size)
         else:
             d_sequence = d_top
         for k in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[k]
-            zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
+            zeros = np.zeros((layer.num_directions, n_batch, layer.hidden_size), dtype=self.dtype)
+            dh_n = d_final if k == len(self.layers) - 1 and d_final is not None else zeros
             d_sequence, _, _ = layer._backward_time_major(
-                d_sequence, zeros, zeros if layer.has_cell_state else None, self._grad_views[k])
+                d_sequence, dh_n, zeros if layer.has_cell_state else None, self._grad_views[k])
 
     def __getstate__(self):
         self.sync_to_host()

@@ -131,3 +131,30 @@ def check_array_shape(value, name, shape, dtype):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}.")
     check_finite(array, name)
     return array
+
+
+def check_lengths(lengths, n_samples, n_steps, name="lengths"):
+    """Validate per-sequence lengths of a padded batch.
+
+    Parameters
+    ----------
+    lengths : array-like of int, (n_samples,)
+        Steps of each sequence, each in ``1..n_steps``.
+    n_samples, n_steps : int
+        The batch's shape.
+
+    Returns
+    -------
+    (n_samples,) int64 array
+    """
+    array = np.asarray(lengths)
+    if array.ndim != 1 or array.shape[0] != n_samples:
+        raise ValueError(f"{name} must hold one length per sequence, shape ({n_samples},); got shape {array.shape}.")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        if not (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array))):
+            raise ValueError(f"{name} must be integers; got dtype {array.dtype}.")
+    array = array.astype(np.int64)
+    if array.size and (array.min() < 1 or array.max() > n_steps):
+        raise ValueError(f"{name} must lie in 1..{n_steps} (the padded number of steps); got values from "
+                         f"{array.min()} to {array.max()}.")
+    return array

@@ -4,6 +4,8 @@
   ``X: (n_windows, window, n_features)`` and the values that follow them, ``y``.
 - :func:`time_split`: split arrays into a leading training part and a trailing test part, never
   shuffling across the split (the future is not used to predict the past).
+- :func:`pad_sequences`: sequences of different lengths become one zero-padded batch and their
+  lengths, which the layers take as ``lengths=`` (the estimators accept the list directly).
 """
 
 import numbers
@@ -12,7 +14,7 @@ import numpy as np
 
 from ._validation import as_real_array, check_finite, check_positive_int
 
-__all__ = ["make_windows", "time_split"]
+__all__ = ["make_windows", "time_split", "pad_sequences"]
 
 
 def make_windows(series, window, horizon=1, stride=1, targets=None):
@@ -119,3 +121,65 @@ def time_split(*arrays, test_size=0.25, gap=0):
     for a in converted:
         result += [a[:n_train], a[n_train + gap:]]
     return result
+
+
+def is_ragged(X):
+    """True when ``X`` is a list or tuple of sequences whose numbers of steps differ."""
+    if not isinstance(X, (list, tuple)) or len(X) < 2:
+        return False
+    steps = set()
+    for item in X:
+        shape = np.shape(item) if not isinstance(item, (list, tuple)) or len(item) == 0 or \
+            not isinstance(item[0], (list, tuple)) else (len(item),)
+        if len(shape) == 0:
+            return False
+        steps.add(shape[0])
+    return len(steps) > 1
+
+
+def pad_sequences(sequences, dtype=np.float64, value=0.0, name="sequences"):
+    """Stack sequences of different lengths into one batch, padded at the end.
+
+    Parameters
+    ----------
+    sequences : list of array-like
+        Each ``(n_steps_i,)`` (univariate) or ``(n_steps_i, n_features)``, with at least one step;
+        all with the same number of features.
+    dtype : numpy float type, default float64
+    value : float, default 0.0
+        What fills the padding (the layers and estimators ignore it whatever it is).
+    name : str
+        Name of the argument in error messages.
+
+    Returns
+    -------
+    X : (n_samples, max_steps) or (n_samples, max_steps, n_features) ndarray
+        2-D when every sequence was 1-D.
+    lengths : (n_samples,) int64 ndarray
+
+    Examples
+    --------
+    >>> X, lengths = pad_sequences([[1.0, 2.0, 3.0], [4.0]])
+    >>> X.tolist(), lengths.tolist()
+    ([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]], [3, 1])
+    """
+    if not isinstance(sequences, (list, tuple)) or len(sequences) == 0:
+        raise ValueError(f"{name} must be a non-empty list of sequences, got {type(sequences).__name__}.")
+    arrays = [as_real_array(item, f"{name}[{i}]", dtype) for i, item in enumerate(sequences)]
+    for i, array in enumerate(arrays):
+        if array.ndim not in (1, 2) or array.shape[0] == 0:
+            raise ValueError(f"{name}[{i}] must be a sequence of shape (n_steps,) or (n_steps, n_features) "
+                             f"with at least one step; got shape {array.shape}.")
+        check_finite(array, f"{name}[{i}]")
+    univariate = all(array.ndim == 1 for array in arrays)
+    arrays = [array.reshape(array.shape[0], -1) for array in arrays]
+    n_features = arrays[0].shape[1]
+    for i, array in enumerate(arrays):
+        if array.shape[1] != n_features:
+            raise ValueError(f"every sequence in {name} needs the same number of features; {name}[0] has "
+                             f"{n_features} and {name}[{i}] has {array.shape[1]}.")
+    lengths = np.array([array.shape[0] for array in arrays], dtype=np.int64)
+    X = np.full((len(arrays), int(lengths.max()), n_features), value, dtype=dtype)
+    for i, array in enumerate(arrays):
+        X[i, :array.shape[0]] = array
+    return (X[:, :, 0] if univariate else X), lengths

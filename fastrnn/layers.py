@@ -19,11 +19,13 @@ import numpy as np
 
 from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_CARRY, N_GATES, N_SAVED
 from .kernels.dispatch import get_backend, resolve_device
+from ._packing import active_counts, full_lengths, identity_index, padding_mask, reversal_index, sort_by_length
 from ._validation import (
     as_generator,
     check_array_shape,
     check_choice,
     check_float_dtype,
+    check_lengths,
     check_positive_int,
     check_sequences,
 )
@@ -31,6 +33,7 @@ from ._validation import (
 __all__ = ["RNN", "LSTM", "GRU", "Linear"]
 
 _PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_DIRECTION_SUFFIXES = ("", "_reverse")  # PyTorch's names of the two directions' parameters
 
 
 class _Module:
@@ -156,12 +159,20 @@ class _Module:
 
 
 class _RecurrentLayer(_Module):
-    """A stack of ``num_layers`` recurrent layers of one cell type (base of :class:`RNN`, :class:`LSTM`, :class:`GRU`)."""
+    """A stack of ``num_layers`` recurrent layers of one cell type (base of :class:`RNN`, :class:`LSTM`, :class:`GRU`).
 
-    def __init__(self, cell, input_size, hidden_size, num_layers, dtype, random_state, device):
+    With ``bidirectional=True`` every layer runs a second recurrence over the reversed sequence (each
+    sequence reversed within its own length); the two directions' hidden states are concatenated,
+    forward first, and feed the next layer, as in PyTorch.
+    """
+
+    def __init__(self, cell, input_size, hidden_size, num_layers, bidirectional, dtype, random_state, device):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise ValueError(f"bidirectional must be True or False, got {bidirectional!r}.")
+        self.bidirectional = bool(bidirectional)
         self.dtype = check_float_dtype(dtype)
         self.random_state = random_state
         self._cell = cell
@@ -180,14 +191,25 @@ class _RecurrentLayer(_Module):
         """True for cells with a second state (the LSTM's ``c``)."""
         return HAS_CELL_STATE[self._kind]
 
+    @property
+    def num_directions(self):
+        """2 for a bidirectional layer, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self):
+        """Features per step of the output: ``num_directions * hidden_size``."""
+        return self.num_directions * self.hidden_size
+
     def _param_layout(self):
         """List of ``(name, shape, offset)`` in PyTorch's state_dict order."""
         gate_units = self.n_gates * self.hidden_size
         named_shapes = []
         for layer in range(self.num_layers):
-            n_in = self.input_size if layer == 0 else self.hidden_size
+            n_in = self.input_size if layer == 0 else self.output_size
             shapes = ((gate_units, n_in), (gate_units, self.hidden_size), (gate_units,), (gate_units,))
-            named_shapes += [(f"{kind}_l{layer}", shape) for kind, shape in zip(_PARAM_KINDS, shapes)]
+            for suffix in _DIRECTION_SUFFIXES[:self.num_directions]:
+                named_shapes += [(f"{kind}_l{layer}{suffix}", shape) for kind, shape in zip(_PARAM_KINDS, shapes)]
         return self._layout_from_shapes(named_shapes)
 
     def reset_parameters(self, random_state=None):
@@ -204,7 +226,7 @@ class _RecurrentLayer(_Module):
         self._cache = None
 
     # ------------------------------------------------------------------ forward
-    def forward(self, X, state=None):
+    def forward(self, X, state=None, lengths=None):
         """Run the stacked layers over a batch of sequences.
 
         Parameters
@@ -213,71 +235,115 @@ class _RecurrentLayer(_Module):
             Batch-first input. A 2-D array (n_samples, n_timesteps) is a batch of univariate
             series and needs ``input_size == 1``.
         state : optional
-            Initial state; None means zeros. RNN: ``h_0`` of shape
-            (num_layers, n_samples, hidden_size); LSTM: a pair ``(h_0, c_0)`` of that shape.
+            Initial state; None means zeros. RNN and GRU: ``h_0`` of shape
+            (num_layers * num_directions, n_samples, hidden_size); LSTM: a pair ``(h_0, c_0)`` of
+            that shape. Rows are ordered layer by layer, forward direction first (PyTorch's order).
+        lengths : array-like of int, (n_samples,), optional
+            Steps of each sequence of a padded batch (each in 1..n_timesteps). Every sequence then
+            gives exactly what it gives alone: the steps past its length are ignored (whatever they
+            hold), its outputs there are zero, its final state is taken at its own last step, and
+            the reverse direction starts from that step. None: every sequence runs all steps.
 
         Returns
         -------
-        out : (n_samples, n_timesteps, hidden_size) ndarray
-            Hidden states of the top layer at every step.
+        out : (n_samples, n_timesteps, num_directions * hidden_size) ndarray
+            Hidden states of the top layer at every step (both directions concatenated, forward
+            first).
         state_n : ndarray or tuple of ndarrays
             Final state, in the same form as ``state``.
         """
         x, was_2d = check_sequences(X, self.input_size, self.dtype)
-        n_samples = x.shape[0]
+        n_samples, n_steps = x.shape[:2]
         h0, c0 = self._check_state(state, n_samples)
+        if lengths is not None:
+            lengths = check_lengths(lengths, n_samples, n_steps)
+            order, inverse = sort_by_length(lengths)
+            x, h0 = x[order], h0[:, order]
+            c0 = None if c0 is None else c0[:, order]
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D)
         backend = self._backend
-        top_h = self._forward_time_major(x_tm, h0, c0, self._backend_params(backend), backend)
+        out_tm = self._forward_time_major(x_tm, h0, c0, self._backend_params(backend), backend,
+                                          None if lengths is None else lengths[order])
+        out = backend.to_host(out_tm).transpose(1, 0, 2)
+        if lengths is not None:
+            out = out[inverse]
+            out[padding_mask(lengths, n_steps).T] = 0.0
+            self._cache.update(order=order, inverse=inverse)
         self._cache["was_2d"] = was_2d
-        out = np.ascontiguousarray(backend.to_host(top_h[1:]).transpose(1, 0, 2))
-        return out, self._final_state()
+        return np.ascontiguousarray(out), self._final_state()
 
     __call__ = forward
 
-    def _forward_time_major(self, x_tm, h0, c0, params, backend):
+    def _forward_time_major(self, x_tm, h0, c0, params, backend, lengths=None):
         """Forward pass on time-major input ``x_tm: (T, B, D)`` with named ``params`` on ``backend``.
 
-        ``h0``, ``c0``: (L, B, H) on the host or the backend (c0 None without a cell state). Keeps
-        what backward needs; returns the top layer's states ``h: (T+1, B, H)`` on the backend.
+        ``h0``, ``c0``: (L * num_directions, B, H) on the host or the backend (c0 None without a cell
+        state). ``lengths``: None, or the (B,) lengths sorted in decreasing order (host int64). Keeps
+        what backward needs; returns the top layer's output ``(T, B, num_directions * H)`` on the
+        backend (on padded steps it holds the carried state, not zeros).
         """
         x_tm = backend.asarray(x_tm, self.dtype)  # contiguous: the kernels reshape (T, B, D) to (T*B, D)
         n_steps, n_batch, _ = x_tm.shape
+        if lengths is None:
+            lengths = full_lengths(n_batch, n_steps)
+        n_active = active_counts(lengths, n_steps)
+        reverse = reversal_index(lengths, n_steps) if self.bidirectional else None
         hidden = self.hidden_size
         gate_units = self.n_gates * hidden
         cell_width = hidden if self.has_cell_state else 0
         saved_width = N_SAVED[self._kind] * hidden
-        layers = []
+        runs = []  # one (input, h, c, saved, gx) per layer and direction, in state order
         layer_input = x_tm
         for layer in range(self.num_layers):
-            p = self._layer_params(params, layer)
-            h = backend.empty((n_steps + 1, n_batch, hidden), self.dtype)
-            c = backend.empty((n_steps + 1, n_batch, cell_width), self.dtype)
-            backend.assign(h[0], h0[layer])
-            if cell_width:
-                backend.assign(c[0], c0[layer])
-            saved = backend.empty((n_steps, n_batch, saved_width), self.dtype)
-            gx = backend.empty((n_steps, n_batch, gate_units), self.dtype)
-            gh = backend.empty((n_batch, gate_units), self.dtype)
-            backend.layer_forward(self._kind, layer_input, p[0], p[1], p[2], p[3], h, c, saved, gx, gh)
-            layers.append((layer_input, h, c, saved, gx))
-            layer_input = h[1:]
-        self._cache = {"layers": layers, "n_samples": n_batch, "n_steps": n_steps, "backend": backend,
-                       "params": params}
-        return layers[-1][1]
+            for direction in range(self.num_directions):
+                run = len(runs)
+                p = self._layer_params(params, layer, direction)
+                run_input = layer_input if direction == 0 else self._gather_time(layer_input, reverse, backend)
+                h = backend.empty((n_steps + 1, n_batch, hidden), self.dtype)
+                c = backend.empty((n_steps + 1, n_batch, cell_width), self.dtype)
+                backend.assign(h[0], h0[run])
+                if cell_width:
+                    backend.assign(c[0], c0[run])
+                saved = backend.empty((n_steps, n_batch, saved_width), self.dtype)
+                gx = backend.empty((n_steps, n_batch, gate_units), self.dtype)
+                gh = backend.empty((n_batch, gate_units), self.dtype)
+                backend.layer_forward(self._kind, run_input, p[0], p[1], p[2], p[3], h, c, saved, gx, gh, n_active)
+                runs.append((run_input, h, c, saved, gx))
+            if self.bidirectional:
+                layer_input = backend.empty((n_steps, n_batch, 2 * hidden), self.dtype)
+                backend.gather_steps(runs[-2][1][1:], identity_index(n_steps, n_batch), layer_input, 0, 0, hidden)
+                backend.gather_steps(runs[-1][1][1:], reverse, layer_input, 0, hidden, hidden)
+            else:
+                layer_input = runs[-1][1][1:]
+        self._cache = {"runs": runs, "n_samples": n_batch, "n_steps": n_steps, "backend": backend,
+                       "params": params, "n_active": n_active, "reverse": reverse, "order": None,
+                       "inverse": None}
+        return layer_input
+
+    def _gather_time(self, array, index, backend):
+        """A new (T, B, X) array with ``out[t, b] = array[index[t, b], b]`` (time reversal)."""
+        out = backend.empty(array.shape, self.dtype)
+        backend.gather_steps(array, index, out)
+        return out
+
+    def _final_states_on_backend(self):
+        """The final hidden states of the last forward, one (B, H) array per layer and direction."""
+        return [h[h.shape[0] - 1] for _, h, _, _, _ in self._cache["runs"]]
 
     def _final_state(self):
-        """Final state (host copies) from the cache, as RNN ``h_n`` or LSTM ``(h_n, c_n)``."""
+        """Final state (host copies, original batch order) as RNN/GRU ``h_n`` or LSTM ``(h_n, c_n)``."""
         to_host = self._cache["backend"].to_host
-        layers = self._cache["layers"]
-        h_n = np.stack([to_host(h[-1]) for _, h, _, _, _ in layers])
+        runs = self._cache["runs"]
+        inverse = self._cache["inverse"]
+        unsort = (lambda a: a) if inverse is None else (lambda a: np.ascontiguousarray(a[:, inverse]))
+        h_n = unsort(np.stack([to_host(h[-1]) for _, h, _, _, _ in runs]))
         if self.has_cell_state:
-            return h_n, np.stack([to_host(c[-1]) for _, _, c, _, _ in layers])
+            return h_n, unsort(np.stack([to_host(c[-1]) for _, _, c, _, _ in runs]))
         return h_n
 
     def _check_state(self, state, n_samples):
-        """Validate an initial state; return (h0, c0) arrays of shape (L, B, H) (c0 None without cell state)."""
-        shape = (self.num_layers, n_samples, self.hidden_size)
+        """Validate an initial state; return (h0, c0) arrays of shape (L*dirs, B, H) (c0 None without cell state)."""
+        shape = (self.num_layers * self.num_directions, n_samples, self.hidden_size)
         if state is None:
             zeros = np.zeros(shape, dtype=self.dtype)
             return zeros, (zeros if self.has_cell_state else None)
@@ -289,8 +355,9 @@ class _RecurrentLayer(_Module):
         return check_array_shape(_to_numpy(state), "state (h_0)", shape, self.dtype), None
 
     @staticmethod
-    def _layer_params(params, layer):
-        return tuple(params[f"{kind}_l{layer}"] for kind in _PARAM_KINDS)
+    def _layer_params(params, layer, direction=0):
+        suffix = _DIRECTION_SUFFIXES[direction]
+        return tuple(params[f"{kind}_l{layer}{suffix}"] for kind in _PARAM_KINDS)
 
     # ------------------------------------------------------------------ backward
     def backward(self, d_out, d_state=None):
@@ -298,42 +365,48 @@ class _RecurrentLayer(_Module):
 
         Parameters
         ----------
-        d_out : array-like or None, (n_samples, n_timesteps, hidden_size)
-            dL/d(out) at every step; zero (or None for all steps) where a step has no loss.
+        d_out : array-like or None, (n_samples, n_timesteps, num_directions * hidden_size)
+            dL/d(out) at every step; zero (or None for all steps) where a step has no loss. Values
+            on the padded steps of a variable-length batch are ignored.
         d_state : optional
-            dL/d(state_n): RNN an array (num_layers, n_samples, hidden_size); LSTM a pair
-            ``(dh_n, dc_n)`` (either may be None). None means zero.
+            dL/d(state_n): RNN and GRU an array (num_layers * num_directions, n_samples,
+            hidden_size); LSTM a pair ``(dh_n, dc_n)`` (either may be None). None means zero.
 
         Returns
         -------
         dict
             The gradient of every parameter under its name in :attr:`params`, plus ``"input"``
-            (shape of the X given to forward) and ``"state"`` (shape of the initial state: an
-            array for RNN, a pair for LSTM).
+            (shape of the X given to forward; zero on padded steps) and ``"state"`` (shape of the
+            initial state: an array for RNN and GRU, a pair for LSTM).
         """
         if self._cache is None:
             raise RuntimeError("backward() was called before forward(): run forward(X) first.")
         n_samples, n_steps = self._cache["n_samples"], self._cache["n_steps"]
-        state_shape = (self.num_layers, n_samples, self.hidden_size)
-        out_shape = (n_samples, n_steps, self.hidden_size)
+        state_shape = (self.num_layers * self.num_directions, n_samples, self.hidden_size)
+        out_shape = (n_samples, n_steps, self.output_size)
+        order, inverse = self._cache["order"], self._cache["inverse"]
         if d_out is None:
-            d_out_tm = np.zeros((n_steps, n_samples, self.hidden_size), dtype=self.dtype)
+            d_out_tm = np.zeros((n_steps, n_samples, self.output_size), dtype=self.dtype)
         else:
             d_out = check_array_shape(_to_numpy(d_out), "d_out", out_shape, self.dtype)
-            d_out_tm = np.ascontiguousarray(d_out.transpose(1, 0, 2))
+            d_out_tm = np.ascontiguousarray((d_out if order is None else d_out[order]).transpose(1, 0, 2))
         dh_n, dc_n = self._check_d_state(d_state, state_shape)
+        if order is not None:
+            dh_n = dh_n[:, order]
+            dc_n = None if dc_n is None else dc_n[:, order]
         backend = self._cache["backend"]
         grad_flat = backend.empty(self._flat.shape, self.dtype)
         dx_tm, dh0, dc0 = self._backward_time_major(d_out_tm, dh_n, dc_n, self._views(grad_flat))
         grads = self._views(backend.to_host(grad_flat))
-        d_input = np.ascontiguousarray(backend.to_host(dx_tm).transpose(1, 0, 2))
+        unsort = (lambda a, axis: a) if inverse is None else (lambda a, axis: np.take(a, inverse, axis=axis))
+        d_input = np.ascontiguousarray(unsort(backend.to_host(dx_tm), 1).transpose(1, 0, 2))
         grads["input"] = d_input[:, :, 0] if self._cache["was_2d"] else d_input
-        dh0 = backend.to_host(dh0)
-        grads["state"] = (dh0, backend.to_host(dc0)) if self.has_cell_state else dh0
+        dh0 = np.ascontiguousarray(unsort(backend.to_host(dh0), 1))
+        grads["state"] = (dh0, np.ascontiguousarray(unsort(backend.to_host(dc0), 1))) if self.has_cell_state else dh0
         return grads
 
     def _check_d_state(self, d_state, shape):
-        """Validate dL/d(state_n); return (dh_n, dc_n) arrays of shape (L, B, H), zeros where absent."""
+        """Validate dL/d(state_n); return (dh_n, dc_n) arrays of shape (L*dirs, B, H), zeros where absent."""
         def one(value, name):
             if value is None:
                 return np.zeros(shape, dtype=self.dtype)
@@ -350,40 +423,58 @@ class _RecurrentLayer(_Module):
     def _backward_time_major(self, d_out_tm, dh_n, dc_n, grads):
         """BPTT on time-major arrays after :meth:`_forward_time_major`, on its backend.
 
-        ``grads``: named views (on the backend) that receive the parameter gradients; ``dh_n``,
-        ``dc_n``: (L, B, H) on the host or the backend. Returns dx (T, B, D), dh_0 (L, B, H) and
-        dc_0 (L, B, H) or None, on the backend.
+        ``d_out_tm``: (T, B, num_directions * H); ``grads``: named views (on the backend) that receive
+        the parameter gradients; ``dh_n``, ``dc_n``: (L * num_directions, B, H) on the host or the
+        backend. Returns dx (T, B, D), dh_0 and dc_0 (or None), on the backend.
         """
-        backend, params = self._cache["backend"], self._cache["params"]
+        cache = self._cache
+        backend, params, runs = cache["backend"], cache["params"], cache["runs"]
+        n_active, reverse = cache["n_active"], cache["reverse"]
+        hidden = self.hidden_size
         d_layer_out = backend.asarray(d_out_tm, self.dtype)
-        n_batch = d_layer_out.shape[1]
-        dh0 = backend.empty((self.num_layers, n_batch, self.hidden_size), self.dtype)
+        n_steps, n_batch = d_layer_out.shape[:2]
+        dh0 = backend.empty((len(runs), n_batch, hidden), self.dtype)
         dc0 = backend.empty(dh0.shape, self.dtype) if self.has_cell_state else None
+        is_gru = self._kind == CELL_CODES["gru"]
         for layer in range(self.num_layers - 1, -1, -1):
-            layer_input, h, c, saved, gx = self._cache["layers"][layer]
-            w_ih, w_hh, _, _ = self._layer_params(params, layer)
-            dw_ih, dw_hh, db_ih, db_hh = self._layer_params(grads, layer)
-            dh = backend.copy(backend.asarray(dh_n[layer], self.dtype))
-            if self.has_cell_state:
-                dc = backend.copy(backend.asarray(dc_n[layer], self.dtype))
-            else:
-                dc = backend.empty((n_batch, N_CARRY[self._kind] * self.hidden_size), self.dtype)
-            dx = backend.empty(layer_input.shape, self.dtype)
-            # the forward's projection buffer gx is no longer needed: it holds the gate gradients
-            # (the GRU's two sets differ, and the second needs a buffer of its own)
-            d_gates_x = backend.empty(gx.shape, self.dtype) if self._kind == CELL_CODES["gru"] else gx
-            backend.layer_backward(self._kind, layer_input, w_ih, w_hh, h, c, saved, d_layer_out, dh, dc,
-                                   gx, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh)
-            backend.assign(dh0[layer], dh)
-            if self.has_cell_state:
-                backend.assign(dc0[layer], dc)
-            d_layer_out = dx
+            d_layer_input = None
+            for direction in range(self.num_directions):
+                run = layer * self.num_directions + direction
+                run_input, h, c, saved, gx = runs[run]
+                w_ih, w_hh, _, _ = self._layer_params(params, layer, direction)
+                dw_ih, dw_hh, db_ih, db_hh = self._layer_params(grads, layer, direction)
+                if self.bidirectional:  # this direction's features, in its own time order
+                    d_run_out = backend.empty((n_steps, n_batch, hidden), self.dtype)
+                    index = identity_index(n_steps, n_batch) if direction == 0 else reverse
+                    backend.gather_steps(d_layer_out, index, d_run_out, direction * hidden, 0, hidden)
+                else:
+                    d_run_out = d_layer_out
+                dh = backend.copy(backend.asarray(dh_n[run], self.dtype))
+                if self.has_cell_state:
+                    dc = backend.copy(backend.asarray(dc_n[run], self.dtype))
+                else:
+                    dc = backend.empty((n_batch, N_CARRY[self._kind] * hidden), self.dtype)
+                dx = backend.empty(run_input.shape, self.dtype)
+                # the forward's projection buffer gx is no longer needed: it holds the gate gradients
+                # (the GRU's two sets differ, and the second needs a buffer of its own)
+                d_gates_x = backend.empty(gx.shape, self.dtype) if is_gru else gx
+                backend.layer_backward(self._kind, run_input, w_ih, w_hh, h, c, saved, d_run_out, dh, dc,
+                                       gx, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, n_active)
+                backend.assign(dh0[run], dh)
+                if self.has_cell_state:
+                    backend.assign(dc0[run], dc)
+                if direction == 0:
+                    d_layer_input = dx
+                else:  # the reverse direction saw its input reversed in time
+                    backend.gather_steps(dx, reverse, d_layer_input, accumulate=True)
+            d_layer_out = d_layer_input
         return d_layer_out, dh0, dc0
 
     def _repr_args(self):
         device = "" if self.device == "auto" else f", device={self.device!r}"
+        bidirectional = ", bidirectional=True" if self.bidirectional else ""
         return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
-                f"num_layers={self.num_layers}, dtype={np.dtype(self.dtype).name}{device}")
+                f"num_layers={self.num_layers}{bidirectional}, dtype={np.dtype(self.dtype).name}{device}")
 
     def __repr__(self):
         return f"{type(self).__name__}({self._repr_args()})"
@@ -402,6 +493,9 @@ class RNN(_RecurrentLayer):
         Stacked layers; layer k reads layer k-1's hidden sequence.
     nonlinearity : {"tanh", "relu"}, default "tanh"
         Activation ``act``.
+    bidirectional : bool, default False
+        Also run every layer over the reversed sequences; outputs of the two directions are
+        concatenated (forward first), parameters of the reverse direction end in ``_reverse``.
     dtype : float32 or float64, default float32
         Precision of parameters and computations.
     random_state : None, int, numpy Generator or RandomState
@@ -428,10 +522,10 @@ class RNN(_RecurrentLayer):
     (8, 8)
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bidirectional=False,
                  dtype=np.float32, random_state=None, device="auto"):
         self.nonlinearity = check_choice(nonlinearity, "nonlinearity", {"tanh", "relu"})
-        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, dtype,
+        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bidirectional, dtype,
                          random_state, device)
 
     def _repr_args(self):
@@ -452,6 +546,9 @@ class LSTM(_RecurrentLayer):
         Units of every layer.
     num_layers : int, default 1
         Stacked layers; layer k reads layer k-1's hidden sequence.
+    bidirectional : bool, default False
+        Also run every layer over the reversed sequences; outputs of the two directions are
+        concatenated (forward first), parameters of the reverse direction end in ``_reverse``.
     dtype : float32 or float64, default float32
         Precision of parameters and computations.
     random_state : None, int, numpy Generator or RandomState
@@ -475,9 +572,9 @@ class LSTM(_RecurrentLayer):
     ((2, 5, 8), (2, 2, 8), (2, 2, 8))
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32, random_state=None,
-                 device="auto"):
-        super().__init__("lstm", input_size, hidden_size, num_layers, dtype, random_state, device)
+    def __init__(self, input_size, hidden_size, num_layers=1, bidirectional=False, dtype=np.float32,
+                 random_state=None, device="auto"):
+        super().__init__("lstm", input_size, hidden_size, num_layers, bidirectional, dtype, random_state, device)
 
 
 class GRU(_RecurrentLayer):
@@ -494,6 +591,9 @@ class GRU(_RecurrentLayer):
         Units of every layer.
     num_layers : int, default 1
         Stacked layers; layer k reads layer k-1's hidden sequence.
+    bidirectional : bool, default False
+        Also run every layer over the reversed sequences; outputs of the two directions are
+        concatenated (forward first), parameters of the reverse direction end in ``_reverse``.
     dtype : float32 or float64, default float32
         Precision of parameters and computations.
     random_state : None, int, numpy Generator or RandomState
@@ -517,9 +617,9 @@ class GRU(_RecurrentLayer):
     ((2, 5, 8), (1, 2, 8))
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, dtype=np.float32, random_state=None,
-                 device="auto"):
-        super().__init__("gru", input_size, hidden_size, num_layers, dtype, random_state, device)
+    def __init__(self, input_size, hidden_size, num_layers=1, bidirectional=False, dtype=np.float32,
+                 random_state=None, device="auto"):
+        super().__init__("gru", input_size, hidden_size, num_layers, bidirectional, dtype, random_state, device)
 
 
 class Linear(_Module):

@@ -138,6 +138,20 @@ class CPUBackend:
         """Time-major ``x[:, index]`` (a mini-batch), contiguous."""
         return np.ascontiguousarray(x[:, index])
 
+    def gather_steps(self, src, index, dst, src_start=0, dst_start=0, width=None, accumulate=False):
+        """``dst[t, b, dst_start:+width] (+)= src[index[t, b], b, src_start:+width]``.
+
+        ``src``, ``dst``: (T, B, X) arrays of this backend; ``index``: (T, B) int64 host array. Reverses
+        sequences in time within their lengths and moves one direction's features in or out of a
+        bidirectional layer's output.
+        """
+        width = src.shape[2] - src_start if width is None else width
+        taken = src[index, np.arange(index.shape[1])[None, :], src_start:src_start + width]
+        if accumulate:
+            dst[:, :, dst_start:dst_start + width] += taken
+        else:
+            dst[:, :, dst_start:dst_start + width] = taken
+
     def sum_squares(self, flat):
         return float(self._sum_squares(np.ascontiguousarray(flat)))  # no numpy BLAS: see cpu/vector.py
 
@@ -209,6 +223,11 @@ class CUDABackend:
             out = self._cuda.device_array((x.shape[0], index.shape[0], x.shape[2]), dtype=x.dtype)
         self._elementwise.gather_batch(x, index, out)
         return out
+
+    def gather_steps(self, src, index, dst, src_start=0, dst_start=0, width=None, accumulate=False):
+        width = src.shape[2] - src_start if width is None else width
+        index = self._cuda.to_device(np.ascontiguousarray(index, dtype=np.int64))
+        self._elementwise.gather_steps(src, index, dst, src_start, dst_start, width, accumulate)
 
     def sum_squares(self, flat):
         return self._elementwise.sum_squares(flat)

@@ -31,17 +31,17 @@ def fd_error(analytic, numeric, noise_floor=1e-10):
     return rel_error(analytic, numeric)
 
 
-def make_layer(cell, input_size, hidden_size, num_layers, dtype=np.float64, random_state=0):
+def make_layer(cell, input_size, hidden_size, num_layers, dtype=np.float64, random_state=0, bidirectional=False):
     """A layer of the given cell name ("rnn_tanh", "rnn_relu", "lstm", "gru")."""
+    options = dict(dtype=dtype, random_state=random_state, bidirectional=bidirectional)
     if cell == "lstm":
-        return fastrnn.LSTM(input_size, hidden_size, num_layers, dtype=dtype, random_state=random_state)
+        return fastrnn.LSTM(input_size, hidden_size, num_layers, **options)
     if cell == "gru":
-        return fastrnn.GRU(input_size, hidden_size, num_layers, dtype=dtype, random_state=random_state)
-    return fastrnn.RNN(input_size, hidden_size, num_layers, nonlinearity=cell[4:], dtype=dtype,
-                       random_state=random_state)
+        return fastrnn.GRU(input_size, hidden_size, num_layers, **options)
+    return fastrnn.RNN(input_size, hidden_size, num_layers, nonlinearity=cell[4:], **options)
 
 
-def make_problem(cell, n_samples, n_steps, n_features, hidden, n_layers, loss, seed):
+def make_problem(cell, n_samples, n_steps, n_features, hidden, n_layers, loss, seed, n_directions=1):
     """Random inputs, initial states and loss weights of a linear loss on outputs and final states.
 
     The loss is L = sum(A * out) + sum(Bh * h_n) [+ sum(Bc * c_n)], so dL/dout = A, dL/dh_n = Bh.
@@ -49,10 +49,10 @@ def make_problem(cell, n_samples, n_steps, n_features, hidden, n_layers, loss, s
     """
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_samples, n_steps, n_features))
-    state_shape = (n_layers, n_samples, hidden)
+    state_shape = (n_layers * n_directions, n_samples, hidden)
     h0 = rng.normal(scale=0.5, size=state_shape)
     c0 = rng.normal(scale=0.5, size=state_shape) if cell == "lstm" else None
-    A = rng.normal(size=(n_samples, n_steps, hidden))
+    A = rng.normal(size=(n_samples, n_steps, n_directions * hidden))
     if loss == "last":
         A[:, :-1] = 0.0
     Bh = rng.normal(size=state_shape)
@@ -64,9 +64,9 @@ def layer_state(cell, h0, c0):
     return (h0, c0) if cell == "lstm" else h0
 
 
-def linear_loss(layer, cell, X, h0, c0, A, Bh, Bc):
+def linear_loss(layer, cell, X, h0, c0, A, Bh, Bc, lengths=None):
     """Value of the linear loss of :func:`make_problem` for the layer's current parameters."""
-    out, state_n = layer.forward(X, layer_state(cell, h0, c0))
+    out, state_n = layer.forward(X, layer_state(cell, h0, c0), lengths=lengths)
     value = np.sum(A * out)
     if cell == "lstm":
         value += np.sum(Bh * state_n[0]) + np.sum(Bc * state_n[1])

@@ -29,16 +29,19 @@ def _compile(kernel, signature):
 def _signatures(dtype):
     a1, a2, a3 = types.Array(dtype, 1, "A"), types.Array(dtype, 2, "A"), types.Array(dtype, 3, "A")
     i64, b = types.int64, types.boolean
+    ints = types.Array(i64, 1, "A")
     return {
         "matmul": (linalg._matmul_kernel, (a2, a2, a2, b, b, a1, a1, i64, b, dtype)),
         "column_sum": (linalg._column_sum_kernel, (a2, a1, dtype)),
         "transpose": (recurrent._transpose_kernel, (a2, a2)),
-        "forward_persistent": (recurrent._forward_persistent, (i64, a3, a2, a1, a3, a3, a3)),
-        "backward_persistent": (recurrent._backward_persistent, (i64, a2, a3, a3, a3, a3, a2, a2, a3, a3, dtype)),
+        "forward_persistent": (recurrent._forward_persistent, (i64, a3, a2, a1, a3, a3, a3, ints)),
+        "backward_persistent": (recurrent._backward_persistent,
+                                (i64, a2, a3, a3, a3, a3, a2, a2, a3, a3, ints, dtype)),
         "forward_pointwise": (recurrent._forward_pointwise, (i64, a2, a2, a2, a2, a2, a2, a2)),
         "backward_pointwise": (recurrent._backward_pointwise, (i64, a2, a2, a2, a2, a2, a2, a2, a2, a2)),
         "fill": (elementwise._fill_kernel, (a1, dtype)),
-        "gather_batch": (elementwise._gather_kernel, (a3, types.Array(i64, 1, "A"), a3)),
+        "gather_batch": (elementwise._gather_kernel, (a3, ints, a3)),
+        "gather_steps": (elementwise._gather_steps_kernel, (a3, types.Array(i64, 2, "A"), a3, i64, i64, i64, b)),
         "sum_squares": (elementwise._partial_sum_squares, (a1, types.Array(types.float64, 1, "A"))),
         "scale": (elementwise._scale_kernel, (a1, dtype)),
         "masked_axpy": (elementwise._masked_axpy_kernel, (a1, a1, types.Array(b, 1, "A"), dtype)),

@@ -82,3 +82,17 @@ def test_sunspots():
     assert np.all(monthly.values >= 0) and "NOAA" in monthly.source
     with pytest.raises(ValueError, match="frequency must be"):
         load_sunspots("daily")
+
+
+def test_pad_sequences():
+    from fastrnn.data import pad_sequences
+
+    X, lengths = pad_sequences([[1.0, 2.0, 3.0], np.array([4.0])])
+    np.testing.assert_array_equal(X, [[1, 2, 3], [4, 0, 0]])
+    np.testing.assert_array_equal(lengths, [3, 1])
+    X, lengths = pad_sequences([np.ones((2, 3)), np.ones((4, 3))], dtype=np.float32, value=-1.0)
+    assert X.shape == (2, 4, 3) and X.dtype == np.float32 and np.all(X[0, 2:] == -1.0)
+    with pytest.raises(ValueError, match="non-empty list"):
+        pad_sequences([])
+    with pytest.raises(ValueError, match=r"sequences\[0\] contains NaN"):
+        pad_sequences([[1.0, np.nan]])

@@ -403,3 +403,98 @@ def test_tagger_learns_a_running_parity_of_signs():
     tagger = RNNClassifier(output="sequence", hidden_sizes=(16,), max_iter=30, learning_rate_init=0.01,
                            random_state=0).fit(X[:500], tags[:500])
     assert tagger.score(X[500:], tags[500:]) > 0.9
+
+
+# ---------------------------------------------------------------------------- variable lengths, bidirectional
+def variable_length_marker_task(n, seed=0):
+    """The marker task on sequences of 5 to 40 steps, as a list of 1-D arrays."""
+    rng = np.random.default_rng(seed)
+    sequences, labels = [], []
+    for _ in range(n):
+        x = rng.normal(scale=0.5, size=rng.integers(5, 41))
+        has_marker = rng.random() < 0.5
+        if has_marker:
+            x[rng.integers(0, x.size)] += 3.0
+        sequences.append(x)
+        labels.append(int(has_marker))
+    return sequences, np.array(labels)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lists_of_sequences_of_different_lengths(bidirectional):
+    X, y = variable_length_marker_task(700)
+    clf = RNNClassifier(cell="gru", hidden_sizes=(16,), max_iter=25, learning_rate_init=0.01,
+                        bidirectional=bidirectional, random_state=0).fit(X[:500], y[:500])
+    assert clf.score(X[500:], y[500:]) > 0.95
+    # each sequence is read to its own end: predicting it alone gives the same probabilities
+    together = clf.predict_proba(X[500:520])
+    alone = np.concatenate([clf.predict_proba(x[np.newaxis]) for x in X[500:520]])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+
+
+def test_variable_lengths_with_early_stopping_and_a_regressor():
+    X, _ = variable_length_marker_task(200, seed=1)
+    y = np.array([x.sum() for x in X])
+    model = RNNRegressor(hidden_sizes=(8,), max_iter=5, early_stopping=True, random_state=0).fit(X, y)
+    assert model.predict(X).shape == (200,) and np.isfinite(model.score(X, y))
+
+
+def test_variable_lengths_errors():
+    X = [np.zeros(3), np.zeros(5)]
+    with pytest.raises(ValueError, match="output='sequence' does not take yet"):
+        RNNRegressor(output="sequence", max_iter=1).fit(X, [np.zeros(3), np.zeros(5)])
+    with pytest.raises(ValueError, match=r"X\[1\] must be a sequence"):
+        RNNRegressor(max_iter=1).fit([np.zeros(3), np.zeros((0, 1))], [0.0, 1.0])
+    with pytest.raises(ValueError, match="same number of features"):
+        RNNRegressor(max_iter=1).fit([np.zeros((3, 2)), np.zeros((4, 1))], [0.0, 1.0])
+    model = RNNRegressor(hidden_sizes=(4,), max_iter=1, bidirectional=True, random_state=0).fit(
+        np.zeros((4, 3, 1)), np.zeros(4))
+    with pytest.raises(ValueError, match="initial_state is not supported with bidirectional=True"):
+        model.predict(np.zeros((4, 3, 1)), initial_state=[np.zeros((4, 4))])
+
+
+# ---------------------------------------------------------------------------- truncated BPTT
+def test_truncated_bptt_trains_a_100000_step_series_in_bounded_memory():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    t = np.arange(100_001)
+    series = np.sin(2 * np.pi * t / 50) + 0.5 * np.sin(2 * np.pi * t / 7.3) + 0.1 * rng.normal(size=t.size)
+    X, y = series[None, :-1], series[None, 1:]  # one series: predict each next value
+    RNNRegressor(hidden_sizes=(4,), output="sequence", max_iter=1, device="cpu").fit(X[:, :20], y[:, :20])  # warm-up
+    model = RNNRegressor(cell="gru", hidden_sizes=(16,), output="sequence", bptt_steps=100, max_iter=2,
+                         learning_rate_init=0.01, device="cpu", random_state=0)
+    tracemalloc.start()
+    model.fit(X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # full BPTT keeps every step's activations: about 80 MB here; chunks of 100 steps need ~2 MB
+    assert peak < 10e6
+    assert model.score(X, y) > 0.9
+
+
+def test_bptt_steps_covering_the_sequence_is_full_bptt_and_chunked_prediction_is_exact(data):
+    X, y = data
+    full = RNNRegressor(dtype="float64", bptt_steps=None, **SMALL).fit(X, y)
+    covering = RNNRegressor(dtype="float64", bptt_steps=X.shape[1], **SMALL).fit(X, y)
+    np.testing.assert_array_equal(full.network_.params, covering.network_.params)
+    chunked = full.predict(X)
+    np.testing.assert_allclose(full.set_params(bptt_steps=3).predict(X), chunked, rtol=1e-10, atol=1e-12)
+
+
+def test_truncated_bptt_with_one_label_per_sequence_learns_from_the_last_chunk():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 30, 1))
+    y = X[:, -3:, 0].mean(axis=1)  # depends on the last chunk only
+    model = RNNRegressor(hidden_sizes=(16,), bptt_steps=10, max_iter=30, learning_rate_init=0.01, random_state=0)
+    model.fit(X[:300], y[:300])
+    assert model.score(X[300:], y[300:]) > 0.8
+
+
+def test_truncated_bptt_errors():
+    with pytest.raises(ValueError, match="bptt_steps .* needs unidirectional layers"):
+        RNNRegressor(bptt_steps=2, bidirectional=True, max_iter=1).fit(np.zeros((4, 6, 1)), np.zeros(4))
+    with pytest.raises(ValueError, match="bptt_steps .* needs unidirectional layers"):
+        RNNRegressor(bptt_steps=2, max_iter=1).fit([np.zeros(3), np.zeros(5)], [0.0, 1.0])
+    with pytest.raises(ValueError, match="'bptt_steps' parameter of RNNRegressor must be None or an integer"):
+        RNNRegressor(bptt_steps=0).fit(np.zeros((4, 6, 1)), np.zeros(4))

@@ -8,12 +8,13 @@ from helpers import CELLS, layer_state, make_layer, make_problem, rel_error
 torch = pytest.importorskip("torch")
 
 
-def torch_layer(cell, input_size, hidden, n_layers):
+def torch_layer(cell, input_size, hidden, n_layers, bidirectional=False):
+    options = dict(batch_first=True, bidirectional=bidirectional)
     if cell == "lstm":
-        return torch.nn.LSTM(input_size, hidden, n_layers, batch_first=True).double()
+        return torch.nn.LSTM(input_size, hidden, n_layers, **options).double()
     if cell == "gru":
-        return torch.nn.GRU(input_size, hidden, n_layers, batch_first=True).double()
-    return torch.nn.RNN(input_size, hidden, n_layers, nonlinearity=cell[4:], batch_first=True).double()
+        return torch.nn.GRU(input_size, hidden, n_layers, **options).double()
+    return torch.nn.RNN(input_size, hidden, n_layers, nonlinearity=cell[4:], **options).double()
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -70,3 +71,44 @@ def test_weights_move_from_torch_by_name(cell):
     with torch.no_grad():
         t_out = theirs(torch.from_numpy(X))[0].numpy()
     assert rel_error(out, t_out) < 1e-5
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("lengths", [None, [6, 3, 1, 5]])
+def test_bidirectional_and_packed_sequences_match_torch(cell, bidirectional, lengths):
+    """Against torch with bidirectional=True and pack_padded_sequence(enforce_sorted=False)."""
+    directions = 2 if bidirectional else 1
+    p = make_problem(cell, 4, 6, 3, 4, 2, "every", seed=2, n_directions=directions)
+    ours = make_layer(cell, 3, 4, 2, np.float64, random_state=5, bidirectional=bidirectional)
+    theirs = torch_layer(cell, 3, 4, 2, bidirectional=bidirectional)
+    theirs.load_state_dict({name: torch.from_numpy(value) for name, value in ours.state_dict().items()})
+    if lengths is not None:
+        for b, length in enumerate(lengths):
+            p["A"][b, length:] = 0.0  # torch's padded output is a constant there: no gradient either way
+
+    out, state_n = ours.forward(p["X"], layer_state(cell, p["h0"], p["c0"]), lengths=lengths)
+    grads = ours.backward(p["A"], layer_state(cell, p["Bh"], p["Bc"]))
+
+    X = torch.tensor(p["X"], requires_grad=True)
+    h0 = torch.tensor(p["h0"], requires_grad=True)
+    c0 = torch.tensor(p["c0"], requires_grad=True) if cell == "lstm" else None
+    packed = X if lengths is None else torch.nn.utils.rnn.pack_padded_sequence(
+        X, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    t_out, t_state = theirs(packed, (h0, c0) if cell == "lstm" else h0)
+    if lengths is not None:
+        t_out = torch.nn.utils.rnn.pad_packed_sequence(t_out, batch_first=True, total_length=6)[0]
+    t_h = t_state[0] if cell == "lstm" else t_state
+    loss_value = (t_out * torch.from_numpy(p["A"])).sum() + (t_h * torch.from_numpy(p["Bh"])).sum()
+    if cell == "lstm":
+        loss_value = loss_value + (t_state[1] * torch.from_numpy(p["Bc"])).sum()
+    loss_value.backward()
+
+    assert rel_error(out, t_out.detach().numpy()) < 1e-10
+    assert rel_error(state_n[0] if cell == "lstm" else state_n, t_h.detach().numpy()) < 1e-10
+    for name, param in theirs.named_parameters():
+        assert rel_error(grads[name], param.grad.numpy()) < 1e-10, name
+    assert rel_error(grads["input"], X.grad.numpy()) < 1e-10
+    assert rel_error(grads["state"][0] if cell == "lstm" else grads["state"], h0.grad.numpy()) < 1e-10
+    if cell == "lstm":
+        assert rel_error(grads["state"][1], c0.grad.numpy()) < 1e-10

@@ -129,3 +129,28 @@ def test_optimizers_follow_torch_trajectories(ours_factory, theirs_factory):
         t_opt.step()
     for p, t_p in zip(ours, theirs):
         assert rel_error(p, t_p.detach().numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("output", ["last", "sequence"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_network_gradients_match_finite_differences(cell, output, bidirectional):
+    """The estimators' network (stacked layers of different sizes, head on the final states or on
+    every step, a variable-length batch) against central differences of its loss, in float64."""
+    from fastrnn._network import SequenceNetwork
+
+    rng = np.random.default_rng(4)
+    network = SequenceNetwork(cell, "tanh", 2, (3, 2), 2, output, np.float64, rng, bidirectional)
+    lengths = np.array([5, 3, 1])  # sorted, as the estimators pass them
+    x = rng.normal(size=(5, 3, 2))  # time-major
+    weights = rng.normal(size=(3, 2) if output == "last" else (5, 3, 2))
+    if output == "sequence":
+        weights[np.arange(5)[:, None] >= lengths[None, :]] = 0.0  # no loss on padded steps
+
+    def loss():
+        return float(np.sum(weights * network.forward(x, lengths=lengths)))
+
+    loss()
+    network.backward(weights)
+    numeric = central_differences(loss, network.params)
+    assert fd_error(network.grad, numeric) < 1e-6

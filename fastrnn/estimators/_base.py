@@ -14,7 +14,9 @@ import numpy as np
 import scipy.sparse
 
 from .._network import SequenceNetwork
+from .._packing import sort_by_length
 from .._progress import ProgressBar
+from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import resolve_device
 from .._validation import as_generator, as_real_array, check_finite, check_sequences
 from .. import exceptions
@@ -39,6 +41,8 @@ _PARAMETER_RULES = {
                      "a non-empty tuple of integers >= 1"),
     "nonlinearity": (lambda v: v in ("tanh", "relu"), "one of 'tanh', 'relu'"),
     "output": (lambda v: v in ("last", "sequence"), "one of 'last', 'sequence'"),
+    "bidirectional": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
+    "bptt_steps": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
     "device": (lambda v: v in ("auto", "cpu", "cuda"), "one of 'auto', 'cpu', 'cuda'"),
     "dtype": (lambda v: v in ("float32", "float64", np.float32, np.float64), "'float32' or 'float64'"),
     "solver": (lambda v: v in ("sgd", "adam", "adagrad"), "one of 'sgd', 'adam', 'adagrad'"),
@@ -73,21 +77,23 @@ def _check_not_sparse(X, name="X"):
 class BaseRNNEstimator:
     """Base of :class:`RNNRegressor` and :class:`RNNClassifier`; see their docstrings."""
 
-    def __init__(self, cell="lstm", hidden_sizes=(64,), nonlinearity="tanh", output="last", device="auto",
-                 dtype="float32", solver="adam", learning_rate_init=0.001, batch_size="auto", max_iter=200,
-                 shuffle=True, alpha=0.0001, clip_grad_norm=1.0, tol=1e-4, n_iter_no_change=10,
+    def __init__(self, cell="lstm", hidden_sizes=(64,), nonlinearity="tanh", output="last", bidirectional=False,
+                 device="auto", dtype="float32", solver="adam", learning_rate_init=0.001, batch_size="auto",
+                  max_iter=200, bptt_steps=None, shuffle=True, alpha=0.0001, clip_grad_norm=1.0, tol=1e-4, n_iter_no_change=10,
                  early_stopping=False, validation_fraction=0.1, momentum=0.9, nesterovs_momentum=True,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, random_state=None, warm_start=False, verbose=False):
         self.cell = cell
         self.hidden_sizes = hidden_sizes
         self.nonlinearity = nonlinearity
         self.output = output
+        self.bidirectional = bidirectional
         self.device = device
         self.dtype = dtype
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.batch_size = batch_size
         self.max_iter = max_iter
+        self.bptt_steps = bptt_steps
         self.shuffle = shuffle
         self.alpha = alpha
         self.clip_grad_norm = clip_grad_norm
@@ -190,8 +196,20 @@ class BaseRNNEstimator:
 
     # ------------------------------------------------------------------ input checks
     def _check_X(self, X, reset):
-        """Validate X; on ``reset`` learn ``n_features_in_``. Returns (X3 batch-first float, was_2d)."""
+        """Validate X; on ``reset`` learn ``n_features_in_``.
+
+        Returns ``(X3, lengths)``: X3 batch-first float (n_samples, n_timesteps, n_features); lengths
+        None, or the (n_samples,) lengths when X was a list of sequences of different lengths (X3 is
+        then zero-padded to the longest).
+        """
         _check_not_sparse(X)
+        lengths = None
+        if is_ragged(X):
+            if self.output == "sequence":
+                raise ValueError("X holds sequences of different lengths, which output='sequence' does not "
+                                 "take yet; pad them to one length (fastrnn.data.pad_sequences) or use "
+                                 "output='last'.")
+            X, lengths = pad_sequences(X, dtype=self._float_type, name="X")
         array = as_real_array(X, "X", self._float_type)
         if array.ndim == 1:
             raise ValueError(
@@ -214,12 +232,15 @@ class BaseRNNEstimator:
             raise
         if reset:
             self.n_features_in_ = n_features
-        return checked
+        return checked[0], lengths
 
     def _check_initial_state(self, initial_state, n_samples):
         """Validate ``initial_state``: one entry per layer, h0 (n_samples, H_k), LSTM a pair (h0, c0)."""
         if initial_state is None:
             return None
+        if self.bidirectional:
+            raise ValueError("initial_state is not supported with bidirectional=True (the reverse direction "
+                             "starts at each sequence's end).")
         layers = self.network_.layers
         if not isinstance(initial_state, (list, tuple)) or len(initial_state) != len(layers):
             raise ValueError(f"initial_state must be a list with one entry per recurrent layer "
@@ -246,11 +267,12 @@ class BaseRNNEstimator:
             return None
         return [(h[:, index], None if c is None else c[:, index]) for h, c in states]
 
-    def _raw_outputs(self, X, initial_state=None, on_device=False):
+    def _raw_outputs(self, X, initial_state=None, on_device=False, lengths=None):
         """Network outputs for validated X (batch-first), chunked; (n, n_out) or (n, T, n_out).
 
         Runs on the resolved ``device``; with ``on_device`` (during fit) the parameters already there
-        are used, otherwise the host parameters are (re)loaded onto it first.
+        are used, otherwise the host parameters are (re)loaded onto it first. ``lengths``: per-sample
+        lengths of a padded X (None: all steps).
         """
         network = self.network_
         if not on_device:
@@ -259,9 +281,20 @@ class BaseRNNEstimator:
         states = self._check_initial_state(initial_state, X.shape[0])
         pieces = []
         for start in range(0, X.shape[0], _PREDICT_CHUNK):
-            index = slice(start, start + _PREDICT_CHUNK)
-            out = network.backend.to_host(network.forward(x_tm[:, index], self._slice_states(states, index)))
-            pieces.append(out if self.output == "last" else out.transpose(1, 0, 2))
+            index = np.arange(start, min(start + _PREDICT_CHUNK, X.shape[0]))
+            batch_lengths = None
+            if lengths is not None:  # the kernels take a batch sorted by decreasing length
+                order, inverse = sort_by_length(lengths[index])
+                index, batch_lengths = index[order], lengths[index[order]]
+            x_batch = np.ascontiguousarray(x_tm[:, index])
+            batch_states = self._slice_states(states, index)
+            outs = []
+            for k, chunk in enumerate(self._time_chunks(x_batch.shape[0])):  # bounded memory with bptt_steps
+                if k > 0:
+                    batch_states = network.final_states()
+                outs.append(network.backend.to_host(network.forward(x_batch[chunk], batch_states, batch_lengths)))
+            out = outs[-1] if self.output == "last" else np.concatenate(outs, axis=0).transpose(1, 0, 2)
+            pieces.append(out if lengths is None else out[inverse])
         return np.concatenate(pieces, axis=0)
 
     # ------------------------------------------------------------------ training
@@ -277,18 +310,16 @@ class BaseRNNEstimator:
             return min(32, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _split_validation(self, X, targets, rng):
-        """Hold out ``validation_fraction`` of the samples: at random (stratified by class for
-        classifiers) when ``shuffle``, else the last samples, so that time order is kept."""
-        n = X.shape[0]
+    def _split_validation(self, n, targets, rng):
+        """Indices (train, validation) holding out ``validation_fraction`` of the ``n`` samples: at
+        random (stratified by class for classifiers) when ``shuffle``, else the last samples, so that
+        time order is kept."""
         if n < 2:
             raise ValueError(f"early_stopping=True needs at least 2 samples to hold out a validation set; got {n}.")
         if self.shuffle:
-            train, val = self._validation_indices(targets, rng)
-        else:
-            n_val = min(max(1, int(round(self.validation_fraction * n))), n - 1)
-            train, val = np.arange(n - n_val), np.arange(n - n_val, n)
-        return X[train], targets[train], X[val], targets[val]
+            return self._validation_indices(targets, rng)
+        n_val = min(max(1, int(round(self.validation_fraction * n))), n - 1)
+        return np.arange(n - n_val), np.arange(n - n_val, n)
 
     def _validation_indices(self, targets, rng):
         n = targets.shape[0]
@@ -299,14 +330,14 @@ class BaseRNNEstimator:
     def _fit(self, X, y, incremental, initial_state=None, classes=None):
         self._validate_params()
         first_fit = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
-        X, _ = self._check_X(X, reset=first_fit)
+        X, lengths = self._check_X(X, reset=first_fit)
         targets = self._encode_targets(y, X, first_fit, classes)
         rng = as_generator(self.random_state) if first_fit else self._rng
         if first_fit:
             self._rng = rng
             self.network_ = SequenceNetwork(
                 self.cell, self.nonlinearity, X.shape[2], tuple(int(s) for s in self.hidden_sizes),
-                self._n_network_outputs(), self.output, self._float_type, rng)
+                self._n_network_outputs(), self.output, self._float_type, rng, bool(self.bidirectional))
             self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
             self.validation_loss_curve_ = [] if self.early_stopping else None
             self.validation_scores_ = [] if self.early_stopping else None
@@ -319,11 +350,17 @@ class BaseRNNEstimator:
         network = self.network_.to(resolve_device(self.device))  # parameters go to the device once
         backend = network.backend
         states = self._check_initial_state(initial_state, X.shape[0])
+        if self.bptt_steps is not None and (self.bidirectional or lengths is not None):
+            raise ValueError("bptt_steps (truncated BPTT) needs unidirectional layers and sequences of equal "
+                             "length: the state is carried forward in time from chunk to chunk.")
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             if states is not None:
                 raise ValueError("initial_state cannot be combined with early_stopping=True.")
-            X, targets, X_val, targets_val = self._split_validation(X, targets, rng)
+            train, val = self._split_validation(X.shape[0], targets, rng)
+            X, targets, X_val, targets_val = X[train], targets[train], X[val], targets[val]
+            if lengths is not None:
+                lengths, lengths_val = lengths[train], lengths[val]
             best_params = backend.copy(network.active_params)
         # the training data go to the device once; mini-batches are gathered there
         x_tm = backend.asarray(np.ascontiguousarray(X.transpose(1, 0, 2)), self._float_type)
@@ -339,22 +376,27 @@ class BaseRNNEstimator:
             epoch_loss, norms, n_clipped = 0.0, [], 0
             for start in range(0, n_samples, batch):
                 index = order[start:start + batch]
+                batch_lengths = None
+                if lengths is not None:  # the kernels take a batch sorted by decreasing length
+                    index = index[sort_by_length(lengths[index])[0]]
+                    batch_lengths = lengths[index]
                 if self.output == "last":
                     target_batch = targets_tm[index]
                 else:
                     target_batch = targets_tm[:, index]
                 try:
-                    loss, norm, clipped = self._train_step(backend.gather_batch(x_tm, index), target_batch,
-                                                           self._slice_states(states, index), last_good)
+                    batch_loss, batch_norms, batch_clipped = self._train_batch(backend.gather_batch(x_tm, index), target_batch,
+                                                                self._slice_states(states, index), last_good,
+                                                                batch_lengths)
                 except TrainingDivergedError:
                     backend.assign(network.active_params, last_good)
                     network.sync_to_host()
                     if progress:
                         progress.close()
                     raise
-                epoch_loss += loss * len(index)
-                norms.append(norm)
-                n_clipped += clipped
+                epoch_loss += batch_loss * len(index)
+                norms += batch_norms
+                n_clipped += batch_clipped
             self.n_iter_ += 1
             self.t_ += n_samples
             self.loss_curve_.append(epoch_loss / n_samples)
@@ -362,7 +404,7 @@ class BaseRNNEstimator:
             self.clipped_fraction_curve_.append(n_clipped / len(norms))
             extra = ""
             if early_stopping:
-                val_out = self._raw_outputs(X_val, on_device=True)
+                val_out = self._raw_outputs(X_val, on_device=True, lengths=None if lengths is None else lengths_val)
                 val_loss = self._loss(val_out if self.output == "last" else val_out.transpose(1, 0, 2),
                                       targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1))[0]
                 score = self._score_outputs(val_out, targets_val)
@@ -402,8 +444,42 @@ class BaseRNNEstimator:
                           f"optimization hasn't converged yet.", exceptions.ConvergenceWarning, stacklevel=3)
         return self
 
-    def _train_step(self, x, targets, states, last_good):
+    def _time_chunks(self, n_steps):
+        """Slices of the time axis that truncated BPTT trains one after the other (one slice, all
+        steps, without ``bptt_steps``)."""
+        if self.bptt_steps is None or self.bptt_steps >= n_steps:
+            return [slice(0, n_steps)]
+        return [slice(start, min(start + self.bptt_steps, n_steps)) for start in range(0, n_steps, self.bptt_steps)]
+
+    def _train_batch(self, x, targets, states, last_good, lengths):
+        """Train on one mini-batch (time-major ``x``), in chunks of ``bptt_steps`` when set.
+
+        Truncated BPTT: the chunks run in time order and each starts from the previous chunk's final
+        state (carried, but not backpropagated through). With output="sequence" every chunk makes an
+        update on its own steps' loss; with output="last" the earlier chunks only carry the state
+        forward and the update is made on the last chunk. Returns (mean loss over the batch's steps,
+        gradient norms of the updates, how many of them were clipped).
+        """
+        chunks = self._time_chunks(x.shape[0])
+        loss_sum, norms, n_clipped = 0.0, [], 0
+        for k, chunk in enumerate(chunks):
+            x_chunk = x[chunk]
+            if k > 0:
+                states = self.network_.final_states()
+            if self.output == "last" and k < len(chunks) - 1:
+                self.network_.forward(x_chunk, states, lengths)
+                continue
+            loss, norm, clipped = self._train_step(x_chunk, targets if self.output == "last" else targets[chunk],
+                                                   states, last_good, lengths)
+            loss_sum += loss * (1 if self.output == "last" else chunk.stop - chunk.start)
+            norms.append(norm)
+            n_clipped += clipped
+        return loss_sum / (1 if self.output == "last" else x.shape[0]), norms, n_clipped
+
+    def _train_step(self, x, targets, states, last_good, lengths=None):
         """One mini-batch: forward, loss, BPTT, clipping, update, on the network's device.
+
+        ``lengths``: the batch's lengths, sorted in decreasing order (None: all steps).
 
         The loss is computed on the host from the outputs (a small copy); before the update, the
         current weights (which gave this finite loss) are copied into ``last_good``. Returns (loss,
@@ -411,7 +487,7 @@ class BaseRNNEstimator:
         """
         network = self.network_
         backend = network.backend
-        outputs = backend.to_host(network.forward(x, states))
+        outputs = backend.to_host(network.forward(x, states, lengths))
         loss, d_outputs = self._loss(outputs, targets)
         n = x.shape[1]
         if self.alpha:

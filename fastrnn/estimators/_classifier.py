@@ -19,8 +19,8 @@ class RNNClassifier(BaseRNNEstimator):
 
     Parameters
     ----------
-    cell, hidden_sizes, nonlinearity, output, device, dtype, solver, learning_rate_init, batch_size,
-    max_iter, shuffle, alpha, clip_grad_norm, tol, n_iter_no_change, early_stopping,
+    cell, hidden_sizes, nonlinearity, output, bidirectional, device, dtype, solver, learning_rate_init, batch_size,
+    max_iter, bptt_steps, shuffle, alpha, clip_grad_norm, tol, n_iter_no_change, early_stopping,
     validation_fraction, momentum, nesterovs_momentum, beta_1, beta_2, epsilon, random_state,
     warm_start, verbose :
         As in :class:`fastrnn.RNNRegressor`. With ``early_stopping`` and ``shuffle``, the validation
@@ -53,8 +53,9 @@ class RNNClassifier(BaseRNNEstimator):
 
         Parameters
         ----------
-        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
-            Sequences; a 2-D X is a batch of univariate series.
+        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list
+            Sequences; a 2-D X is a batch of univariate series. With output="last", X may also be a
+            list of sequences of different lengths, as in :meth:`fastrnn.RNNRegressor.fit`.
         y : array-like
             output="last": (n_samples,) labels. output="sequence": (n_samples, n_timesteps) labels,
             one per step.
@@ -104,8 +105,8 @@ class RNNClassifier(BaseRNNEstimator):
     def predict_log_proba(self, X, initial_state=None):
         """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
         self._check_is_fitted()
-        X, _ = self._check_X(X, reset=False)
-        logits = self._raw_outputs(X, initial_state).astype(np.float64)
+        X, lengths = self._check_X(X, reset=False)
+        logits = self._raw_outputs(X, initial_state, lengths=lengths).astype(np.float64)
         if len(self.classes_) == 2:
             z = logits[..., 0]
             return np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=-1)

@@ -40,6 +40,10 @@ class RNNRegressor(BaseRNNEstimator):
     output : {"last", "sequence"}, default "last"
         "last": many-to-one, one prediction per sequence from the last hidden state; "sequence":
         many-to-many, one prediction per time step.
+    bidirectional : bool, default False
+        Bidirectional recurrent layers: each also reads the sequences backwards, and both
+        directions' states feed the next layer; with output="last" the head reads the forward
+        direction's final state and the reverse direction's state at the first step.
     device : {"auto", "cpu", "cuda"}, default "auto"
         Where the kernels run: "auto" is a usable GPU (numba-cuda installed), else the CPU; "cuda"
         without one raises. Resolved at fit and predict time, so a model fitted on a GPU predicts on
@@ -54,6 +58,13 @@ class RNNRegressor(BaseRNNEstimator):
         Mini-batch size; "auto" is ``min(32, n_samples)``.
     max_iter : int, default 200
         Maximum number of epochs (passes over the data).
+    bptt_steps : int or None, default None
+        Truncated backpropagation through time: train each mini-batch in chunks of this many steps,
+        in time order, each chunk starting from the previous one's final state (carried forward,
+        not backpropagated through). With output="sequence" each chunk makes its own update (a long
+        series trains in memory bounded by the chunk); with output="last" the update is made on the
+        last chunk. Prediction also runs in chunks (exactly the same result, bounded memory). None:
+        full BPTT over all steps. Needs unidirectional layers and sequences of equal length.
     shuffle : bool, default True
         Shuffle the samples every epoch. With ``early_stopping``, ``shuffle=False`` also holds out the
         *last* samples for validation (time order is kept) instead of a random subset.
@@ -131,8 +142,11 @@ class RNNRegressor(BaseRNNEstimator):
 
         Parameters
         ----------
-        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
-            Sequences; a 2-D X is a batch of univariate series. Nested lists are accepted.
+        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list
+            Sequences; a 2-D X is a batch of univariate series. Nested lists are accepted. With
+            output="last", X may also be a list of sequences of different lengths, each
+            (n_steps_i,) or (n_steps_i, n_features): each is then read to its own end (the same
+            in predict and score).
         y : array-like
             output="last": (n_samples,) or (n_samples, n_outputs). output="sequence":
             (n_samples, n_timesteps) or (n_samples, n_timesteps, n_outputs).
@@ -177,8 +191,8 @@ class RNNRegressor(BaseRNNEstimator):
             output="sequence": (n_samples, n_timesteps) or (n_samples, n_timesteps, n_outputs).
         """
         self._check_is_fitted()
-        X, _ = self._check_X(X, reset=False)
-        out = self._raw_outputs(X, initial_state).astype(np.float64)
+        X, lengths = self._check_X(X, reset=False)
+        out = self._raw_outputs(X, initial_state, lengths=lengths).astype(np.float64)
         return out[..., 0] if self.n_outputs_ == 1 else out
 
     def score(self, X, y):
@@ -196,9 +210,9 @@ class RNNRegressor(BaseRNNEstimator):
         float
         """
         self._check_is_fitted()
-        X3, _ = self._check_X(X, reset=False)
+        X3, lengths = self._check_X(X, reset=False)
         targets = self._encode_targets(y, X3, reset=False, classes=None)
-        return self._score_outputs(self._raw_outputs(X3), targets)
+        return self._score_outputs(self._raw_outputs(X3, lengths=lengths), targets)
 
     def forecast(self, X, steps):
         """Forecast ``steps`` future values autoregressively, feeding each prediction back as input.
@@ -226,7 +240,9 @@ class RNNRegressor(BaseRNNEstimator):
             raise ValueError(
                 f"forecast() feeds predictions back as inputs, so it needs n_outputs_ == n_features_in_; "
                 f"this model has n_outputs_={self.n_outputs_} and n_features_in_={self.n_features_in_}.")
-        window, _ = self._check_X(X, reset=False)
+        window, lengths = self._check_X(X, reset=False)
+        if lengths is not None:
+            raise ValueError("forecast() slides one window per series: pass windows of equal length.")
         window = window.copy()
         predictions = np.empty((window.shape[0], steps, self.n_features_in_), dtype=window.dtype)
         for step in range(steps):

@@ -10,6 +10,13 @@ what is known to be fast with Numba on a few cores (``DESIGN.md``):
   ``dW_ih = dG^T X`` and ``dW_hh = dG^T H_prev`` over all ``T*B`` rows at once.
 
 Every array is allocated by the caller, so workspaces can be reused across batches.
+
+Variable lengths: ``n_active[t]`` is the number of sequences still running at step ``t``. The
+sequences are sorted by decreasing length (the caller permutes the batch), so the running ones are
+the leading rows and each step works on a contiguous prefix: the recurrent product and the cell step
+cost what the running sequences cost, as with PyTorch's packed sequences. A finished sequence's state
+is carried forward unchanged, so row ``b`` of ``h[T]`` is its state after its own last step, and its
+padded steps get no gradient.
 """
 
 import numpy as np
@@ -26,7 +33,7 @@ drop_stale_cache(__file__, [cells.__file__, config.__file__, steps.__file__])
 
 
 @njit(**JIT_OPTIONS)
-def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh):
+def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
     """Run one recurrent layer forward over a batch of sequences.
 
     Parameters
@@ -51,6 +58,9 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh):
         Workspace: input projections of all steps.
     gh : (B, G*H) array
         Workspace: recurrent projection of one step.
+    n_active : (T,) int64 array
+        Sequences running at each step, non-increasing; all ``B`` for equal lengths. Rows at and
+        beyond ``n_active[t]`` copy their state from step t-1 (see the module docstring).
     """
     n_steps, n_batch, n_in = x.shape
     n_gate_units = w_ih.shape[0]
@@ -68,16 +78,23 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh):
         gx_rows[r] += bias
     w_hh_t = w_hh.T
     for t in range(n_steps):
-        np.dot(h[t], w_hh_t, gh)
-        if gru:
-            for b in range(n_batch):
-                gh[b][2 * hidden:] += b_hn
-        forward_step(kind, gx[t], gh, h[t], c[t], h[t + 1], c[t + 1], saved[t])
+        n_run = n_active[t]
+        if n_run > 0:
+            gh_run = gh[:n_run]
+            np.dot(h[t][:n_run], w_hh_t, gh_run)
+            if gru:
+                for b in range(n_run):
+                    gh_run[b][2 * hidden:] += b_hn
+            forward_step(kind, gx[t][:n_run], gh_run, h[t][:n_run], c[t][:n_run], h[t + 1][:n_run],
+                         c[t + 1][:n_run], saved[t][:n_run])
+        for b in range(n_run, n_batch):  # finished sequences keep their state
+            h[t + 1][b] = h[t][b]
+            c[t + 1][b] = c[t][b]
 
 
 @njit(**JIT_OPTIONS)
 def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
-                   d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh):
+                   d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, n_active):
     """Backpropagate through time over one layer, after :func:`layer_forward`.
 
     Parameters
@@ -108,16 +125,26 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
         Written: dL/dW_hh.
     db_ih, db_hh : (G*H,) arrays
         Written: dL/db_ih and dL/db_hh.
+    n_active : (T,) int64 array
+        As given to :func:`layer_forward`. ``d_out`` at a finished sequence's padded steps is
+        ignored; their gate gradients (and so ``dx`` there) are zero.
     """
     n_steps, n_batch, n_in = x.shape
     n_gate_units, hidden = w_hh.shape
     gru = kind == GRU
     for t in range(n_steps - 1, -1, -1):
-        backward_step(kind, d_out[t], dh, dc, h[t], c[t], h[t + 1], saved[t], d_gates[t], d_gates_x[t])
-        np.dot(d_gates[t], w_hh, dh)
-        if gru:
-            for b in range(n_batch):
-                dh[b] += dc[b]
+        n_run = n_active[t]
+        if n_run > 0:
+            dh_run, dc_run, d_gates_run = dh[:n_run], dc[:n_run], d_gates[t][:n_run]
+            backward_step(kind, d_out[t][:n_run], dh_run, dc_run, h[t][:n_run], c[t][:n_run], h[t + 1][:n_run],
+                          saved[t][:n_run], d_gates_run, d_gates_x[t][:n_run])
+            np.dot(d_gates_run, w_hh, dh_run)
+            if gru:
+                for b in range(n_run):
+                    dh_run[b] += dc_run[b]
+        for b in range(n_run, n_batch):  # padded steps: the state passed through unchanged
+            d_gates[t][b] = 0.0
+            d_gates_x[t][b] = 0.0
     n_rows = n_steps * n_batch
     d_gate_rows = d_gates.reshape(n_rows, n_gate_units)
     d_input_gate_rows = d_gates_x.reshape(n_rows, n_gate_units)

@@ -47,6 +47,30 @@ def gather_batch(x, index, out):
 
 
 @cuda.jit(cache=True)
+def _gather_steps_kernel(src, index, dst, src_start, dst_start, width, accumulate):
+    i = cuda.grid(1)
+    n_steps, n_batch = index.shape
+    if i < n_steps * n_batch * width:
+        tb = i // width
+        j = i - tb * width
+        t = tb // n_batch
+        b = tb - t * n_batch
+        value = src[index[t, b], b, src_start + j]
+        if accumulate:
+            dst[t, b, dst_start + j] += value
+        else:
+            dst[t, b, dst_start + j] = value
+
+
+def gather_steps(src, index, dst, src_start, dst_start, width, accumulate):
+    """``dst[t, b, dst_start:+width] (+)= src[index[t, b], b, src_start:+width]`` (device arrays;
+    index (T, B) int64): time reversal of each sequence and placing one direction's features."""
+    n = index.shape[0] * index.shape[1] * width
+    if n:
+        _gather_steps_kernel[_blocks(n), _THREADS](src, index, dst, src_start, dst_start, width, accumulate)
+
+
+@cuda.jit(cache=True)
 def _partial_sum_squares(flat, partial):
     shared = cuda.shared.array(_REDUCE_THREADS, dtype=partial.dtype)
     tid = cuda.threadIdx.x

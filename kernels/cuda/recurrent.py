@@ -22,6 +22,10 @@ Which path runs when (``path="auto"``):
 Both paths compute the input projection of all steps as one product before the loop, and the weight
 gradients as single products over all ``T*B`` rows after it (:func:`.linalg.matmul`), the bias
 gradients as column sums.
+
+Variable lengths follow the CPU's contract (``n_active``, sequences sorted by decreasing length): in
+the persistent kernels a finished sequence's block only carries its state forward; the per-step path
+runs its products and cell steps on the leading ``n_active[t]`` rows.
 """
 
 from numba import cuda, njit
@@ -58,9 +62,10 @@ else:
 
 
 @cuda.jit(cache=True)
-def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved):
+def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved, n_active):
     """Block b runs sequence b through all steps. gx: (T, B, G*H) with the biases that enter it;
-    w_hh_t: (H, G*H); gh_bias: (G*H,) the bias added to the recurrent product (GRU's b_hn, else 0)."""
+    w_hh_t: (H, G*H); gh_bias: (G*H,) the bias added to the recurrent product (GRU's b_hn, else 0);
+    n_active: (T,) sequences running at each step."""
     b = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     n_threads = cuda.blockDim.x
@@ -77,6 +82,12 @@ def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved):
         h_shared[u] = h[0, b, u]
     cuda.syncthreads()
     for t in range(n_steps):
+        if b >= n_active[t]:  # finished (the same branch for the whole block): carry the state
+            for u in range(tid, hidden, n_threads):
+                h[t + 1, b, u] = h_shared[u]
+            for u in range(tid, c.shape[2], n_threads):
+                c[t + 1, b, u] = c[t, b, u]
+            continue
         for j in range(tid, gate_units, n_threads):
             acc = gh_bias[j]
             if weights_on_chip:
@@ -94,7 +105,7 @@ def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved):
 
 
 @cuda.jit(cache=True)
-def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, zero):
+def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, zero):
     """Block b backpropagates sequence b through all steps; dh (B, H): in dL/dh_T, out dL/dh_0.
     ``zero``: 0 in the arrays' dtype, so that float32 sums stay float32."""
     b = cuda.blockIdx.x
@@ -113,6 +124,11 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gate
         dh_shared[u] = dh[b, u]
     cuda.syncthreads()
     for t in range(n_steps - 1, -1, -1):
+        if b >= n_active[t]:  # a padded step: no gradient, the state's passes through
+            for j in range(tid, gate_units, n_threads):
+                d_gates[t, b, j] = zero
+                d_gates_x[t, b, j] = zero
+            continue
         for u in range(tid, hidden, n_threads):
             unit_backward(kind, d_out[t, b], dh_shared, dc[b], h[t, b], c[t, b], h[t + 1, b], saved[t, b], dg_shared,
                           d_gates_x[t, b], hidden, u)
@@ -176,8 +192,9 @@ def _rows(array):
     return array.reshape(array.shape[0] * array.shape[1], array.shape[2])
 
 
-def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, path="auto"):
-    """GPU twin of :func:`fastrnn.kernels.cpu.layer_forward` (same arguments, device arrays).
+def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active, path="auto"):
+    """GPU twin of :func:`fastrnn.kernels.cpu.layer_forward` (same arguments, device arrays;
+    ``n_active`` a host array).
 
     ``path`` picks the time-loop variant ("auto", "persistent", "per_step"); see the module docstring.
     """
@@ -188,13 +205,21 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, path="au
     if choose_path(hidden, path) == "persistent":
         w_hh_t = cuda.device_array((w_hh.shape[1], w_hh.shape[0]), dtype=w_hh.dtype)
         transpose(w_hh, w_hh_t)
-        _forward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, gx, w_hh_t, h_bias, h, c, saved)
+        _forward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, gx, w_hh_t, h_bias, h, c, saved,
+                                                                      cuda.to_device(n_active))
         return
     threads = config.CUDA_THREADS_PER_BLOCK
-    blocks = (n_batch * hidden + threads - 1) // threads
     for t in range(n_steps):
-        matmul(h[t], w_hh, gh, trans_b=True, bias1=h_bias)
-        _forward_pointwise[blocks, threads](kind, gx[t], gh, h[t], c[t], h[t + 1], c[t + 1], saved[t])
+        n_run = int(n_active[t])
+        if n_run > 0:
+            blocks = (n_run * hidden + threads - 1) // threads
+            matmul(h[t][:n_run], w_hh, gh[:n_run], trans_b=True, bias1=h_bias)
+            _forward_pointwise[blocks, threads](kind, gx[t][:n_run], gh[:n_run], h[t][:n_run], c[t][:n_run],
+                                                h[t + 1][:n_run], c[t + 1][:n_run], saved[t][:n_run])
+        if n_run < n_batch:  # finished sequences keep their state
+            h[t + 1][n_run:].copy_to_device(h[t][n_run:])
+            if c.shape[2]:
+                c[t + 1][n_run:].copy_to_device(c[t][n_run:])
 
 
 def _split_recurrent_bias(kind, b_hh, hidden):
@@ -215,23 +240,31 @@ def _split_recurrent_bias(kind, b_hh, hidden):
 
 
 def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih, dw_hh,
-                   db_ih, db_hh, path="auto"):
+                   db_ih, db_hh, n_active, path="auto"):
     """GPU twin of :func:`fastrnn.kernels.cpu.layer_backward` (same arguments, device arrays)."""
     n_steps, n_batch, _ = x.shape
     hidden = w_hh.shape[1]
     gru = kind == cells.GRU
     if choose_path(hidden, path) == "persistent":
         _backward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, w_hh, h, c, saved, d_out, dh, dc, d_gates,
-                                                                       d_gates_x, w_hh.dtype.type(0))
+                                                                       d_gates_x, cuda.to_device(n_active),
+                                                                       w_hh.dtype.type(0))
     else:
         threads = config.CUDA_THREADS_PER_BLOCK
-        blocks = (n_batch * hidden + threads - 1) // threads
         for t in range(n_steps - 1, -1, -1):
-            _backward_pointwise[blocks, threads](kind, d_out[t], dh, dc, h[t], c[t], h[t + 1], saved[t], d_gates[t],
-                                                 d_gates_x[t])
-            if gru:  # dL/dh_{t-1} = direct path (in dc) + recurrent product
-                dh.copy_to_device(dc)
-            matmul(d_gates[t], w_hh, dh, accumulate=gru)
+            n_run = int(n_active[t])
+            if n_run > 0:
+                blocks = (n_run * hidden + threads - 1) // threads
+                dh_run, dc_run, d_gates_run = dh[:n_run], dc[:n_run], d_gates[t][:n_run]
+                _backward_pointwise[blocks, threads](kind, d_out[t][:n_run], dh_run, dc_run, h[t][:n_run],
+                                                     c[t][:n_run], h[t + 1][:n_run], saved[t][:n_run], d_gates_run,
+                                                     d_gates_x[t][:n_run])
+                if gru:  # dL/dh_{t-1} = direct path (in dc) + recurrent product
+                    dh_run.copy_to_device(dc_run)
+                matmul(d_gates_run, w_hh, dh_run, accumulate=gru)
+            if n_run < n_batch:  # padded steps: no gradient
+                fill(d_gates[t][n_run:], 0)
+                fill(d_gates_x[t][n_run:], 0)
     d_gate_rows = _rows(d_gates)
     d_input_gate_rows = _rows(d_gates_x)
     matmul(d_input_gate_rows, _rows(x), dw_ih, trans_a=True)

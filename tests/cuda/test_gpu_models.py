@@ -134,3 +134,25 @@ def test_auto_never_picks_the_simulator():
     assert dispatch.resolve_device("auto") == ("cuda" if dispatch.cuda_usable() else "cpu")
     if dispatch.config.CUDA_SIMULATOR:
         assert dispatch.resolve_device("auto") == "cpu"
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_bidirectional_variable_length_layers_on_gpu_match_cpu(cell):
+    """Time reversal within each length, the two directions' features, sorting: all on the device."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(3, 4, 2))
+    lengths = [2, 4, 1]
+    d_out = rng.normal(size=(3, 4, 6))
+    results = {}
+    for device in ("cpu", "cuda"):
+        options = dict(bidirectional=True, dtype=np.float64, random_state=0, device=device)
+        layer = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU}.get(cell, fastrnn.RNN)(2, 3, num_layers=2, **options)
+        out, state_n = layer.forward(X, lengths=lengths)
+        results[device] = (out, state_n, layer.backward(d_out))
+    (out_c, state_c, grads_c), (out_g, state_g, grads_g) = results["cpu"], results["cuda"]
+    assert rel_error(out_g, out_c) < 1e-10
+    for a, b in zip(state_g if cell == "lstm" else [state_g], state_c if cell == "lstm" else [state_c]):
+        assert rel_error(a, b) < 1e-10
+    for name in grads_c:
+        if name != "state":
+            assert rel_error(grads_g[name], grads_c[name]) < 1e-10, name

@@ -17,7 +17,7 @@ def rel_error(a, b):
     return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
 
 
-def problem(cell, n_steps, n_batch, n_in, hidden, dtype, seed=0):
+def problem(cell, n_steps, n_batch, n_in, hidden, dtype, seed=0, n_active=None):
     kind = CELL_CODES[cell]
     rng = np.random.default_rng(seed)
     units = N_GATES[kind] * hidden
@@ -38,7 +38,9 @@ def problem(cell, n_steps, n_batch, n_in, hidden, dtype, seed=0):
     )
     arrays["h"][0] = rng.normal(size=(n_batch, hidden))
     arrays["c"][0] = rng.normal(size=(n_batch, width))
-    return kind, {k: np.ascontiguousarray(v, dtype=dtype) for k, v in arrays.items()}
+    arrays = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in arrays.items()}
+    arrays["n_active"] = np.full(n_steps, n_batch, np.int64) if n_active is None else np.asarray(n_active, np.int64)
+    return kind, arrays
 
 
 def _input_gate_grads(kind, arrays):
@@ -48,21 +50,21 @@ def _input_gate_grads(kind, arrays):
 
 def run_cpu(kind, a):
     cpu.layer_forward(kind, a["x"], a["w_ih"], a["w_hh"], a["b_ih"], a["b_hh"], a["h"], a["c"], a["saved"],
-                      a["gx"], a["gh"])
+                      a["gx"], a["gh"], a["n_active"])
     cpu.layer_backward(kind, a["x"], a["w_ih"], a["w_hh"], a["h"], a["c"], a["saved"], a["d_out"], a["dh"],
                        a["dc"], a["gx"], _input_gate_grads(kind, a), a["dx"], a["dw_ih"], a["dw_hh"], a["db_ih"],
-                       a["db_hh"])
+                       a["db_hh"], a["n_active"])
     return a
 
 
 def run_gpu(kind, a, path):
-    d = {k: cuda.to_device(v) for k, v in a.items()}
+    d = {k: cuda.to_device(v) for k, v in a.items() if k != "n_active"}
     gpu.layer_forward(kind, d["x"], d["w_ih"], d["w_hh"], d["b_ih"], d["b_hh"], d["h"], d["c"], d["saved"],
-                      d["gx"], d["gh"], path=path)
+                      d["gx"], d["gh"], a["n_active"], path=path)
     forward = {k: d[k].copy_to_host() for k in ("h", "c", "saved")}
     gpu.layer_backward(kind, d["x"], d["w_ih"], d["w_hh"], d["h"], d["c"], d["saved"], d["d_out"], d["dh"],
                        d["dc"], d["gx"], _input_gate_grads(kind, d), d["dx"], d["dw_ih"], d["dw_hh"], d["db_ih"],
-                       d["db_hh"], path=path)
+                       d["db_hh"], a["n_active"], path=path)
     result = {k: v.copy_to_host() for k, v in d.items()}
     result.update(forward)
     return result
@@ -82,6 +84,18 @@ def test_gpu_kernels_match_cpu_kernels(cell, dtype, path):
     for name in ("h", "c", "saved", "dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh"):
         assert rel_error(got[name], expected[name]) < TOLERANCE[dtype], name
     assert rel_error(got["db_ih"], got["db_hh"]) > (0.01 if cell == "gru" else -1)  # GRU: b_hn's differs
+
+
+@pytest.mark.parametrize("path", ["persistent", "per_step"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_gpu_kernels_match_cpu_kernels_on_variable_lengths(cell, path):
+    # lengths 4, 3, 1 (sorted): 3, 3, 2, 1 sequences run at the four steps
+    kind, arrays = problem(cell, n_steps=4, n_batch=3, n_in=2, hidden=3, dtype=np.float64, n_active=[3, 2, 2, 1])
+    expected = run_cpu(kind, {k: v.copy() for k, v in arrays.items()})
+    got = run_gpu(kind, arrays, path)
+    for name in ("h", "c", "saved", "dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh"):
+        assert rel_error(got[name], expected[name]) < 1e-10, name
+    assert np.all(expected["dx"][3, 1:] == 0.0) and np.all(expected["h"][4, 2] == expected["h"][2, 2])
 
 
 def test_persistent_kernels_with_weights_off_chip(monkeypatch):
