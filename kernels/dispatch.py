@@ -98,11 +98,13 @@ class CPUBackend:
 
     def __init__(self):
         from . import cpu
+        from .cpu.linalg import matmul
         from .cpu.vector import sum_squares
 
         self.layer_forward = cpu.layer_forward
         self.layer_backward = cpu.layer_backward
         self._sum_squares = sum_squares
+        self._matmul = matmul
 
     def asarray(self, array, dtype):
         """``array`` (host or device) as a contiguous array of this backend."""
@@ -127,7 +129,8 @@ class CPUBackend:
         destination[...] = source
 
     def matmul(self, a, b, out, trans_a=False, trans_b=False, bias=None):
-        np.dot(a.T if trans_a else a, b.T if trans_b else b, out=out)
+        """``out = op(a) @ op(b) [+ bias]`` (through Numba's BLAS: see cpu/linalg.py)."""
+        self._matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), out, trans_a, trans_b)
         if bias is not None:
             out += bias
 

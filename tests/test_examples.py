@@ -10,11 +10,11 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run_example(name, tmp_path):
+def run_example(name, tmp_path, *arguments):
     path = EXAMPLES / name
     if not path.exists():
         pytest.skip("examples/ is not available (installed package only)")
-    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True,
+    return subprocess.run([sys.executable, str(path), *arguments], capture_output=True, text=True, check=True,
                           cwd=tmp_path).stdout
 
 
@@ -41,3 +41,12 @@ def test_classify_sequences(tmp_path):
 def test_tag_sequences(tmp_path):
     out = run_example("tag_sequences.py", tmp_path)
     assert float(re.search(r"per-step test accuracy: ([0-9.]+)", out).group(1)) > 0.95
+
+
+def test_char_rnn(tmp_path):
+    # a smaller run than the script's default (10 epochs on 200 000 characters), for the suite's budget
+    out = run_example("char_rnn.py", tmp_path, "--epochs", "6", "--max-chars", "120000")
+    model, bigram = map(float, re.search(r"test perplexity: CharRNN ([0-9.]+), character bigram ([0-9.]+)", out).groups())
+    assert model < bigram
+    shares = [float(x) for x in re.findall(r"words found in the training text: ([0-9]+)%", out)]
+    assert shares[0] > 35  # at temperature 0.5 most generated words are real words

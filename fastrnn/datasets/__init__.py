@@ -1,4 +1,5 @@
-"""Small real time series shipped with fastrnn, loaded offline.
+"""Small real data sets, loaded offline: time series shipped with fastrnn and a text corpus built
+from the running Python (:func:`load_python_docstrings`, for :class:`fastrnn.CharRNN`).
 
 =====================  ==========  =======================================================
 loader                 length      what
@@ -26,7 +27,9 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["SeriesDataset", "load_airline_passengers", "load_sunspots"]
+from ._text import load_python_docstrings
+
+__all__ = ["SeriesDataset", "load_airline_passengers", "load_sunspots", "load_python_docstrings"]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """scikit-learn-style estimators over the recurrent layers."""
 
+from ._char_rnn import CharRNN
 from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
 
-__all__ = ["RNNRegressor", "RNNClassifier"]
+__all__ = ["RNNRegressor", "RNNClassifier", "CharRNN"]

@@ -43,6 +43,7 @@ _PARAMETER_RULES = {
     "output": (lambda v: v in ("last", "sequence"), "one of 'last', 'sequence'"),
     "bidirectional": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
     "bptt_steps": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
+    "seq_length": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "device": (lambda v: v in ("auto", "cpu", "cuda"), "one of 'auto', 'cpu', 'cuda'"),
     "dtype": (lambda v: v in ("float32", "float64", np.float32, np.float64), "'float32' or 'float64'"),
     "solver": (lambda v: v in ("sgd", "adam", "adagrad"), "one of 'sgd', 'adam', 'adagrad'"),
@@ -179,7 +180,8 @@ class BaseRNNEstimator:
                                  f"appropriate arguments before using this estimator.")
 
     def _validate_params(self):
-        for name, (check, expected) in _PARAMETER_RULES.items():
+        for name in self._get_param_names():
+            check, expected = _PARAMETER_RULES[name]
             value = getattr(self, name)
             try:
                 ok = bool(check(value))

@@ -1,0 +1,269 @@
+"""Character-level language model: train on text, sample new text, measure perplexity.
+
+The one-to-many shape of the recurrent models: after training to predict every next character, the
+model generates text one character at a time, each sample fed back as the next input (as in
+Karpathy's char-rnn, "The Unreasonable Effectiveness of Recurrent Neural Networks", 2015).
+
+Training is stateful truncated BPTT: the text is cut into ``batch_size`` contiguous streams that are
+read side by side in chunks of ``seq_length`` characters; each chunk starts from the hidden state the
+previous chunk ended in (carried forward, not backpropagated through) and makes one update.
+"""
+
+import numpy as np
+
+from .._network import SequenceNetwork
+from .._progress import ProgressBar
+from .._validation import as_generator
+from ..exceptions import TrainingDivergedError
+from ..kernels.dispatch import resolve_device
+from ..losses import log_softmax, softmax_cross_entropy
+from ._base import BaseRNNEstimator
+
+_TEXT_SEPARATOR = "\n"  # joins the texts of a list into one stream
+
+
+class CharRNN(BaseRNNEstimator):
+    """Character-level recurrent language model (one-hot characters in, softmax over the next one out).
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default "lstm"
+        Recurrent cell.
+    hidden_sizes : tuple of int, default (128,)
+        Units of each stacked layer.
+    seq_length : int, default 100
+        Characters per truncated-BPTT chunk (how far back each update's gradient reaches).
+    batch_size : int, default 32
+        Parallel streams the text is cut into (fewer for short texts).
+    max_iter : int, default 20
+        Epochs (passes over the text).
+    learning_rate_init : float, default 0.002
+    clip_grad_norm : float or None, default 5.0
+        Global gradient-norm clipping (char-rnn's usual safeguard).
+    device, dtype, solver, alpha, tol, n_iter_no_change, momentum, nesterovs_momentum, beta_1,
+    beta_2, epsilon, random_state, warm_start, verbose :
+        As in :class:`fastrnn.RNNRegressor` (``alpha`` defaults to 0 here).
+
+    Attributes
+    ----------
+    vocabulary_ : list of str
+        The characters seen in fit, sorted; the model's inputs and outputs.
+    loss_curve_ : list of float
+        Mean cross-entropy per character (nats) per epoch.
+    grad_norm_curve_, clipped_fraction_curve_, n_iter_, best_loss_ :
+        As in :class:`fastrnn.RNNRegressor`.
+    network_ : SequenceNetwork
+        The layers and the softmax head.
+
+    Examples
+    --------
+    >>> from fastrnn import CharRNN
+    >>> model = CharRNN(hidden_sizes=(32,), seq_length=20, max_iter=2, random_state=0)  # doctest: +SKIP
+    >>> model.fit("the cat sat on the mat. " * 50).sample(40, prime="the ", random_state=0)  # doctest: +SKIP
+    """
+
+    def __init__(self, cell="lstm", hidden_sizes=(128,), seq_length=100, device="auto", dtype="float32",
+                 solver="adam", learning_rate_init=0.002, batch_size=32, max_iter=20, alpha=0.0, clip_grad_norm=5.0,
+                 tol=1e-4, n_iter_no_change=10, momentum=0.9, nesterovs_momentum=True, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, random_state=None, warm_start=False, verbose=False):
+        self.cell = cell
+        self.hidden_sizes = hidden_sizes
+        self.seq_length = seq_length
+        self.device = device
+        self.dtype = dtype
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.clip_grad_norm = clip_grad_norm
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ text <-> indices
+    @staticmethod
+    def _join(text, name="X"):
+        if isinstance(text, str):
+            return text
+        if isinstance(text, (list, tuple)) and text and all(isinstance(t, str) for t in text):
+            return _TEXT_SEPARATOR.join(text)
+        raise ValueError(f"{name} must be a str or a non-empty list of str, got {type(text).__name__}.")
+
+    def _encode(self, text, name):
+        unknown = sorted(set(text) - set(self._index))
+        if unknown:
+            raise ValueError(f"{name} contains characters not seen in fit: {''.join(unknown)!r}.")
+        return np.fromiter((self._index[ch] for ch in text), dtype=np.int64, count=len(text))
+
+    def _one_hot(self, codes_tm):
+        """(T, B) character codes -> (T, B, V) one-hot inputs in the model's dtype."""
+        x = np.zeros(codes_tm.shape + (len(self.vocabulary_),), dtype=self._float_type)
+        np.put_along_axis(x, codes_tm[..., np.newaxis], 1.0, axis=-1)
+        return x
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X, y=None):
+        """Train on a text.
+
+        Parameters
+        ----------
+        X : str or list of str
+            The training text; a list is joined with newlines into one text.
+        y : None
+            Ignored (the targets are the text's next characters).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        text = self._join(X)
+        if len(text) < 2:
+            raise ValueError(f"X must hold at least 2 characters to learn from, got {len(text)}.")
+        first_fit = not self.__sklearn_is_fitted__() or not self.warm_start
+        if first_fit:
+            self.vocabulary_ = sorted(set(text))
+            self._index = {ch: i for i, ch in enumerate(self.vocabulary_)}
+            self._rng = as_generator(self.random_state)
+            n_chars = len(self.vocabulary_)
+            self.network_ = SequenceNetwork(self.cell, "tanh", n_chars, tuple(int(s) for s in self.hidden_sizes),
+                                            n_chars, "sequence", self._float_type, self._rng)
+            self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
+            self.best_loss_, self.n_iter_ = np.inf, 0
+            self._optimizer = self._make_optimizer()
+            self._no_improvement_count = 0
+        codes = self._encode(text, "X")
+        n_streams = max(1, min(self.batch_size, (codes.size - 1) // self.seq_length))
+        stream_length = (codes.size - 1) // n_streams
+        inputs = codes[:n_streams * stream_length].reshape(n_streams, stream_length).T  # (L, B), time-major
+        targets = codes[1:n_streams * stream_length + 1].reshape(n_streams, stream_length).T
+        network = self.network_.to(resolve_device(self.device))
+        backend = network.backend
+        last_good = backend.copy(network.active_params)
+        progress = ProgressBar(self.max_iter, self.verbose) if self.verbose else None
+        for _ in range(self.max_iter):
+            states, loss_sum, norms, n_clipped = None, 0.0, [], 0
+            for start in range(0, stream_length, self.seq_length):
+                chunk = slice(start, min(start + self.seq_length, stream_length))
+                x = backend.asarray(self._one_hot(inputs[chunk]), self._float_type)
+                try:
+                    loss, norm, clipped = self._train_step(x, targets[chunk], states, last_good)
+                except TrainingDivergedError:
+                    backend.assign(network.active_params, last_good)
+                    network.sync_to_host()
+                    raise
+                states = network.final_states()
+                loss_sum += loss * (chunk.stop - chunk.start)
+                norms.append(norm)
+                n_clipped += clipped
+            self.n_iter_ += 1
+            self.loss_curve_.append(loss_sum / stream_length)
+            self.grad_norm_curve_.append(float(np.mean(norms)))
+            self.clipped_fraction_curve_.append(n_clipped / len(norms))
+            if progress:
+                progress.update(self.n_iter_, self.loss_curve_[-1])
+            self._no_improvement_count = (self._no_improvement_count + 1
+                                          if self.loss_curve_[-1] > self.best_loss_ - self.tol else 0)
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+            if self._no_improvement_count > self.n_iter_no_change:
+                break
+        network.sync_to_host()
+        if progress:
+            progress.close()
+        return self
+
+    def _loss(self, outputs, targets):
+        return softmax_cross_entropy(outputs, targets)
+
+    # ------------------------------------------------------------------ using the model
+    def _run(self, codes_tm, states):
+        """Logits (T, B, V) on the host for time-major codes, and the states after the last step."""
+        network = self.network_
+        logits = network.backend.to_host(network.forward(network.backend.asarray(
+            self._one_hot(codes_tm), self._float_type), states))
+        return logits.astype(np.float64), network.final_states()
+
+    def sample(self, n_chars, prime="", temperature=1.0, random_state=None):
+        """Generate text one character at a time, each drawn character fed back as the next input.
+
+        Parameters
+        ----------
+        n_chars : int
+            Characters to generate.
+        prime : str, default ""
+            Text the model reads first (its characters must be in ``vocabulary_``); the sample
+            continues it. Empty: the model starts from a zero state after reading a space (or the
+            first character of ``vocabulary_`` when the text had no space).
+        temperature : float, default 1.0
+            Divides the logits: below 1 sharper, more conservative text; above 1 more surprising.
+        random_state : None, int or numpy Generator
+            Seed of the draws.
+
+        Returns
+        -------
+        str
+            The ``n_chars`` generated characters (without the prime).
+        """
+        self._check_is_fitted()
+        n_chars = int(n_chars)
+        if n_chars < 0:
+            raise ValueError(f"n_chars must be >= 0, got {n_chars}.")
+        if not (isinstance(temperature, (int, float)) and temperature > 0):
+            raise ValueError(f"temperature must be a number > 0, got {temperature!r}.")
+        rng = as_generator(random_state)
+        self.network_.to(resolve_device(self.device))
+        if prime:
+            logits, states = self._run(self._encode(prime, "prime")[:, np.newaxis], None)
+            logits = logits[-1, 0]
+        else:  # no context: the model's prediction after a space from a zero state
+            start = self._index.get(" ", 0)
+            logits, states = self._run(np.array([[start]]), None)
+            logits = logits[-1, 0]
+        generated = []
+        for _ in range(n_chars):
+            log_p = log_softmax(logits / temperature)
+            code = int(rng.choice(len(self.vocabulary_), p=np.exp(log_p) / np.exp(log_p).sum()))
+            generated.append(self.vocabulary_[code])
+            logits, states = self._run(np.array([[code]]), states)
+            logits = logits[0, 0]
+        return "".join(generated)
+
+    def perplexity(self, X):
+        """Perplexity of the model on a text: exp(mean cross-entropy of each next character).
+
+        Parameters
+        ----------
+        X : str or list of str
+            The text (a list is joined with newlines, as in fit); every character must be in
+            ``vocabulary_``.
+
+        Returns
+        -------
+        float
+            1 for a perfect model, ``len(vocabulary_)`` for uniform guessing.
+        """
+        self._check_is_fitted()
+        codes = self._encode(self._join(X), "X")
+        if codes.size < 2:
+            raise ValueError("X must hold at least 2 characters.")
+        self.network_.to(resolve_device(self.device))
+        states, total = None, 0.0
+        for start in range(0, codes.size - 1, self.seq_length):  # chunks bound memory; the state carries over
+            stop = min(start + self.seq_length, codes.size - 1)
+            logits, states = self._run(codes[start:stop, np.newaxis], states)
+            log_p = log_softmax(logits[:, 0])
+            total -= float(np.sum(log_p[np.arange(stop - start), codes[start + 1:stop + 1]]))
+        return float(np.exp(total / (codes.size - 1)))
+
+    def __sklearn_tags__(self):
+        tags = self._base_tags()
+        tags.target_tags.required = False
+        return tags
