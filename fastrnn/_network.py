@@ -17,47 +17,28 @@ from .kernels.dispatch import get_backend
 from .layers import GRU, LSTM, RNN, Linear
 
 
-class SequenceNetwork:
-    """Recurrent layers + linear head with one flat parameter buffer.
+def final_states(layers, backend):
+    """Each (unidirectional, single-layer) layer's final ``(h, c)`` after its last forward, as copies
+    of shape (1, B, H) on ``backend`` (c None without a cell state)."""
+    states = []
+    for layer in layers:
+        _, h, c, _, _ = layer._cache["runs"][0]
+        last = h.shape[0] - 1
+        states.append((backend.copy(h[last:]), backend.copy(c[last:]) if layer.has_cell_state else None))
+    return states
 
-    Parameters
-    ----------
-    cell : {"rnn", "lstm", "gru"}
-    nonlinearity : {"tanh", "relu"}
-        Activation of the Elman cell (ignored for LSTM).
-    n_features : int
-        Inputs per time step.
-    hidden_sizes : tuple of int
-        Units of each stacked layer.
-    n_outputs : int
-        Outputs of the head per prediction.
-    output : {"last", "sequence"}
-    dtype : float32 or float64
-    rng : numpy Generator
-        Draws the initial weights.
-    bidirectional : bool
-        Bidirectional layers: each feeds both directions' states to the next, and with
-        output="last" the head reads the top layer's two final states (the forward direction's at
-        the last step, the reverse direction's at the first).
+
+class FlatParameterModules:
+    """Modules whose parameters are views into one flat buffer: device placement, gradients, the
+    weight-decay mask and pickling, shared by the networks of the estimators.
+
+    Subclasses build their modules, list them in ``modules`` and call :meth:`_bind_modules`; they
+    name in ``_pickled`` the attributes that pickling keeps besides the buffer.
     """
 
-    def __init__(self, cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng,
-                 bidirectional=False):
-        self.output = output
-        self.dtype = dtype
-        self.layers = []
-        n_in = n_features
-        for size in hidden_sizes:
-            options = dict(bidirectional=bidirectional, dtype=dtype, random_state=rng, device="cpu")
-            if cell == "lstm":
-                layer = LSTM(n_in, size, **options)
-            elif cell == "gru":
-                layer = GRU(n_in, size, **options)
-            else:
-                layer = RNN(n_in, size, nonlinearity=nonlinearity, **options)
-            self.layers.append(layer)
-            n_in = layer.output_size
-        self.head = Linear(n_in, n_outputs, dtype=dtype, random_state=rng, device="cpu")
+    _pickled = ()
+
+    def _bind_modules(self):
         self.params = np.concatenate([m._flat for m in self.modules])
         self._slices = []
         offset = 0
@@ -68,10 +49,6 @@ class SequenceNetwork:
             offset = piece.stop
         self.device = None
         self.to("cpu")
-
-    @property
-    def modules(self):
-        return self.layers + [self.head]
 
     def to(self, device):
         """Compute on ``device`` ("cpu" or "cuda", already resolved); uploads the parameters to a GPU.
@@ -107,6 +84,70 @@ class SequenceNetwork:
         """Sum of squares of the weight matrices (for the L2 term of the loss)."""
         return sum(self.backend.sum_squares(block) for block in self._weight_blocks)
 
+    def __getstate__(self):
+        self.sync_to_host()
+        state = {k: v for k, v in self.__dict__.items() if k in self._pickled or k in ("params", "_slices")}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        # rebind the modules to the unpickled buffer itself, without writing to it (it may be a
+        # read-only memory map); compute on the CPU until an estimator moves the network
+        for module, piece in zip(self.modules, self._slices):
+            module._bind(self.params[piece], copy=False)
+        self.device = None
+        self.to("cpu")
+
+
+class SequenceNetwork(FlatParameterModules):
+    """Recurrent layers + linear head with one flat parameter buffer.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    nonlinearity : {"tanh", "relu"}
+        Activation of the Elman cell (ignored for LSTM).
+    n_features : int
+        Inputs per time step.
+    hidden_sizes : tuple of int
+        Units of each stacked layer.
+    n_outputs : int
+        Outputs of the head per prediction.
+    output : {"last", "sequence"}
+    dtype : float32 or float64
+    rng : numpy Generator
+        Draws the initial weights.
+    bidirectional : bool
+        Bidirectional layers: each feeds both directions' states to the next, and with
+        output="last" the head reads the top layer's two final states (the forward direction's at
+        the last step, the reverse direction's at the first).
+    """
+
+    _pickled = ("output", "dtype", "layers", "head")
+
+    def __init__(self, cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng,
+                 bidirectional=False):
+        self.output = output
+        self.dtype = dtype
+        self.layers = []
+        n_in = n_features
+        for size in hidden_sizes:
+            options = dict(bidirectional=bidirectional, dtype=dtype, random_state=rng, device="cpu")
+            if cell == "lstm":
+                layer = LSTM(n_in, size, **options)
+            elif cell == "gru":
+                layer = GRU(n_in, size, **options)
+            else:
+                layer = RNN(n_in, size, nonlinearity=nonlinearity, **options)
+            self.layers.append(layer)
+            n_in = layer.output_size
+        self.head = Linear(n_in, n_outputs, dtype=dtype, random_state=rng, device="cpu")
+        self._bind_modules()
+
+    @property
+    def modules(self):
+        return self.layers + [self.head]
+
     def forward(self, x, states=None, lengths=None):
         """Raw outputs (logits or values) on the backend for time-major ``x: (T, B, D)``.
 
@@ -136,14 +177,7 @@ class SequenceNetwork:
         """Each layer's final ``(h, c)`` after the last forward, as copies of shape (1, B, H_k) on the
         backend (c None without a cell state): the ``states`` that continue the sequences in the
         next forward (stateful training and prediction over chunks of time). Unidirectional only."""
-        backend = self.backend
-        states = []
-        for layer in self.layers:
-            _, h, c, _, _ = layer._cache["runs"][0]
-            last = h.shape[0] - 1
-            h_n = backend.copy(h[last:])
-            states.append((h_n, backend.copy(c[last:]) if layer.has_cell_state else None))
-        return states
+        return final_states(self.layers, self.backend)
 
     def _concatenate_features(self, arrays):
         """(B, H) arrays on the backend side by side as one (B, n*H) array (the first one itself if alone)."""
@@ -180,17 +214,91 @@ class SequenceNetwork:
             d_sequence, _, _ = layer._backward_time_major(
                 d_sequence, dh_n, zeros if layer.has_cell_state else None, self._grad_views[k])
 
-    def __getstate__(self):
-        self.sync_to_host()
-        state = {k: v for k, v in self.__dict__.items()
-                 if k in ("output", "dtype", "layers", "head", "params", "_slices")}
-        return state
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        # rebind the modules to the unpickled buffer itself, without writing to it (it may be a
-        # read-only memory map); compute on the CPU until an estimator moves the network
-        for module, piece in zip(self.modules, self._slices):
-            module._bind(self.params[piece], copy=False)
-        self.device = None
-        self.to("cpu")
+class EncoderDecoderNetwork(FlatParameterModules):
+    """Encoder and decoder stacks of recurrent layers and a linear head, on one flat buffer.
+
+    The encoder reads the input sequences (variable lengths, the batch sorted by decreasing input
+    length); each encoder layer's final state starts the decoder layer of the same depth; the
+    decoder reads its own input sequence (teacher forcing in training, its own previous outputs when
+    generating) and the head maps every decoder step to outputs. The decoder runs every step of the
+    batch's longest output: a step depends only on earlier ones, so steps past a sequence's end do not
+    change its outputs, and a loss that gives them zero weight gives them no gradient.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    n_encoder_inputs, n_decoder_inputs : int
+        Features per step of the two input sequences.
+    hidden_sizes : tuple of int
+        Units of each layer, the same in the encoder and the decoder.
+    n_outputs : int
+        Outputs of the head per decoder step.
+    dtype : float32 or float64
+    rng : numpy Generator
+    """
+
+    _pickled = ("dtype", "encoder", "decoder", "head")
+
+    def __init__(self, cell, n_encoder_inputs, n_decoder_inputs, hidden_sizes, n_outputs, dtype, rng):
+        self.dtype = dtype
+        make = {"lstm": LSTM, "gru": GRU}.get(cell, RNN)
+        self.encoder, self.decoder = [], []
+        for stack, n_in in ((self.encoder, n_encoder_inputs), (self.decoder, n_decoder_inputs)):
+            for size in hidden_sizes:
+                stack.append(make(n_in, size, dtype=dtype, random_state=rng, device="cpu"))
+                n_in = size
+        self.head = Linear(hidden_sizes[-1], n_outputs, dtype=dtype, random_state=rng, device="cpu")
+        self._bind_modules()
+
+    @property
+    def modules(self):
+        return self.encoder + self.decoder + [self.head]
+
+    def encode(self, x, lengths):
+        """Run the encoder over time-major ``x: (T, B, D)`` with the (B,) ``lengths`` sorted in
+        decreasing order; returns each layer's final ``(h, c)`` (1, B, H) on the backend."""
+        backend = self.backend
+        sequence = x
+        n_batch = x.shape[1]
+        for k, layer in enumerate(self.encoder):
+            zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
+            sequence = layer._forward_time_major(sequence, zeros, zeros if layer.has_cell_state else None,
+                                                 self._param_views[k], backend, lengths)
+        return final_states(self.encoder, self.backend)
+
+    def decode(self, y_in, states):
+        """Decoder outputs ``(T, B, n_outputs)`` on the backend for time-major decoder inputs, from
+        ``states`` (one ``(h, c)`` per layer); the decoder's final states follow in
+        :meth:`decoder_states`."""
+        backend = self.backend
+        sequence = y_in
+        offset = len(self.encoder)
+        for k, layer in enumerate(self.decoder):
+            h0, c0 = states[k]
+            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[offset + k], backend)
+        return self.head._forward_on(sequence, self._param_views[-1], backend)
+
+    def decoder_states(self):
+        """The decoder's final states after :meth:`decode` (to continue generating step by step)."""
+        return final_states(self.decoder, self.backend)
+
+    def backward(self, d_outputs):
+        """Write dL/d(params) into ``self.grad`` after :meth:`encode` and :meth:`decode` (teacher
+        forcing), given dL/d(outputs) of the decoder (zero on steps past each output's end)."""
+        backend = self.backend
+        d_sequence = self.head._backward_into(d_outputs, self._grad_views[-1])
+        offset = len(self.encoder)
+        d_states = [None] * len(self.decoder)
+        for k in range(len(self.decoder) - 1, -1, -1):
+            layer = self.decoder[k]
+            n_batch = layer._cache["n_samples"]
+            zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
+            d_sequence, dh0, dc0 = layer._backward_time_major(
+                d_sequence, zeros, zeros if layer.has_cell_state else None, self._grad_views[offset + k])
+            d_states[k] = (dh0, dc0)
+        top = self.encoder[-1]
+        d_sequence = backend.zeros((top._cache["n_steps"], top._cache["n_samples"], top.hidden_size), self.dtype)
+        for k in range(len(self.encoder) - 1, -1, -1):  # the final states received the decoder's dh0, dc0
+            dh_n, dc_n = d_states[k]
+            d_sequence, _, _ = self.encoder[k]._backward_time_major(d_sequence, dh_n, dc_n, self._grad_views[k])

@@ -50,3 +50,9 @@ def test_char_rnn(tmp_path):
     assert model < bigram
     shares = [float(x) for x in re.findall(r"words found in the training text: ([0-9]+)%", out)]
     assert shares[0] > 35  # at temperature 0.5 most generated words are real words
+
+
+def test_seq2seq_dates(tmp_path):
+    # fewer epochs and pairs than the script's default (40 on 6000), for the suite's budget
+    out = run_example("seq2seq_dates.py", tmp_path, "--epochs", "20", "--n-train", "4000")
+    assert float(re.search(r"exact-match accuracy on \d+ unseen dates: ([0-9.]+)", out).group(1)) > 0.9

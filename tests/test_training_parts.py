@@ -154,3 +154,24 @@ def test_network_gradients_match_finite_differences(cell, output, bidirectional)
     network.backward(weights)
     numeric = central_differences(loss, network.params)
     assert fd_error(network.grad, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_encoder_decoder_gradients_match_finite_differences(cell):
+    """Seq2Seq's network: the encoder (variable lengths) hands its final states to the decoder; every
+    parameter's gradient, through both, against central differences in float64."""
+    from fastrnn._network import EncoderDecoderNetwork
+
+    rng = np.random.default_rng(5)
+    network = EncoderDecoderNetwork(cell, 2, 3, (3, 2), 4, np.float64, rng)
+    x = rng.normal(size=(5, 3, 2))  # encoder input, time-major
+    lengths = np.array([5, 4, 2])
+    y_in = rng.normal(size=(4, 3, 3))  # decoder input
+    weights = rng.normal(size=(4, 3, 4))
+
+    def loss():
+        return float(np.sum(weights * network.decode(y_in, network.encode(x, lengths))))
+
+    loss()
+    network.backward(weights)
+    assert fd_error(network.grad, central_differences(loss, network.params)) < 1e-6

@@ -44,6 +44,7 @@ _PARAMETER_RULES = {
     "bidirectional": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
     "bptt_steps": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
     "seq_length": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "max_output_length": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
     "device": (lambda v: v in ("auto", "cpu", "cuda"), "one of 'auto', 'cpu', 'cuda'"),
     "dtype": (lambda v: v in ("float32", "float64", np.float32, np.float64), "'float32' or 'float64'"),
     "solver": (lambda v: v in ("sgd", "adam", "adagrad"), "one of 'sgd', 'adam', 'adagrad'"),
@@ -491,12 +492,23 @@ class BaseRNNEstimator:
         backend = network.backend
         outputs = backend.to_host(network.forward(x, states, lengths))
         loss, d_outputs = self._loss(outputs, targets)
-        n = x.shape[1]
+        return self._gradient_step(loss, x.shape[1], lambda: network.backward(backend.asarray(d_outputs, network.dtype)),
+                                   last_good)
+
+    def _gradient_step(self, loss, n, backward, last_good):
+        """The end of every training step, after the forward pass and the loss of ``n`` samples.
+
+        Adds the L2 term, stops on a non-finite loss (before ``backward()`` fills ``network_.grad``)
+        or gradient, clips, keeps the current weights in ``last_good`` and lets the optimizer update.
+        Returns (loss, gradient norm before clipping, whether it was clipped).
+        """
+        network = self.network_
+        backend = network.backend
         if self.alpha:
             loss += 0.5 * self.alpha * network.weight_sum_squares() / n
         if not np.isfinite(loss):
             self._diverged(loss)
-        network.backward(backend.asarray(d_outputs, network.dtype))
+        backward()
         grad = network.grad
         if self.alpha:
             backend.masked_axpy(grad, network.active_params, network.weight_mask, self.alpha / n)
