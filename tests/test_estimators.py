@@ -439,10 +439,35 @@ def test_variable_lengths_with_early_stopping_and_a_regressor():
     assert model.predict(X).shape == (200,) and np.isfinite(model.score(X, y))
 
 
+@pytest.mark.parametrize("estimator", ["regressor", "classifier"])
+def test_variable_length_sequences_with_one_target_per_step(estimator):
+    rng = np.random.default_rng(3)
+    X = [rng.normal(size=rng.integers(5, 30)) for _ in range(400)]
+    sums = [np.cumsum(x) for x in X]
+    if estimator == "classifier":  # tagging with string labels: is the running sum positive?
+        y = [np.where(s > 0, "up", "down") for s in sums]
+        model = RNNClassifier(output="sequence", hidden_sizes=(16,), max_iter=15, learning_rate_init=0.01,
+                              early_stopping=True, random_state=0)
+    else:
+        y = sums
+        model = RNNRegressor(output="sequence", hidden_sizes=(16,), max_iter=15, learning_rate_init=0.01,
+                             random_state=0)
+    model.fit(X[:300], y[:300])
+    assert model.score(X[300:], y[300:]) > 0.9
+    predicted = model.predict(X[300:320])
+    assert [p.shape for p in predicted] == [(x.size,) for x in X[300:320]]
+    for x, p in zip(X[300:320], predicted):  # each sequence as if it were alone
+        alone = model.predict(x[np.newaxis])[0]
+        if estimator == "classifier":
+            np.testing.assert_array_equal(p, alone)
+        else:
+            np.testing.assert_allclose(p, alone, atol=1e-5)
+    with pytest.raises(ValueError, match=r"y\[1\] must hold one target per step of X\[1\]"):
+        model.fit(X[:2], [y[0], y[1][:-1]])
+
+
 def test_variable_lengths_errors():
     X = [np.zeros(3), np.zeros(5)]
-    with pytest.raises(ValueError, match="output='sequence' does not take yet"):
-        RNNRegressor(output="sequence", max_iter=1).fit(X, [np.zeros(3), np.zeros(5)])
     with pytest.raises(ValueError, match=r"X\[1\] must be a sequence"):
         RNNRegressor(max_iter=1).fit([np.zeros(3), np.zeros((0, 1))], [0.0, 1.0])
     with pytest.raises(ValueError, match="same number of features"):

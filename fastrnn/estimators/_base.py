@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse
 
 from .._network import SequenceNetwork
-from .._packing import sort_by_length
+from .._packing import padding_mask, sort_by_length
 from .._progress import ProgressBar
 from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import resolve_device
@@ -208,10 +208,6 @@ class BaseRNNEstimator:
         _check_not_sparse(X)
         lengths = None
         if is_ragged(X):
-            if self.output == "sequence":
-                raise ValueError("X holds sequences of different lengths, which output='sequence' does not "
-                                 "take yet; pad them to one length (fastrnn.data.pad_sequences) or use "
-                                 "output='last'.")
             X, lengths = pad_sequences(X, dtype=self._float_type, name="X")
         array = as_real_array(X, "X", self._float_type)
         if array.ndim == 1:
@@ -236,6 +232,30 @@ class BaseRNNEstimator:
         if reset:
             self.n_features_in_ = n_features
         return checked[0], lengths
+
+    def _pad_targets(self, y, lengths, n_steps):
+        """Per-step targets of sequences of different lengths (output="sequence"), as one array padded
+        with each sequence's first target (a valid value of its type; padded steps carry no loss)."""
+        if lengths is None or self.output != "sequence":
+            return y
+        if not isinstance(y, (list, tuple)) or len(y) != len(lengths):
+            raise ValueError(f"X holds {len(lengths)} sequences of different lengths, so y must be a list of as "
+                             f"many per-step target sequences, got {type(y).__name__}.")
+        padded = []
+        for i, (target, length) in enumerate(zip(y, lengths)):
+            target = np.asarray(target)
+            if target.ndim == 0 or target.shape[0] != length:
+                raise ValueError(f"y[{i}] must hold one target per step of X[{i}] ({length}), got shape "
+                                 f"{target.shape}.")
+            padded.append(np.concatenate([target, np.repeat(target[:1], n_steps - length, axis=0)]))
+        return np.stack(padded)
+
+    def _step_weights(self, lengths, n_steps):
+        """output="sequence": (T, B) time-major weights, 1 on the steps each sequence has, 0 on its
+        padding; None when there is no padding or one output per sequence."""
+        if lengths is None or self.output != "sequence":
+            return None
+        return (~padding_mask(lengths, n_steps)).astype(self._float_type)
 
     def _check_initial_state(self, initial_state, n_samples):
         """Validate ``initial_state``: one entry per layer, h0 (n_samples, H_k), LSTM a pair (h0, c0)."""
@@ -334,7 +354,7 @@ class BaseRNNEstimator:
         self._validate_params()
         first_fit = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
         X, lengths = self._check_X(X, reset=first_fit)
-        targets = self._encode_targets(y, X, first_fit, classes)
+        targets = self._encode_targets(self._pad_targets(y, lengths, X.shape[1]), X, first_fit, classes)
         rng = as_generator(self.random_state) if first_fit else self._rng
         if first_fit:
             self._rng = rng
@@ -408,9 +428,12 @@ class BaseRNNEstimator:
             extra = ""
             if early_stopping:
                 val_out = self._raw_outputs(X_val, on_device=True, lengths=None if lengths is None else lengths_val)
+                val_lengths = None if lengths is None else lengths_val
+                val_weights = self._step_weights(val_lengths, X_val.shape[1])
                 val_loss = self._loss(val_out if self.output == "last" else val_out.transpose(1, 0, 2),
-                                      targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1))[0]
-                score = self._score_outputs(val_out, targets_val)
+                                      targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1),
+                                      val_weights)[0]
+                score = self._score_outputs(val_out, targets_val, None if val_weights is None else val_weights.T > 0)
                 self.validation_loss_curve_.append(val_loss)
                 self.validation_scores_.append(score)
                 extra = f" val_loss {val_loss:.5g} val_score {score:.4f}"
@@ -491,7 +514,7 @@ class BaseRNNEstimator:
         network = self.network_
         backend = network.backend
         outputs = backend.to_host(network.forward(x, states, lengths))
-        loss, d_outputs = self._loss(outputs, targets)
+        loss, d_outputs = self._loss(outputs, targets, self._step_weights(lengths, x.shape[0]))
         return self._gradient_step(loss, x.shape[1], lambda: network.backward(backend.asarray(d_outputs, network.dtype)),
                                    last_good)
 

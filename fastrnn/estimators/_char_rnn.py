@@ -180,8 +180,8 @@ class CharRNN(BaseRNNEstimator):
             progress.close()
         return self
 
-    def _loss(self, outputs, targets):
-        return softmax_cross_entropy(outputs, targets)
+    def _loss(self, outputs, targets, weights=None):
+        return softmax_cross_entropy(outputs, targets, weights)
 
     # ------------------------------------------------------------------ using the model
     def _run(self, codes_tm, states):

@@ -54,8 +54,9 @@ class RNNClassifier(BaseRNNEstimator):
         Parameters
         ----------
         X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list
-            Sequences; a 2-D X is a batch of univariate series. With output="last", X may also be a
-            list of sequences of different lengths, as in :meth:`fastrnn.RNNRegressor.fit`.
+            Sequences; a 2-D X is a batch of univariate series. X may also be a list of sequences
+            of different lengths, as in :meth:`fastrnn.RNNRegressor.fit` (with output="sequence",
+            y is then a list of per-step label sequences of the same lengths).
         y : array-like
             output="last": (n_samples,) labels. output="sequence": (n_samples, n_timesteps) labels,
             one per step.
@@ -98,9 +99,13 @@ class RNNClassifier(BaseRNNEstimator):
         -------
         ndarray
             (n_samples, n_classes) for output="last", (n_samples, n_timesteps, n_classes) for
-            output="sequence"; columns follow ``classes_``.
+            output="sequence" (a list of (n_steps_i, n_classes) arrays when X held sequences of
+            different lengths); columns follow ``classes_``.
         """
-        return np.exp(self.predict_log_proba(X, initial_state))
+        log_proba = self.predict_log_proba(X, initial_state)
+        if isinstance(log_proba, list):
+            return [np.exp(rows) for rows in log_proba]
+        return np.exp(log_proba)
 
     def predict_log_proba(self, X, initial_state=None):
         """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
@@ -109,12 +114,19 @@ class RNNClassifier(BaseRNNEstimator):
         logits = self._raw_outputs(X, initial_state, lengths=lengths).astype(np.float64)
         if len(self.classes_) == 2:
             z = logits[..., 0]
-            return np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=-1)
-        return log_softmax(logits)
+            log_proba = np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=-1)
+        else:
+            log_proba = log_softmax(logits)
+        if lengths is not None and self.output == "sequence":  # one array per sequence, its own length
+            return [log_proba[i, :length] for i, length in enumerate(lengths)]
+        return log_proba
 
     def predict(self, X, initial_state=None):
-        """Most probable label: (n_samples,) or, for output="sequence", (n_samples, n_timesteps)."""
+        """Most probable label: (n_samples,) or, for output="sequence", (n_samples, n_timesteps)
+        (a list of per-sequence arrays when X held sequences of different lengths)."""
         log_proba = self.predict_log_proba(X, initial_state)
+        if isinstance(log_proba, list):
+            return [self.classes_[np.argmax(rows, axis=-1)] for rows in log_proba]
         return self.classes_[np.argmax(log_proba, axis=-1)]
 
     def score(self, X, y):
@@ -131,6 +143,13 @@ class RNNClassifier(BaseRNNEstimator):
         float
         """
         y_pred = self.predict(X)
+        if isinstance(y_pred, list):  # sequences of different lengths: every step of every sequence
+            if not isinstance(y, (list, tuple)) or len(y) != len(y_pred):
+                raise ValueError(f"y must be a list of {len(y_pred)} per-step label sequences.")
+            for i, (labels, predicted) in enumerate(zip(y, y_pred)):
+                if np.shape(labels) != predicted.shape:
+                    raise ValueError(f"y[{i}] must have shape {predicted.shape}, got {np.shape(labels)}.")
+            y, y_pred = np.concatenate([np.asarray(labels) for labels in y]), np.concatenate(y_pred)
         y = np.asarray(y)
         if y.ndim == y_pred.ndim + 1 and y.shape[-1] == 1:
             y = y[..., 0]
@@ -182,18 +201,19 @@ class RNNClassifier(BaseRNNEstimator):
     def _n_network_outputs(self):
         return self.n_outputs_
 
-    def _loss(self, outputs, targets):
+    def _loss(self, outputs, targets, weights=None):
         if len(self.classes_) == 2:
-            return binary_cross_entropy(outputs, targets)
-        return softmax_cross_entropy(outputs, targets)
+            return binary_cross_entropy(outputs, targets, weights)
+        return softmax_cross_entropy(outputs, targets, weights)
 
-    def _score_outputs(self, outputs, targets):
-        """Accuracy for batch-first logits and encoded targets."""
+    def _score_outputs(self, outputs, targets, mask=None):
+        """Accuracy for batch-first logits and encoded targets (over the steps where ``mask`` is True)."""
         if len(self.classes_) == 2:
             predicted = (outputs[..., 0] > 0).astype(targets.dtype)
         else:
             predicted = np.argmax(outputs, axis=-1)
-        return float(np.mean(predicted == targets))
+        correct = predicted == targets
+        return float(np.mean(correct if mask is None else correct[mask]))
 
     def _validation_indices(self, targets, rng):
         if self.output != "last":

@@ -143,10 +143,11 @@ class RNNRegressor(BaseRNNEstimator):
         Parameters
         ----------
         X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list
-            Sequences; a 2-D X is a batch of univariate series. Nested lists are accepted. With
-            output="last", X may also be a list of sequences of different lengths, each
-            (n_steps_i,) or (n_steps_i, n_features): each is then read to its own end (the same
-            in predict and score).
+            Sequences; a 2-D X is a batch of univariate series. Nested lists are accepted. X may
+            also be a list of sequences of different lengths, each (n_steps_i,) or (n_steps_i,
+            n_features): each is then read to its own end (the same in predict and score). With
+            output="sequence", y is then a list of per-step targets of the same lengths, the loss
+            ignores the padding, and predict returns one array per sequence.
         y : array-like
             output="last": (n_samples,) or (n_samples, n_outputs). output="sequence":
             (n_samples, n_timesteps) or (n_samples, n_timesteps, n_outputs).
@@ -193,7 +194,10 @@ class RNNRegressor(BaseRNNEstimator):
         self._check_is_fitted()
         X, lengths = self._check_X(X, reset=False)
         out = self._raw_outputs(X, initial_state, lengths=lengths).astype(np.float64)
-        return out[..., 0] if self.n_outputs_ == 1 else out
+        out = out[..., 0] if self.n_outputs_ == 1 else out
+        if lengths is not None and self.output == "sequence":  # one array per sequence, its own length
+            return [out[i, :length] for i, length in enumerate(lengths)]
+        return out
 
     def score(self, X, y):
         """R² of the predictions (averaged uniformly over outputs; over all steps for sequences).
@@ -211,8 +215,10 @@ class RNNRegressor(BaseRNNEstimator):
         """
         self._check_is_fitted()
         X3, lengths = self._check_X(X, reset=False)
-        targets = self._encode_targets(y, X3, reset=False, classes=None)
-        return self._score_outputs(self._raw_outputs(X3, lengths=lengths), targets)
+        targets = self._encode_targets(self._pad_targets(y, lengths, X3.shape[1]), X3, reset=False, classes=None)
+        weights = self._step_weights(lengths, X3.shape[1])
+        return self._score_outputs(self._raw_outputs(X3, lengths=lengths), targets,
+                                   None if weights is None else weights.T > 0)
 
     def forecast(self, X, steps):
         """Forecast ``steps`` future values autoregressively, feeding each prediction back as input.
@@ -280,11 +286,13 @@ class RNNRegressor(BaseRNNEstimator):
     def _n_network_outputs(self):
         return self.n_outputs_
 
-    def _loss(self, outputs, targets):
-        return squared_error(outputs, targets)
+    def _loss(self, outputs, targets, weights=None):
+        return squared_error(outputs, targets, weights)
 
-    def _score_outputs(self, outputs, targets):
-        """R² for batch-first outputs and targets."""
+    def _score_outputs(self, outputs, targets, mask=None):
+        """R² for batch-first outputs and targets (over the steps where ``mask`` is True, if given)."""
+        if mask is not None:
+            outputs, targets = outputs[mask], targets[mask]
         return r2_score(targets.reshape(-1, self.n_outputs_), outputs.reshape(-1, self.n_outputs_))
 
     def __sklearn_tags__(self):
