@@ -171,7 +171,7 @@ class SequenceNetwork(FlatParameterModules):
             top = self._concatenate_features(self.layers[-1]._final_states_on_backend())
         else:
             top = sequence
-        return self.head._forward_on(top, self._param_views[-1], backend)
+        return self.head._forward_on(top, self._param_views[len(self.layers)], backend)
 
     def final_states(self):
         """Each layer's final ``(h, c)`` after the last forward, as copies of shape (1, B, H_k) on the
@@ -191,9 +191,13 @@ class SequenceNetwork(FlatParameterModules):
         return out.reshape(n_batch, hidden * len(arrays))
 
     def backward(self, d_outputs):
-        """Write dL/d(params) into ``self.grad`` given dL/d(outputs) of the last forward (backend array)."""
+        """Write dL/d(params) into ``self.grad`` given dL/d(outputs) of the last forward (backend array).
+
+        Returns each layer's ``(dh0, dc0)``, the gradients of its initial state, (num_directions, B, H)
+        on the backend (dc0 None without a cell state).
+        """
         backend = self.backend
-        d_top = self.head._backward_into(d_outputs, self._grad_views[-1])
+        d_top = self.head._backward_into(d_outputs, self._grad_views[len(self.layers)])
         top = self.layers[-1]
         n_steps, n_batch = top._cache["n_steps"], top._cache["n_samples"]
         d_final = None
@@ -207,12 +211,15 @@ class SequenceNetwork(FlatParameterModules):
                                      direction * top.hidden_size, 0, top.hidden_size)
         else:
             d_sequence = d_top
+        d_initial = [None] * len(self.layers)
         for k in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[k]
             zeros = np.zeros((layer.num_directions, n_batch, layer.hidden_size), dtype=self.dtype)
             dh_n = d_final if k == len(self.layers) - 1 and d_final is not None else zeros
-            d_sequence, _, _ = layer._backward_time_major(
+            d_sequence, dh0, dc0 = layer._backward_time_major(
                 d_sequence, dh_n, zeros if layer.has_cell_state else None, self._grad_views[k])
+            d_initial[k] = (dh0, dc0)
+        return d_initial
 
 
 class EncoderDecoderNetwork(FlatParameterModules):
@@ -302,3 +309,54 @@ class EncoderDecoderNetwork(FlatParameterModules):
         for k in range(len(self.encoder) - 1, -1, -1):  # the final states received the decoder's dh0, dc0
             dh_n, dc_n = d_states[k]
             d_sequence, _, _ = self.encoder[k]._backward_time_major(d_sequence, dh_n, dc_n, self._grad_views[k])
+
+
+class ConditionedSequenceNetwork(SequenceNetwork):
+    """A :class:`SequenceNetwork` whose initial states are computed from a feature vector per sequence.
+
+    Layer k starts from ``h_0 = W_k f + b_k`` (a learned :class:`~fastrnn.layers.Linear` "bridge" per
+    layer; the LSTM's ``c_0`` is zero), so a sequence can be generated from a vector: the captioning
+    shape of the recurrent models (features of an image, a class, any vector, then tokens step by
+    step). Unidirectional layers. ``n_conditions``: length of the feature vector; the other
+    parameters as :class:`SequenceNetwork`.
+    """
+
+    _pickled = SequenceNetwork._pickled + ("bridges",)
+
+    def __init__(self, cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng, n_conditions):
+        self.bridges = [Linear(n_conditions, size, dtype=dtype, random_state=rng, device="cpu")
+                        for size in hidden_sizes]
+        super().__init__(cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng)
+
+    @property
+    def modules(self):
+        return self.layers + [self.head] + self.bridges
+
+    def initial_states(self, conditions):
+        """Each layer's ``(h0, c0)`` (1, B, H) on the backend from the (B, n_conditions) ``conditions``."""
+        backend = self.backend
+        conditions = backend.asarray(conditions, self.dtype)
+        offset = len(self.layers) + 1
+        states = []
+        for k, (layer, bridge) in enumerate(zip(self.layers, self.bridges)):
+            h0 = bridge._forward_on(conditions, self._param_views[offset + k], backend)
+            h0 = h0.reshape(1, h0.shape[0], h0.shape[1])
+            c0 = backend.zeros(h0.shape, self.dtype) if layer.has_cell_state else None
+            states.append((h0, c0))
+        return states
+
+    def forward(self, x, conditions, lengths=None):
+        """Outputs for time-major ``x: (T, B, D)`` starting from the states of ``conditions`` (B, C)."""
+        return super().forward(x, self.initial_states(conditions), lengths)
+
+    def backward(self, d_outputs):
+        """Gradients of every parameter, the bridges' included (through the initial states)."""
+        d_initial = super().backward(d_outputs)
+        offset = len(self.layers) + 1
+        for k, (bridge, (dh0, _)) in enumerate(zip(self.bridges, d_initial)):
+            bridge._backward_into(dh0.reshape(dh0.shape[1], dh0.shape[2]), self._grad_views[offset + k])
+        return d_initial
+
+    def continue_from(self, x, states, lengths=None):
+        """Outputs from explicit ``states`` (one ``(h, c)`` per layer), for generating step by step."""
+        return SequenceNetwork.forward(self, x, states, lengths)

@@ -66,3 +66,27 @@ def test_errors(model):
         CharRNN().fit("a")
     with pytest.raises(ValueError, match="'seq_length' parameter of CharRNN must be an integer >= 1"):
         CharRNN(seq_length=0).fit("abc")
+
+
+def test_generation_conditioned_on_a_vector():
+    """The captioning shape: each text is written from its own feature vector, then stops."""
+    rng = np.random.default_rng(0)
+    phrases = ["a red apple", "a green leaf", "the blue sea", "some yellow sand"]
+    kinds = rng.integers(4, size=400)
+    features = np.eye(4)[kinds] + 0.05 * rng.normal(size=(400, 4))
+    model = CharRNN(hidden_sizes=(32,), batch_size=16, max_iter=30, learning_rate_init=0.01, random_state=0)
+    model.fit([phrases[k] for k in kinds], features=features)
+    assert model.n_conditions_ == 4
+    for k, phrase in enumerate(phrases):  # a new vector near class k writes phrase k and its end symbol
+        vector = np.eye(4)[k] + 0.05 * rng.normal(size=4)
+        assert model.sample(60, features=vector, temperature=0.3, random_state=k) == phrase
+    assert model.perplexity(phrases, features=np.eye(4)) < 1.1
+    assert model.perplexity(phrases, features=np.eye(4)[[1, 2, 3, 0]]) > 2.0  # the vector matters
+    with pytest.raises(ValueError, match="fitted with features: pass the feature vector"):
+        model.sample(5)
+    with pytest.raises(ValueError, match="features must hold 4 values"):
+        model.sample(5, features=np.ones(3))
+    with pytest.raises(ValueError, match=r"features must have shape \(n_texts, n_features\) = \(2, ...\)"):
+        CharRNN().fit(["ab", "cd"], features=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="fitted without features"):
+        CharRNN(hidden_sizes=(4,), max_iter=1).fit("abcabc").sample(3, features=np.ones(2))

@@ -175,3 +175,24 @@ def test_encoder_decoder_gradients_match_finite_differences(cell):
     loss()
     network.backward(weights)
     assert fd_error(network.grad, central_differences(loss, network.params)) < 1e-6
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_conditioned_network_gradients_match_finite_differences(cell):
+    """The captioning shape: initial states from a feature vector through learned bridges."""
+    from fastrnn._network import ConditionedSequenceNetwork
+
+    rng = np.random.default_rng(6)
+    network = ConditionedSequenceNetwork(cell, "tanh", 2, (3, 2), 3, "sequence", np.float64, rng, 4)
+    x = rng.normal(size=(4, 3, 2))
+    conditions = rng.normal(size=(3, 4))
+    lengths = np.array([4, 3, 1])
+    weights = rng.normal(size=(4, 3, 3))
+    weights[np.arange(4)[:, None] >= lengths[None, :]] = 0.0
+
+    def loss():
+        return float(np.sum(weights * network.forward(x, conditions, lengths)))
+
+    loss()
+    network.backward(weights)
+    assert fd_error(network.grad, central_differences(loss, network.params)) < 1e-6

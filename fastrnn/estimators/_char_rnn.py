@@ -7,11 +7,18 @@ Karpathy's char-rnn, "The Unreasonable Effectiveness of Recurrent Neural Network
 Training is stateful truncated BPTT: the text is cut into ``batch_size`` contiguous streams that are
 read side by side in chunks of ``seq_length`` characters; each chunk starts from the hidden state the
 previous chunk ended in (carried forward, not backpropagated through) and makes one update.
+
+Conditioned on a vector (the captioning shape): given ``features`` in fit, every text is one sequence
+whose initial states are computed from its feature vector by learned linear maps; the model reads a
+start symbol and learns to write the text and then an end symbol. ``sample(features=...)`` writes
+the text for a new vector.
 """
 
 import numpy as np
 
-from .._network import SequenceNetwork
+from .._network import ConditionedSequenceNetwork, SequenceNetwork
+from .._packing import sort_by_length
+from .._validation import as_real_array, check_finite
 from .._progress import ProgressBar
 from .._validation import as_generator
 from ..exceptions import TrainingDivergedError
@@ -48,6 +55,8 @@ class CharRNN(BaseRNNEstimator):
     ----------
     vocabulary_ : list of str
         The characters seen in fit, sorted; the model's inputs and outputs.
+    n_conditions_ : int or None
+        Length of the feature vectors the model was fitted with (None without features).
     loss_curve_ : list of float
         Mean cross-entropy per character (nats) per epoch.
     grad_norm_curve_, clipped_fraction_curve_, n_iter_, best_loss_ :
@@ -104,27 +113,37 @@ class CharRNN(BaseRNNEstimator):
         return np.fromiter((self._index[ch] for ch in text), dtype=np.int64, count=len(text))
 
     def _one_hot(self, codes_tm):
-        """(T, B) character codes -> (T, B, V) one-hot inputs in the model's dtype."""
-        x = np.zeros(codes_tm.shape + (len(self.vocabulary_),), dtype=self._float_type)
+        """(T, B) character codes -> (T, B, V) one-hot inputs in the model's dtype (V + 1 with the
+        start symbol of the conditioned model, code V)."""
+        x = np.zeros(codes_tm.shape + (self._n_symbols,), dtype=self._float_type)
         np.put_along_axis(x, codes_tm[..., np.newaxis], 1.0, axis=-1)
         return x
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y=None):
-        """Train on a text.
+    def fit(self, X, y=None, features=None):
+        """Train on a text, or on texts conditioned on feature vectors.
 
         Parameters
         ----------
         X : str or list of str
-            The training text; a list is joined with newlines into one text.
+            The training text; a list is joined with newlines into one text. With ``features``: a
+            list of texts, one sequence each.
         y : None
             Ignored (the targets are the text's next characters).
+        features : array-like, (n_texts, n_features), optional
+            One vector per text of ``X``: the model learns to write each text from its vector
+            (its initial states are computed from it), as a captioning model writes a caption from
+            an image's features.
 
         Returns
         -------
         self
         """
         self._validate_params()
+        if features is not None:
+            return self._fit_conditioned(X, features)
+        if self.__sklearn_is_fitted__() and self.warm_start and self._conditioned:
+            raise ValueError("this CharRNN was fitted with features: pass features again to continue training.")
         text = self._join(X)
         if len(text) < 2:
             raise ValueError(f"X must hold at least 2 characters to learn from, got {len(text)}.")
@@ -132,6 +151,7 @@ class CharRNN(BaseRNNEstimator):
         if first_fit:
             self.vocabulary_ = sorted(set(text))
             self._index = {ch: i for i, ch in enumerate(self.vocabulary_)}
+            self._conditioned, self._n_symbols, self.n_conditions_ = False, len(self.vocabulary_), None
             self._rng = as_generator(self.random_state)
             n_chars = len(self.vocabulary_)
             self.network_ = SequenceNetwork(self.cell, "tanh", n_chars, tuple(int(s) for s in self.hidden_sizes),
@@ -164,21 +184,94 @@ class CharRNN(BaseRNNEstimator):
                 loss_sum += loss * (chunk.stop - chunk.start)
                 norms.append(norm)
                 n_clipped += clipped
-            self.n_iter_ += 1
-            self.loss_curve_.append(loss_sum / stream_length)
-            self.grad_norm_curve_.append(float(np.mean(norms)))
-            self.clipped_fraction_curve_.append(n_clipped / len(norms))
+            self._end_epoch(loss_sum / stream_length, norms, n_clipped)
             if progress:
                 progress.update(self.n_iter_, self.loss_curve_[-1])
-            self._no_improvement_count = (self._no_improvement_count + 1
-                                          if self.loss_curve_[-1] > self.best_loss_ - self.tol else 0)
-            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             if self._no_improvement_count > self.n_iter_no_change:
                 break
         network.sync_to_host()
         if progress:
             progress.close()
         return self
+
+    def _fit_conditioned(self, X, features):
+        """fit() with one feature vector per text (see the module docstring)."""
+        if not (isinstance(X, (list, tuple)) and X and all(isinstance(t, str) and t for t in X)):
+            raise ValueError("with features, X must be a non-empty list of non-empty texts, one per feature vector.")
+        features = as_real_array(features, "features", self._float_type)
+        if features.ndim != 2 or features.shape[0] != len(X):
+            raise ValueError(f"features must have shape (n_texts, n_features) = ({len(X)}, ...), got {features.shape}.")
+        check_finite(features, "features")
+        first_fit = not self.__sklearn_is_fitted__() or not self.warm_start
+        if first_fit:
+            self.vocabulary_ = sorted(set("".join(X)))
+            self._index = {ch: i for i, ch in enumerate(self.vocabulary_)}
+            self._conditioned, self._n_symbols, self.n_conditions_ = True, len(self.vocabulary_) + 1, features.shape[1]
+            self._rng = as_generator(self.random_state)
+            self.network_ = ConditionedSequenceNetwork(self.cell, "tanh", self._n_symbols,
+                                                       tuple(int(s) for s in self.hidden_sizes), self._n_symbols,
+                                                       "sequence", self._float_type, self._rng, self.n_conditions_)
+            self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
+            self.best_loss_, self.n_iter_ = np.inf, 0
+            self._optimizer = self._make_optimizer()
+            self._no_improvement_count = 0
+        elif not self._conditioned or features.shape[1] != self.n_conditions_:
+            raise ValueError(f"warm_start needs the same kind of training: features of {self.n_conditions_} values.")
+        codes = [self._encode(text, f"X[{i}]") for i, text in enumerate(X)]
+        lengths = np.array([c.size + 1 for c in codes], dtype=np.int64)  # + the start (input) / end (target) symbol
+        network = self.network_.to(resolve_device(self.device))
+        backend = network.backend
+        last_good = backend.copy(network.active_params)
+        n, batch = len(X), min(self.batch_size, len(X))
+        for _ in range(self.max_iter):
+            order = self._rng.permutation(n)
+            loss_sum, norms, n_clipped = 0.0, [], 0
+            for start in range(0, n, batch):
+                index = order[start:start + batch]
+                index = index[sort_by_length(lengths[index])[0]]
+                inputs, targets, weights = self._teacher_forcing([codes[i] for i in index])
+                x = backend.asarray(self._one_hot(inputs), self._float_type)
+                try:
+                    outputs = backend.to_host(network.forward(x, features[index], lengths[index]))
+                    loss, d_outputs = self._loss(outputs, targets, weights)
+                    loss, norm, clipped = self._gradient_step(
+                        loss, len(index), lambda: network.backward(backend.asarray(d_outputs, network.dtype)),
+                        last_good)
+                except TrainingDivergedError:
+                    backend.assign(network.active_params, last_good)
+                    network.sync_to_host()
+                    raise
+                loss_sum += loss * len(index)
+                norms.append(norm)
+                n_clipped += clipped
+            self._end_epoch(loss_sum / n, norms, n_clipped)
+            if self._no_improvement_count > self.n_iter_no_change:
+                break
+        network.sync_to_host()
+        return self
+
+    def _teacher_forcing(self, codes):
+        """Time-major inputs (start, text), targets (text, end) and weights for a batch of texts."""
+        end = len(self.vocabulary_)
+        steps = max(c.size for c in codes) + 1
+        inputs = np.full((steps, len(codes)), end, dtype=np.int64)  # the start symbol shares code V
+        targets = np.full((steps, len(codes)), end, dtype=np.int64)
+        weights = np.zeros((steps, len(codes)), dtype=self._float_type)
+        for b, c in enumerate(codes):
+            inputs[1:c.size + 1, b] = c
+            targets[:c.size, b] = c
+            weights[:c.size + 1, b] = 1.0
+        return inputs, targets, weights
+
+    def _end_epoch(self, loss, norms, n_clipped):
+        """Record an epoch's loss, gradient norms and clipping; count epochs without improvement."""
+        self.n_iter_ += 1
+        self.loss_curve_.append(loss)
+        self.grad_norm_curve_.append(float(np.mean(norms)))
+        self.clipped_fraction_curve_.append(n_clipped / len(norms))
+        self._no_improvement_count = (self._no_improvement_count + 1
+                                      if self.loss_curve_[-1] > self.best_loss_ - self.tol else 0)
+        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
 
     def _loss(self, outputs, targets, weights=None):
         return softmax_cross_entropy(outputs, targets, weights)
@@ -187,11 +280,26 @@ class CharRNN(BaseRNNEstimator):
     def _run(self, codes_tm, states):
         """Logits (T, B, V) on the host for time-major codes, and the states after the last step."""
         network = self.network_
-        logits = network.backend.to_host(network.forward(network.backend.asarray(
-            self._one_hot(codes_tm), self._float_type), states))
+        forward = network.continue_from if self._conditioned else network.forward
+        logits = network.backend.to_host(forward(network.backend.asarray(self._one_hot(codes_tm), self._float_type),
+                                                 states))
         return logits.astype(np.float64), network.final_states()
 
-    def sample(self, n_chars, prime="", temperature=1.0, random_state=None):
+    def _check_features(self, features, n):
+        """Validate the feature vectors given to sample/perplexity: required exactly when fitted with them."""
+        if not self._conditioned:
+            if features is not None:
+                raise ValueError("this CharRNN was fitted without features; do not pass features.")
+            return None
+        if features is None:
+            raise ValueError("this CharRNN was fitted with features: pass the feature vector(s).")
+        features = as_real_array(features, "features", self._float_type).reshape(n, -1)
+        if features.shape[1] != self.n_conditions_:
+            raise ValueError(f"features must hold {self.n_conditions_} values per text, got {features.shape[1]}.")
+        check_finite(features, "features")
+        return features
+
+    def sample(self, n_chars, prime="", temperature=1.0, random_state=None, features=None):
         """Generate text one character at a time, each drawn character fed back as the next input.
 
         Parameters
@@ -206,11 +314,15 @@ class CharRNN(BaseRNNEstimator):
             Divides the logits: below 1 sharper, more conservative text; above 1 more surprising.
         random_state : None, int or numpy Generator
             Seed of the draws.
+        features : array-like, (n_features,)
+            The vector to write from, for a model fitted with features (required there). Generation
+            then stops early at the end symbol.
 
         Returns
         -------
         str
-            The ``n_chars`` generated characters (without the prime).
+            The ``n_chars`` generated characters (without the prime); fewer when a conditioned
+            model writes its end symbol.
         """
         self._check_is_fitted()
         n_chars = int(n_chars)
@@ -219,31 +331,39 @@ class CharRNN(BaseRNNEstimator):
         if not (isinstance(temperature, (int, float)) and temperature > 0):
             raise ValueError(f"temperature must be a number > 0, got {temperature!r}.")
         rng = as_generator(random_state)
-        self.network_.to(resolve_device(self.device))
-        if prime:
+        features = self._check_features(features, 1)
+        network = self.network_.to(resolve_device(self.device))
+        if self._conditioned:  # the vector's states, then the start symbol and the prime
+            states = network.initial_states(features)
+            codes = np.concatenate([[len(self.vocabulary_)], self._encode(prime, "prime")])
+            logits, states = self._run(codes[:, np.newaxis], states)
+        elif prime:
             logits, states = self._run(self._encode(prime, "prime")[:, np.newaxis], None)
-            logits = logits[-1, 0]
         else:  # no context: the model's prediction after a space from a zero state
-            start = self._index.get(" ", 0)
-            logits, states = self._run(np.array([[start]]), None)
-            logits = logits[-1, 0]
+            logits, states = self._run(np.array([[self._index.get(" ", 0)]]), None)
+        logits = logits[-1, 0]
         generated = []
         for _ in range(n_chars):
             log_p = log_softmax(logits / temperature)
-            code = int(rng.choice(len(self.vocabulary_), p=np.exp(log_p) / np.exp(log_p).sum()))
+            code = int(rng.choice(self._n_symbols, p=np.exp(log_p) / np.exp(log_p).sum()))
+            if code == len(self.vocabulary_):  # the end symbol of a conditioned model
+                break
             generated.append(self.vocabulary_[code])
             logits, states = self._run(np.array([[code]]), states)
             logits = logits[0, 0]
         return "".join(generated)
 
-    def perplexity(self, X):
+    def perplexity(self, X, features=None):
         """Perplexity of the model on a text: exp(mean cross-entropy of each next character).
 
         Parameters
         ----------
         X : str or list of str
             The text (a list is joined with newlines, as in fit); every character must be in
-            ``vocabulary_``.
+            ``vocabulary_``. With features: a list of texts.
+        features : array-like, (n_texts, n_features)
+            For a model fitted with features: each text's vector (the end symbol then counts as
+            one more character to predict).
 
         Returns
         -------
@@ -251,6 +371,9 @@ class CharRNN(BaseRNNEstimator):
             1 for a perfect model, ``len(vocabulary_)`` for uniform guessing.
         """
         self._check_is_fitted()
+        if self._conditioned:
+            return self._conditioned_perplexity(X, features)
+        self._check_features(features, 1)
         codes = self._encode(self._join(X), "X")
         if codes.size < 2:
             raise ValueError("X must hold at least 2 characters.")
@@ -262,6 +385,22 @@ class CharRNN(BaseRNNEstimator):
             log_p = log_softmax(logits[:, 0])
             total -= float(np.sum(log_p[np.arange(stop - start), codes[start + 1:stop + 1]]))
         return float(np.exp(total / (codes.size - 1)))
+
+    def _conditioned_perplexity(self, X, features):
+        if not isinstance(X, (list, tuple)) or not X:
+            raise ValueError("with features, X must be a non-empty list of texts, one per feature vector.")
+        features = self._check_features(features, len(X))
+        codes = [self._encode(text, f"X[{i}]") for i, text in enumerate(X)]
+        network = self.network_.to(resolve_device(self.device))
+        total, count = 0.0, 0
+        for i, c in enumerate(codes):
+            inputs, targets, _ = self._teacher_forcing([c])
+            logits = network.backend.to_host(network.forward(
+                network.backend.asarray(self._one_hot(inputs), self._float_type), features[i:i + 1]))
+            log_p = log_softmax(logits.astype(np.float64)[:, 0])
+            total -= float(np.sum(log_p[np.arange(c.size + 1), targets[:, 0]]))
+            count += c.size + 1
+        return float(np.exp(total / count))
 
     def __sklearn_tags__(self):
         tags = self._base_tags()
