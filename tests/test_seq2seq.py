@@ -68,3 +68,25 @@ def test_errors(reversal):
     with pytest.raises(ValueError, match="pass output_lengths"):
         Seq2Seq(hidden_sizes=(4,), max_iter=1).fit([np.ones(2), np.ones(3)], [np.ones(2), np.ones(4)]).predict(
             [np.ones(2)])
+
+
+def test_beam_search():
+    rng = np.random.default_rng(4)
+    X = [rng.integers(0, 10, rng.integers(2, 9)) for _ in range(1800)]
+    Y = [x[::-1].copy() for x in X]
+    model = Seq2Seq(hidden_sizes=(48,), max_iter=6, random_state=0).fit(X[:1500], Y[:1500])  # undertrained
+    greedy = model.predict(X[1500:])
+    x_pad, lengths = model._encoder_inputs(X[1500:1520], True, "X")
+    order = np.argsort(-lengths, kind="stable")
+    limit = np.full(20, 16)
+    one_beam = model._decode_beam(x_pad[order], lengths[order], limit, 1)
+    for k, i in enumerate(order):  # a beam of one is greedy decoding
+        np.testing.assert_array_equal(one_beam[k], greedy[i])
+    beam = model.predict(X[1500:], beam_width=4)
+
+    def exact(predicted):
+        return np.mean([np.array_equal(p, y) for p, y in zip(predicted, Y[1500:])])
+
+    assert exact(beam) > exact(greedy)  # keeping 4 hypotheses finds more of the right outputs here
+    with pytest.raises(ValueError, match="beam_width"):
+        model.predict(X[:2], beam_width=0)

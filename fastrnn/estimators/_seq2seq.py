@@ -20,7 +20,7 @@ from .._progress import ProgressBar
 from .._validation import as_generator, as_real_array, check_finite, check_positive_int
 from ..exceptions import TrainingDivergedError
 from ..kernels.dispatch import resolve_device
-from ..losses import softmax_cross_entropy, squared_error
+from ..losses import log_softmax, softmax_cross_entropy, squared_error
 from ._base import BaseRNNEstimator
 from ._regressor import r2_score
 
@@ -276,8 +276,8 @@ class Seq2Seq(BaseRNNEstimator):
                                    lambda: network.backward(backend.asarray(d_outputs, network.dtype)), last_good)
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, X, output_lengths=None):
-        """Generate an output sequence for every input sequence (greedy decoding).
+    def predict(self, X, output_lengths=None, beam_width=1):
+        """Generate an output sequence for every input sequence (greedy decoding, or beam search).
 
         Parameters
         ----------
@@ -286,6 +286,10 @@ class Seq2Seq(BaseRNNEstimator):
         output_lengths : int or array-like of int, optional
             Numeric outputs: steps to generate (one int for all, or one per sequence); default
             ``output_length_``. Token outputs stop at the end token or at ``max_output_length``.
+        beam_width : int, default 1
+            Token outputs: keep the ``beam_width`` most probable partial outputs at every step and
+            return the most probable finished one (1: greedy decoding, the most probable token at
+            every step).
 
         Returns
         -------
@@ -294,6 +298,7 @@ class Seq2Seq(BaseRNNEstimator):
             (or (n_steps, n_features) when Y had several features).
         """
         self._check_is_fitted()
+        beam_width = check_positive_int(beam_width, "beam_width")
         arrays, tokens = _as_sequences(X, "X")
         X_pad, lengths = self._encoder_inputs(arrays, tokens, "X")
         n = len(arrays)
@@ -315,9 +320,59 @@ class Seq2Seq(BaseRNNEstimator):
         for start in range(0, n, batch):
             index = np.arange(start, min(start + batch, n))
             index = index[sort_by_length(lengths[index])[0]]
-            for i, out in zip(index, self._decode_greedy(X_pad[index], lengths[index], limit[index])):
+            if self._output_tokens and beam_width > 1:
+                decoded = self._decode_beam(X_pad[index], lengths[index], limit[index], beam_width)
+            else:
+                decoded = self._decode_greedy(X_pad[index], lengths[index], limit[index])
+            for i, out in zip(index, decoded):
                 results[i] = out
         return results
+
+    def _decode_beam(self, x, lengths, limit, width):
+        """Beam search over output tokens for a batch (sorted by decreasing input length).
+
+        All ``n * width`` hypotheses run as one decoder batch; after each step every sequence keeps
+        the ``width`` best continuations by total log-probability (a finished hypothesis continues
+        only with the end token, at no cost), and the decoder states are reordered to follow them.
+        """
+        network = self.network_
+        backend = network.backend
+        dtype = self._float_type
+        n, n_tokens = x.shape[0], len(self.output_vocabulary_)
+        end = n_tokens
+        rows = np.repeat(np.arange(n), width)  # hypothesis r belongs to sequence rows[r]
+        states = [(backend.gather_batch(h, rows), None if c is None else backend.gather_batch(c, rows))
+                  for h, c in network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths)]
+        scores = np.full((n, width), -np.inf)
+        scores[:, 0] = 0.0  # one live hypothesis per sequence at the start
+        history = np.full((n, width, int(limit.max())), end, dtype=np.int64)
+        finished = np.zeros((n, width), dtype=bool)
+        step_in = np.zeros((1, n * width, n_tokens + 1), dtype=dtype)
+        step_in[0, :, n_tokens] = 1.0  # start token
+        for t in range(int(limit.max())):
+            logits = backend.to_host(network.decode(backend.asarray(step_in, dtype), states))[0]
+            states = network.decoder_states()
+            log_p = log_softmax(logits.astype(np.float64)).reshape(n, width, n_tokens + 1)
+            stopped = finished | (t >= limit)[:, None]
+            log_p[stopped] = -np.inf
+            log_p[stopped, end] = 0.0
+            candidates = (scores[:, :, None] + log_p).reshape(n, -1)
+            best = np.argsort(-candidates, axis=1, kind="stable")[:, :width]
+            origin, token = best // (n_tokens + 1), best % (n_tokens + 1)
+            scores = np.take_along_axis(candidates, best, axis=1)
+            history = np.take_along_axis(history, origin[:, :, None], axis=1)
+            history[:, :, t] = token
+            finished = np.take_along_axis(finished, origin, axis=1) | (token == end)
+            if finished.all():
+                break
+            order = (np.arange(n)[:, None] * width + origin).reshape(-1)
+            states = [(backend.gather_batch(h, order), None if c is None else backend.gather_batch(c, order))
+                      for h, c in states]
+            step_in = np.zeros_like(step_in)
+            step_in[0, np.arange(n * width), token.reshape(-1)] = 1.0
+        best_rows = history[np.arange(n), np.argmax(scores, axis=1)]
+        return [self.output_vocabulary_[row[:np.argmax(row == end)] if (row == end).any() else row]
+                for row in best_rows]
 
     def _decode_greedy(self, x, lengths, limit):
         network = self.network_

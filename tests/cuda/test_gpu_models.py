@@ -156,3 +156,28 @@ def test_bidirectional_variable_length_layers_on_gpu_match_cpu(cell):
     for name in grads_c:
         if name != "state":
             assert rel_error(grads_g[name], grads_c[name]) < 1e-10, name
+
+
+@pytest.mark.parametrize("network_kind", ["encoder_decoder", "conditioned"])
+def test_seq2seq_and_conditioned_networks_on_gpu_match_cpu(network_kind):
+    """The networks of Seq2Seq and of the conditioned CharRNN: states handed between stacks, bridges."""
+    from fastrnn._network import ConditionedSequenceNetwork, EncoderDecoderNetwork
+
+    rng = np.random.default_rng(3)
+    x, lengths = rng.normal(size=(4, 3, 2)), np.array([4, 2, 1])
+    y_in, conditions = rng.normal(size=(3, 3, 3)), rng.normal(size=(3, 2))
+    results = {}
+    for device in ("cpu", "cuda"):
+        weights_rng = np.random.default_rng(0)
+        if network_kind == "encoder_decoder":
+            network = EncoderDecoderNetwork("lstm", 2, 3, (3,), 2, np.float64, weights_rng).to(device)
+            out = network.decode(network.backend.asarray(y_in, np.float64),
+                                 network.encode(network.backend.asarray(x, np.float64), lengths))
+        else:
+            network = ConditionedSequenceNetwork("gru", "tanh", 2, (3,), 2, "sequence", np.float64, weights_rng,
+                                                 2).to(device)
+            out = network.forward(network.backend.asarray(x, np.float64), conditions, lengths)
+        network.backward(network.backend.asarray(np.ones(out.shape), np.float64))
+        results[device] = (network.backend.to_host(out), network.backend.to_host(network.grad))
+    assert rel_error(results["cuda"][0], results["cpu"][0]) < 1e-10
+    assert rel_error(results["cuda"][1], results["cpu"][1]) < 1e-10
