@@ -75,6 +75,21 @@ def linear_loss(layer, cell, X, h0, c0, A, Bh, Bc, lengths=None):
     return value
 
 
+def assert_gradients_match_finite_differences(layer, cell, p, grads, lengths=None, tolerance=1e-6):
+    """Every parameter's, the input's and the initial state's gradient against central differences
+    of the linear loss of :func:`make_problem` (float64)."""
+    def loss_value():
+        return linear_loss(layer, cell, **p, lengths=lengths)
+
+    for name, value in layer.params.items():
+        assert fd_error(grads[name], central_differences(loss_value, value)) < tolerance, name
+    assert fd_error(grads["input"], central_differences(loss_value, p["X"])) < tolerance
+    d_h0 = grads["state"][0] if cell == "lstm" else grads["state"]
+    assert fd_error(d_h0, central_differences(loss_value, p["h0"])) < tolerance
+    if cell == "lstm":
+        assert fd_error(grads["state"][1], central_differences(loss_value, p["c0"])) < tolerance
+
+
 def central_differences(f, array, eps=1e-4):
     """Gradient of the scalar function f() with respect to ``array`` (perturbed in place, restored).
 

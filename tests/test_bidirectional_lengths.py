@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import central_differences, fd_error, layer_state, linear_loss, make_layer, make_problem, rel_error
+from helpers import assert_gradients_match_finite_differences, layer_state, make_layer, make_problem, rel_error
 
 SMOOTH_CELLS = ("rnn_tanh", "lstm", "gru")  # relu's kink makes finite differences unreliable
 
@@ -30,16 +30,7 @@ def test_float64_gradients_match_finite_differences(cell, bidirectional, n_layer
     layer = make_layer(cell, 2, 3, n_layers, random_state=seed, bidirectional=bidirectional)
     _, _, grads = gradients(layer, cell, p, lengths)
 
-    def loss_value():
-        return linear_loss(layer, cell, **p, lengths=lengths)
-
-    for name, value in layer.params.items():
-        assert fd_error(grads[name], central_differences(loss_value, value)) < 1e-6, name
-    assert fd_error(grads["input"], central_differences(loss_value, p["X"])) < 1e-6
-    d_h0 = grads["state"][0] if cell == "lstm" else grads["state"]
-    assert fd_error(d_h0, central_differences(loss_value, p["h0"])) < 1e-6
-    if cell == "lstm":
-        assert fd_error(grads["state"][1], central_differences(loss_value, p["c0"])) < 1e-6
+    assert_gradients_match_finite_differences(layer, cell, p, grads, lengths)
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])

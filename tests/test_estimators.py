@@ -467,7 +467,6 @@ def test_variable_length_sequences_with_one_target_per_step(estimator):
 
 
 def test_variable_lengths_errors():
-    X = [np.zeros(3), np.zeros(5)]
     with pytest.raises(ValueError, match=r"X\[1\] must be a sequence"):
         RNNRegressor(max_iter=1).fit([np.zeros(3), np.zeros((0, 1))], [0.0, 1.0])
     with pytest.raises(ValueError, match="same number of features"):

@@ -6,7 +6,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import reference
-from helpers import (CELLS, central_differences, fd_error, layer_state, linear_loss, make_layer, make_problem,
+from helpers import (CELLS, assert_gradients_match_finite_differences, layer_state, make_layer, make_problem,
                      rel_error)
 
 shapes = dict(
@@ -81,16 +81,7 @@ def test_float64_gradients_match_finite_differences(cell, n_samples, n_steps, n_
     layer.forward(p["X"], layer_state(cell, p["h0"], p["c0"]))
     grads = layer.backward(p["A"], layer_state(cell, p["Bh"], p["Bc"]))
 
-    def loss_value():
-        return linear_loss(layer, cell, **p)
-
-    for name, value in layer.params.items():
-        assert fd_error(grads[name], central_differences(loss_value, value)) < 1e-6, name
-    assert fd_error(grads["input"], central_differences(loss_value, p["X"])) < 1e-6
-    d_h0 = grads["state"][0] if cell == "lstm" else grads["state"]
-    assert fd_error(d_h0, central_differences(loss_value, p["h0"])) < 1e-6
-    if cell == "lstm":
-        assert fd_error(grads["state"][1], central_differences(loss_value, p["c0"])) < 1e-6
+    assert_gradients_match_finite_differences(layer, cell, p, grads)
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -314,7 +314,7 @@ class Seq2Seq(BaseRNNEstimator):
             limit = np.broadcast_to(np.asarray(output_lengths, dtype=np.int64), (n,)).copy()
             for value in limit:
                 check_positive_int(int(value), "output_lengths")
-        network = self.network_.to(resolve_device(self.device))
+        self.network_.to(resolve_device(self.device))  # the decoders below use the network's backend
         results = [None] * n
         batch = max(self.batch_size, 256)
         for start in range(0, n, batch):
