@@ -13,4 +13,5 @@ from .layers import GRU, LSTM, RNN, Linear
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "GRU", "Linear", "RNNRegressor", "RNNClassifier", "CharRNN", "Seq2Seq", "data", "datasets", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "Linear", "RNNRegressor", "RNNClassifier", "CharRNN", "Seq2Seq", "data", "datasets",
+           "__version__"]

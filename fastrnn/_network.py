@@ -1,8 +1,10 @@
 """The network behind the estimators: stacked recurrent layers and a linear head on one flat buffer.
 
-Each entry of ``hidden_sizes`` is one single-layer :class:`~fastrnn.layers.RNN` or
-:class:`~fastrnn.layers.LSTM` or :class:`~fastrnn.layers.GRU` (sizes may differ), the top one feeds a :class:`~fastrnn.layers.Linear`
-head, applied to the last step (``output="last"``) or to every step (``output="sequence"``).
+Each entry of ``hidden_sizes`` is one single-layer :class:`~fastrnn.layers.RNN`,
+:class:`~fastrnn.layers.LSTM` or :class:`~fastrnn.layers.GRU` (sizes may differ), the top one feeds a
+:class:`~fastrnn.layers.Linear` head, applied to the final states (``output="last"``) or to every step
+(``output="sequence"``). Also here: the encoder-decoder network of Seq2Seq and the network whose
+initial states come from a feature vector (CharRNN conditioned on a vector).
 
 All parameters are views into one flat buffer, so clipping, weight decay, the optimizer and snapshots
 of the best weights are single vector operations. ``params`` is the host buffer, the master copy

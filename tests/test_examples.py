@@ -46,7 +46,8 @@ def test_tag_sequences(tmp_path):
 def test_char_rnn(tmp_path):
     # a smaller run than the script's default (10 epochs on 200 000 characters), for the suite's budget
     out = run_example("char_rnn.py", tmp_path, "--epochs", "6", "--max-chars", "120000")
-    model, bigram = map(float, re.search(r"test perplexity: CharRNN ([0-9.]+), character bigram ([0-9.]+)", out).groups())
+    found = re.search(r"test perplexity: CharRNN ([0-9.]+), character bigram ([0-9.]+)", out)
+    model, bigram = map(float, found.groups())
     assert model < bigram
     shares = [float(x) for x in re.findall(r"words found in the training text: ([0-9]+)%", out)]
     assert shares[0] > 35  # at temperature 0.5 most generated words are real words

@@ -81,8 +81,8 @@ class BaseRNNEstimator:
 
     def __init__(self, cell="lstm", hidden_sizes=(64,), nonlinearity="tanh", output="last", bidirectional=False,
                  device="auto", dtype="float32", solver="adam", learning_rate_init=0.001, batch_size="auto",
-                  max_iter=200, bptt_steps=None, shuffle=True, alpha=0.0001, clip_grad_norm=1.0, tol=1e-4, n_iter_no_change=10,
-                 early_stopping=False, validation_fraction=0.1, momentum=0.9, nesterovs_momentum=True,
+                 max_iter=200, bptt_steps=None, shuffle=True, alpha=0.0001, clip_grad_norm=1.0, tol=1e-4,
+                 n_iter_no_change=10, early_stopping=False, validation_fraction=0.1, momentum=0.9, nesterovs_momentum=True,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, random_state=None, warm_start=False, verbose=False):
         self.cell = cell
         self.hidden_sizes = hidden_sizes
@@ -312,7 +312,10 @@ class BaseRNNEstimator:
             x_batch = np.ascontiguousarray(x_tm[:, index])
             batch_states = self._slice_states(states, index)
             outs = []
-            for k, chunk in enumerate(self._time_chunks(x_batch.shape[0])):  # bounded memory with bptt_steps
+            # with bptt_steps, in chunks of time (bounded memory); not across the reverse direction or padding
+            whole = self.bidirectional or batch_lengths is not None
+            chunks = [slice(0, x_batch.shape[0])] if whole else self._time_chunks(x_batch.shape[0])
+            for k, chunk in enumerate(chunks):
                 if k > 0:
                     batch_states = network.final_states()
                 outs.append(network.backend.to_host(network.forward(x_batch[chunk], batch_states, batch_lengths)))
@@ -408,9 +411,9 @@ class BaseRNNEstimator:
                 else:
                     target_batch = targets_tm[:, index]
                 try:
-                    batch_loss, batch_norms, batch_clipped = self._train_batch(backend.gather_batch(x_tm, index), target_batch,
-                                                                self._slice_states(states, index), last_good,
-                                                                batch_lengths)
+                    batch_loss, batch_norms, batch_clipped = self._train_batch(
+                        backend.gather_batch(x_tm, index), target_batch, self._slice_states(states, index),
+                        last_good, batch_lengths)
                 except TrainingDivergedError:
                     backend.assign(network.active_params, last_good)
                     network.sync_to_host()
@@ -515,8 +518,8 @@ class BaseRNNEstimator:
         backend = network.backend
         outputs = backend.to_host(network.forward(x, states, lengths))
         loss, d_outputs = self._loss(outputs, targets, self._step_weights(lengths, x.shape[0]))
-        return self._gradient_step(loss, x.shape[1], lambda: network.backward(backend.asarray(d_outputs, network.dtype)),
-                                   last_good)
+        return self._gradient_step(
+            loss, x.shape[1], lambda: network.backward(backend.asarray(d_outputs, network.dtype)), last_good)
 
     def _gradient_step(self, loss, n, backward, last_good):
         """The end of every training step, after the forward pass and the loss of ``n`` samples.
