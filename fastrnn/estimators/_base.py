@@ -414,9 +414,7 @@ class BaseRNNEstimator:
                     batch_loss, batch_norms, batch_clipped = self._train_batch(
                         backend.gather_batch(x_tm, index), target_batch, self._slice_states(states, index),
                         last_good, batch_lengths)
-                except TrainingDivergedError:
-                    backend.assign(network.active_params, last_good)
-                    network.sync_to_host()
+                except TrainingDivergedError:  # the last good weights are already back in place
                     if progress:
                         progress.close()
                     raise
@@ -473,6 +471,25 @@ class BaseRNNEstimator:
                           f"optimization hasn't converged yet.", exceptions.ConvergenceWarning, stacklevel=3)
         return self
 
+    def _start_record(self):
+        """A first fit of the estimators that train on the training loss alone (CharRNN, Seq2Seq):
+        empty curves, a new optimizer."""
+        self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
+        self.best_loss_, self.n_iter_ = np.inf, 0
+        self._optimizer = self._make_optimizer()
+        self._no_improvement_count = 0
+
+    def _end_epoch(self, loss, norms, n_clipped):
+        """Record an epoch's loss, gradient norms and clipping; count epochs without improvement of
+        the training loss (for the estimators of :meth:`_start_record`)."""
+        self.n_iter_ += 1
+        self.loss_curve_.append(loss)
+        self.grad_norm_curve_.append(float(np.mean(norms)))
+        self.clipped_fraction_curve_.append(n_clipped / len(norms))
+        self._no_improvement_count = (self._no_improvement_count + 1
+                                      if self.loss_curve_[-1] > self.best_loss_ - self.tol else 0)
+        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+
     def _time_chunks(self, n_steps):
         """Slices of the time axis that truncated BPTT trains one after the other (one slice, all
         steps, without ``bptt_steps``)."""
@@ -525,7 +542,8 @@ class BaseRNNEstimator:
         """The end of every training step, after the forward pass and the loss of ``n`` samples.
 
         Adds the L2 term, stops on a non-finite loss (before ``backward()`` fills ``network_.grad``)
-        or gradient, clips, keeps the current weights in ``last_good`` and lets the optimizer update.
+        or gradient (putting back the weights in ``last_good``), clips, keeps the current weights in
+        ``last_good`` and lets the optimizer update.
         Returns (loss, gradient norm before clipping, whether it was clipped).
         """
         network = self.network_
@@ -533,14 +551,14 @@ class BaseRNNEstimator:
         if self.alpha:
             loss += 0.5 * self.alpha * network.weight_sum_squares() / n
         if not np.isfinite(loss):
-            self._diverged(loss)
+            self._diverged(loss, last_good)
         backward()
         grad = network.grad
         if self.alpha:
             backend.masked_axpy(grad, network.active_params, network.weight_mask, self.alpha / n)
         norm = float(np.sqrt(backend.sum_squares(grad)))
         if not np.isfinite(norm):
-            self._diverged(norm, what="gradient norm")
+            self._diverged(norm, last_good, what="gradient norm")
         clipped = self.clip_grad_norm is not None and norm > self.clip_grad_norm
         if clipped:
             backend.scale(grad, self.clip_grad_norm / norm)
@@ -548,7 +566,11 @@ class BaseRNNEstimator:
         self._optimizer.step([network.active_params], [grad])
         return loss, norm, clipped
 
-    def _diverged(self, value, what="loss"):
+    def _diverged(self, value, last_good, what="loss"):
+        """Put back the weights that gave the last finite loss (on the device and the host) and stop."""
+        network = self.network_
+        network.backend.assign(network.active_params, last_good)
+        network.sync_to_host()
         raise TrainingDivergedError(
             f"Training diverged at epoch {self.n_iter_ + 1}: the {what} became {value}. The last weights "
             f"that gave a finite loss are kept. Lower learning_rate_init, keep clip_grad_norm on, or "

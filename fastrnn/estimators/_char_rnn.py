@@ -21,7 +21,6 @@ from .._packing import sort_by_length
 from .._validation import as_real_array, check_finite
 from .._progress import ProgressBar
 from .._validation import as_generator
-from ..exceptions import TrainingDivergedError
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax, softmax_cross_entropy
 from ._base import BaseRNNEstimator
@@ -156,10 +155,7 @@ class CharRNN(BaseRNNEstimator):
             n_chars = len(self.vocabulary_)
             self.network_ = SequenceNetwork(self.cell, "tanh", n_chars, tuple(int(s) for s in self.hidden_sizes),
                                             n_chars, "sequence", self._float_type, self._rng)
-            self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
-            self.best_loss_, self.n_iter_ = np.inf, 0
-            self._optimizer = self._make_optimizer()
-            self._no_improvement_count = 0
+            self._start_record()
         codes = self._encode(text, "X")
         n_streams = max(1, min(self.batch_size, (codes.size - 1) // self.seq_length))
         stream_length = (codes.size - 1) // n_streams
@@ -174,12 +170,7 @@ class CharRNN(BaseRNNEstimator):
             for start in range(0, stream_length, self.seq_length):
                 chunk = slice(start, min(start + self.seq_length, stream_length))
                 x = backend.asarray(self._one_hot(inputs[chunk]), self._float_type)
-                try:
-                    loss, norm, clipped = self._train_step(x, targets[chunk], states, last_good)
-                except TrainingDivergedError:
-                    backend.assign(network.active_params, last_good)
-                    network.sync_to_host()
-                    raise
+                loss, norm, clipped = self._train_step(x, targets[chunk], states, last_good)
                 states = network.final_states()
                 loss_sum += loss * (chunk.stop - chunk.start)
                 norms.append(norm)
@@ -211,10 +202,7 @@ class CharRNN(BaseRNNEstimator):
             self.network_ = ConditionedSequenceNetwork(self.cell, "tanh", self._n_symbols,
                                                        tuple(int(s) for s in self.hidden_sizes), self._n_symbols,
                                                        "sequence", self._float_type, self._rng, self.n_conditions_)
-            self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
-            self.best_loss_, self.n_iter_ = np.inf, 0
-            self._optimizer = self._make_optimizer()
-            self._no_improvement_count = 0
+            self._start_record()
         elif not self._conditioned or features.shape[1] != self.n_conditions_:
             raise ValueError(f"warm_start needs the same kind of training: features of {self.n_conditions_} values.")
         codes = [self._encode(text, f"X[{i}]") for i, text in enumerate(X)]
@@ -231,16 +219,10 @@ class CharRNN(BaseRNNEstimator):
                 index = index[sort_by_length(lengths[index])[0]]
                 inputs, targets, weights = self._teacher_forcing([codes[i] for i in index])
                 x = backend.asarray(self._one_hot(inputs), self._float_type)
-                try:
-                    outputs = backend.to_host(network.forward(x, features[index], lengths[index]))
-                    loss, d_outputs = self._loss(outputs, targets, weights)
-                    loss, norm, clipped = self._gradient_step(
-                        loss, len(index), lambda: network.backward(backend.asarray(d_outputs, network.dtype)),
-                        last_good)
-                except TrainingDivergedError:
-                    backend.assign(network.active_params, last_good)
-                    network.sync_to_host()
-                    raise
+                outputs = backend.to_host(network.forward(x, features[index], lengths[index]))
+                loss, d_outputs = self._loss(outputs, targets, weights)
+                loss, norm, clipped = self._gradient_step(
+                    loss, len(index), lambda: network.backward(backend.asarray(d_outputs, network.dtype)), last_good)
                 loss_sum += loss * len(index)
                 norms.append(norm)
                 n_clipped += clipped
@@ -262,16 +244,6 @@ class CharRNN(BaseRNNEstimator):
             targets[:c.size, b] = c
             weights[:c.size + 1, b] = 1.0
         return inputs, targets, weights
-
-    def _end_epoch(self, loss, norms, n_clipped):
-        """Record an epoch's loss, gradient norms and clipping; count epochs without improvement."""
-        self.n_iter_ += 1
-        self.loss_curve_.append(loss)
-        self.grad_norm_curve_.append(float(np.mean(norms)))
-        self.clipped_fraction_curve_.append(n_clipped / len(norms))
-        self._no_improvement_count = (self._no_improvement_count + 1
-                                      if self.loss_curve_[-1] > self.best_loss_ - self.tol else 0)
-        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
 
     def _loss(self, outputs, targets, weights=None):
         return softmax_cross_entropy(outputs, targets, weights)

@@ -18,7 +18,6 @@ from .._network import EncoderDecoderNetwork
 from .._packing import sort_by_length
 from .._progress import ProgressBar
 from .._validation import as_generator, as_real_array, check_finite, check_positive_int
-from ..exceptions import TrainingDivergedError
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax, softmax_cross_entropy, squared_error
 from ._base import BaseRNNEstimator
@@ -205,10 +204,7 @@ class Seq2Seq(BaseRNNEstimator):
             self.network_ = EncoderDecoderNetwork(self.cell, X_pad.shape[2], dec_in.shape[2],
                                                   tuple(int(s) for s in self.hidden_sizes), n_outputs,
                                                   self._float_type, self._rng)
-            self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
-            self.best_loss_, self.n_iter_ = np.inf, 0
-            self._optimizer = self._make_optimizer()
-            self._no_improvement_count = 0
+            self._start_record()
         network = self.network_.to(resolve_device(self.device))
         backend = network.backend
         last_good = backend.copy(network.active_params)
@@ -221,25 +217,14 @@ class Seq2Seq(BaseRNNEstimator):
             for start in range(0, n, batch):
                 index = order[start:start + batch]
                 index = index[sort_by_length(lengths[index])[0]]  # the encoder takes decreasing lengths
-                try:
-                    loss, norm, clipped = self._train_pairs(X_pad[index], lengths[index], dec_in[index],
-                                                            targets[index], weights[index], last_good)
-                except TrainingDivergedError:
-                    backend.assign(network.active_params, last_good)
-                    network.sync_to_host()
-                    raise
+                loss, norm, clipped = self._train_pairs(X_pad[index], lengths[index], dec_in[index],
+                                                        targets[index], weights[index], last_good)
                 loss_sum += loss * len(index)
                 norms.append(norm)
                 n_clipped += clipped
-            self.n_iter_ += 1
-            self.loss_curve_.append(loss_sum / n)
-            self.grad_norm_curve_.append(float(np.mean(norms)))
-            self.clipped_fraction_curve_.append(n_clipped / len(norms))
+            self._end_epoch(loss_sum / n, norms, n_clipped)
             if progress:
                 progress.update(self.n_iter_, self.loss_curve_[-1])
-            self._no_improvement_count = (self._no_improvement_count + 1
-                                          if self.loss_curve_[-1] > self.best_loss_ - self.tol else 0)
-            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             if self._no_improvement_count > self.n_iter_no_change:
                 break
         network.sync_to_host()
