@@ -13,8 +13,11 @@ a device copy after ``to("cuda")``, which training updates in place and :meth:`s
 back. Arrays are time-major here: ``x: (T, B, D)``.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 
+from ._workspace import Workspace
 from .kernels.dispatch import get_backend
 from .layers import GRU, LSTM, RNN, Linear
 
@@ -39,6 +42,30 @@ class FlatParameterModules:
     """
 
     _pickled = ()
+    _workspaces = None  # per module, while reusing_buffers() is active (never pickled)
+    _reusing = False
+
+    @contextmanager
+    def reusing_buffers(self):
+        """Within this block, the layers' forward and backward passes reuse the scratch arrays of the
+        previous training step (see :mod:`fastrnn._workspace`); they are kept after the block, for
+        the next step, until :meth:`release_buffers`. Training loops only: outputs computed inside
+        are overwritten by the next step."""
+        if self._workspaces is None:
+            self._workspaces = [Workspace() for _ in self.modules]
+        self._reusing = True
+        try:
+            yield self
+        finally:
+            self._reusing = False
+
+    def release_buffers(self):
+        """Free the scratch arrays kept for training."""
+        self._workspaces = None
+
+    def _workspace(self, k):
+        """The workspace of module ``k`` inside :meth:`reusing_buffers`, else None (fresh arrays)."""
+        return self._workspaces[k] if self._reusing else None
 
     def _bind_modules(self):
         self.params = np.concatenate([m._flat for m in self.modules])
@@ -168,7 +195,8 @@ class SequenceNetwork(FlatParameterModules):
                 c0 = h0 if layer.has_cell_state else None
             else:
                 h0, c0 = states[k]
-            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[k], backend, lengths)
+            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[k], backend, lengths,
+                                                 self._workspace(k))
         if self.output == "last":
             top = self._concatenate_features(self.layers[-1]._final_states_on_backend())
         else:
@@ -273,7 +301,7 @@ class EncoderDecoderNetwork(FlatParameterModules):
         for k, layer in enumerate(self.encoder):
             zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
             sequence = layer._forward_time_major(sequence, zeros, zeros if layer.has_cell_state else None,
-                                                 self._param_views[k], backend, lengths)
+                                                 self._param_views[k], backend, lengths, self._workspace(k))
         return final_states(self.encoder, self.backend)
 
     def decode(self, y_in, states):
@@ -285,7 +313,8 @@ class EncoderDecoderNetwork(FlatParameterModules):
         offset = len(self.encoder)
         for k, layer in enumerate(self.decoder):
             h0, c0 = states[k]
-            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[offset + k], backend)
+            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[offset + k], backend,
+                                                 workspace=self._workspace(offset + k))
         return self.head._forward_on(sequence, self._param_views[-1], backend)
 
     def decoder_states(self):

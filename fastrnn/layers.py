@@ -274,14 +274,18 @@ class _RecurrentLayer(_Module):
 
     __call__ = forward
 
-    def _forward_time_major(self, x_tm, h0, c0, params, backend, lengths=None):
+    def _forward_time_major(self, x_tm, h0, c0, params, backend, lengths=None, workspace=None):
         """Forward pass on time-major input ``x_tm: (T, B, D)`` with named ``params`` on ``backend``.
 
         ``h0``, ``c0``: (L * num_directions, B, H) on the host or the backend (c0 None without a cell
-        state). ``lengths``: None, or the (B,) lengths sorted in decreasing order (host int64). Keeps
-        what backward needs; returns the top layer's output ``(T, B, num_directions * H)`` on the
-        backend (on padded steps it holds the carried state, not zeros).
+        state). ``lengths``: None, or the (B,) lengths sorted in decreasing order (host int64).
+        ``workspace``: None (fresh arrays), or a :class:`~fastrnn._workspace.Workspace` whose arrays
+        this pass and the next backward reuse (training loops: the result is then overwritten by the
+        next call). Keeps what backward needs; returns the top layer's output
+        ``(T, B, num_directions * H)`` on the backend (on padded steps it holds the carried state,
+        not zeros).
         """
+        scratch = _scratch(workspace, backend, self.dtype)
         x_tm = backend.asarray(x_tm, self.dtype)  # contiguous: the kernels reshape (T, B, D) to (T*B, D)
         n_steps, n_batch, _ = x_tm.shape
         if lengths is None:
@@ -298,31 +302,35 @@ class _RecurrentLayer(_Module):
             for direction in range(self.num_directions):
                 run = len(runs)
                 p = self._layer_params(params, layer, direction)
-                run_input = layer_input if direction == 0 else self._gather_time(layer_input, reverse, backend)
-                h = backend.empty((n_steps + 1, n_batch, hidden), self.dtype)
-                c = backend.empty((n_steps + 1, n_batch, cell_width), self.dtype)
+                if direction == 0:
+                    run_input = layer_input
+                else:
+                    run_input = self._gather_time(layer_input, reverse,
+                                                  scratch("reversed", layer, shape=layer_input.shape), backend)
+                h = scratch("h", run, shape=(n_steps + 1, n_batch, hidden))
+                c = scratch("c", run, shape=(n_steps + 1, n_batch, cell_width))
                 backend.assign(h[0], h0[run])
                 if cell_width:
                     backend.assign(c[0], c0[run])
-                saved = backend.empty((n_steps, n_batch, saved_width), self.dtype)
-                gx = backend.empty((n_steps, n_batch, gate_units), self.dtype)
-                gh = backend.empty((n_batch, gate_units), self.dtype)
+                saved = scratch("saved", run, shape=(n_steps, n_batch, saved_width))
+                gx = scratch("gx", run, shape=(n_steps, n_batch, gate_units))
+                gh = scratch("gh", shape=(n_batch, gate_units))
                 backend.layer_forward(self._kind, run_input, p[0], p[1], p[2], p[3], h, c, saved, gx, gh, n_active)
                 runs.append((run_input, h, c, saved, gx))
             if self.bidirectional:
-                layer_input = backend.empty((n_steps, n_batch, 2 * hidden), self.dtype)
+                layer_input = scratch("output", layer, shape=(n_steps, n_batch, 2 * hidden))
                 backend.gather_steps(runs[-2][1][1:], identity_index(n_steps, n_batch), layer_input, 0, 0, hidden)
                 backend.gather_steps(runs[-1][1][1:], reverse, layer_input, 0, hidden, hidden)
             else:
                 layer_input = runs[-1][1][1:]
         self._cache = {"runs": runs, "n_samples": n_batch, "n_steps": n_steps, "backend": backend,
                        "params": params, "n_active": n_active, "reverse": reverse, "order": None,
-                       "inverse": None}
+                       "inverse": None, "scratch": scratch}
         return layer_input
 
-    def _gather_time(self, array, index, backend):
-        """A new (T, B, X) array with ``out[t, b] = array[index[t, b], b]`` (time reversal)."""
-        out = backend.empty(array.shape, self.dtype)
+    @staticmethod
+    def _gather_time(array, index, out, backend):
+        """``out[t, b] = array[index[t, b], b]`` (time reversal) into ``out: (T, B, X)``; returns it."""
         backend.gather_steps(array, index, out)
         return out
 
@@ -429,7 +437,7 @@ class _RecurrentLayer(_Module):
         """
         cache = self._cache
         backend, params, runs = cache["backend"], cache["params"], cache["runs"]
-        n_active, reverse = cache["n_active"], cache["reverse"]
+        n_active, reverse, scratch = cache["n_active"], cache["reverse"], cache["scratch"]
         hidden = self.hidden_size
         d_layer_out = backend.asarray(d_out_tm, self.dtype)
         n_steps, n_batch = d_layer_out.shape[:2]
@@ -444,7 +452,7 @@ class _RecurrentLayer(_Module):
                 w_ih, w_hh, _, _ = self._layer_params(params, layer, direction)
                 dw_ih, dw_hh, db_ih, db_hh = self._layer_params(grads, layer, direction)
                 if self.bidirectional:  # this direction's features, in its own time order
-                    d_run_out = backend.empty((n_steps, n_batch, hidden), self.dtype)
+                    d_run_out = scratch("d_out", shape=(n_steps, n_batch, hidden))
                     index = identity_index(n_steps, n_batch) if direction == 0 else reverse
                     backend.gather_steps(d_layer_out, index, d_run_out, direction * hidden, 0, hidden)
                 else:
@@ -454,10 +462,10 @@ class _RecurrentLayer(_Module):
                     dc = backend.copy(backend.asarray(dc_n[run], self.dtype))
                 else:
                     dc = backend.empty((n_batch, N_CARRY[self._kind] * hidden), self.dtype)
-                dx = backend.empty(run_input.shape, self.dtype)
+                dx = scratch("dx", run, shape=run_input.shape)
                 # the forward's projection buffer gx is no longer needed: it holds the gate gradients
                 # (the GRU's two sets differ, and the second needs a buffer of its own)
-                d_gates_x = backend.empty(gx.shape, self.dtype) if is_gru else gx
+                d_gates_x = scratch("d_gates_x", shape=gx.shape) if is_gru else gx
                 backend.layer_backward(self._kind, run_input, w_ih, w_hh, h, c, saved, d_run_out, dh, dc,
                                        gx, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, n_active)
                 backend.assign(dh0[run], dh)
@@ -729,6 +737,14 @@ class Linear(_Module):
         device = "" if self.device == "auto" else f", device={self.device!r}"
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
                 f"dtype={np.dtype(self.dtype).name}{device})")
+
+def _scratch(workspace, backend, dtype):
+    """``scratch(*name, shape=...)``: an uninitialized array of ``dtype`` on ``backend``, from
+    ``workspace`` under that name when one is given (reused by the next batch), else a fresh one."""
+    if workspace is None:
+        return lambda *name, shape: backend.empty(shape, dtype)
+    return lambda *name, shape: workspace.array(name, shape, dtype, backend)
+
 
 def _to_numpy(value):
     """Accept numpy arrays, nested lists and CPU tensors of other libraries (via ``.detach()`` if present)."""

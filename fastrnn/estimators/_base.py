@@ -411,10 +411,12 @@ class BaseRNNEstimator:
                 else:
                     target_batch = targets_tm[:, index]
                 try:
-                    batch_loss, batch_norms, batch_clipped = self._train_batch(
-                        backend.gather_batch(x_tm, index), target_batch, self._slice_states(states, index),
-                        last_good, batch_lengths)
+                    with network.reusing_buffers():
+                        batch_loss, batch_norms, batch_clipped = self._train_batch(
+                            backend.gather_batch(x_tm, index), target_batch, self._slice_states(states, index),
+                            last_good, batch_lengths)
                 except TrainingDivergedError:  # the last good weights are already back in place
+                    network.release_buffers()
                     if progress:
                         progress.close()
                     raise
@@ -459,6 +461,8 @@ class BaseRNNEstimator:
         if early_stopping:
             backend.assign(network.active_params, best_params)
         network.sync_to_host()
+        if not incremental:  # partial_fit keeps the training buffers for its next call
+            network.release_buffers()
         if progress:
             message = ""
             if stopped_early:

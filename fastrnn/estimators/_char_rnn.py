@@ -170,8 +170,9 @@ class CharRNN(BaseRNNEstimator):
             for start in range(0, stream_length, self.seq_length):
                 chunk = slice(start, min(start + self.seq_length, stream_length))
                 x = backend.asarray(self._one_hot(inputs[chunk]), self._float_type)
-                loss, norm, clipped = self._train_step(x, targets[chunk], states, last_good)
-                states = network.final_states()
+                with network.reusing_buffers():
+                    loss, norm, clipped = self._train_step(x, targets[chunk], states, last_good)
+                    states = network.final_states()
                 loss_sum += loss * (chunk.stop - chunk.start)
                 norms.append(norm)
                 n_clipped += clipped
@@ -181,6 +182,7 @@ class CharRNN(BaseRNNEstimator):
             if self._no_improvement_count > self.n_iter_no_change:
                 break
         network.sync_to_host()
+        network.release_buffers()
         if progress:
             progress.close()
         return self
@@ -219,10 +221,12 @@ class CharRNN(BaseRNNEstimator):
                 index = index[sort_by_length(lengths[index])[0]]
                 inputs, targets, weights = self._teacher_forcing([codes[i] for i in index])
                 x = backend.asarray(self._one_hot(inputs), self._float_type)
-                outputs = backend.to_host(network.forward(x, features[index], lengths[index]))
-                loss, d_outputs = self._loss(outputs, targets, weights)
-                loss, norm, clipped = self._gradient_step(
-                    loss, len(index), lambda: network.backward(backend.asarray(d_outputs, network.dtype)), last_good)
+                with network.reusing_buffers():
+                    outputs = backend.to_host(network.forward(x, features[index], lengths[index]))
+                    loss, d_outputs = self._loss(outputs, targets, weights)
+                    loss, norm, clipped = self._gradient_step(
+                        loss, len(index), lambda: network.backward(backend.asarray(d_outputs, network.dtype)),
+                        last_good)
                 loss_sum += loss * len(index)
                 norms.append(norm)
                 n_clipped += clipped
@@ -230,6 +234,7 @@ class CharRNN(BaseRNNEstimator):
             if self._no_improvement_count > self.n_iter_no_change:
                 break
         network.sync_to_host()
+        network.release_buffers()
         return self
 
     def _teacher_forcing(self, codes):

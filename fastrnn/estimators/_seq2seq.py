@@ -217,8 +217,9 @@ class Seq2Seq(BaseRNNEstimator):
             for start in range(0, n, batch):
                 index = order[start:start + batch]
                 index = index[sort_by_length(lengths[index])[0]]  # the encoder takes decreasing lengths
-                loss, norm, clipped = self._train_pairs(X_pad[index], lengths[index], dec_in[index],
-                                                        targets[index], weights[index], last_good)
+                with network.reusing_buffers():
+                    loss, norm, clipped = self._train_pairs(X_pad[index], lengths[index], dec_in[index],
+                                                            targets[index], weights[index], last_good)
                 loss_sum += loss * len(index)
                 norms.append(norm)
                 n_clipped += clipped
@@ -228,6 +229,7 @@ class Seq2Seq(BaseRNNEstimator):
             if self._no_improvement_count > self.n_iter_no_change:
                 break
         network.sync_to_host()
+        network.release_buffers()
         if progress:
             progress.close()
         return self
