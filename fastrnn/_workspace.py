@@ -13,7 +13,7 @@ still contiguous). Whatever it hands out is overwritten by the next call with th
 the training loop uses it: arrays that reach the user are never views of it.
 """
 
-import numpy as np
+import math
 
 
 class Workspace:
@@ -21,6 +21,7 @@ class Workspace:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from fastrnn.kernels.dispatch import get_backend
     >>> workspace = Workspace()
     >>> a = workspace.array("h", (3, 4), np.float32, get_backend("cpu"))
@@ -44,11 +45,10 @@ class Workspace:
         dtype : numpy dtype
         backend : CPU or CUDA backend from :func:`fastrnn.kernels.dispatch.get_backend`
         """
-        size = int(np.prod(shape))
-        dtype = np.dtype(dtype)
+        size = math.prod(shape)  # (np.prod costs ~5 us: at batch 1 that showed in the training time)
         if size == 0:
             return backend.empty(shape, dtype)
-        key = (name, backend.name, dtype.str)
+        key = (name, backend.name, dtype)
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < size:
             buffer = backend.empty((size,), dtype)

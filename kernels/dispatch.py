@@ -101,8 +101,9 @@ class CPUBackend:
         from .cpu.linalg import matmul
         from .cpu.vector import sum_squares
 
-        self.layer_forward = cpu.layer_forward
-        self.layer_backward = cpu.layer_backward
+        # the time loops, split over the cores by rows where that applies (cpu/threads.py)
+        self.layer_forward = cpu.threads.layer_forward
+        self.layer_backward = cpu.threads.layer_backward
         self._sum_squares = sum_squares
         self._matmul = matmul
 

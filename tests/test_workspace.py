@@ -10,6 +10,8 @@ import fastrnn
 from fastrnn._workspace import Workspace
 from fastrnn.kernels.dispatch import get_backend
 
+pytestmark = pytest.mark.filterwarnings("ignore::fastrnn.exceptions.ConvergenceWarning")
+
 
 def test_workspace_reuses_memory_and_grows():
     cpu = get_backend("cpu")

@@ -5,11 +5,16 @@ what is known to be fast with Numba on a few cores (``DESIGN.md``):
 
 - the input projection of all steps is one matrix product, before the loop;
 - inside the loop only the recurrent product (into a preallocated buffer) and the cell's fused
-  pointwise step; nothing is allocated in the loop;
+  pointwise step, in blocks of rows sized for OpenBLAS's small-matrix path
+  (:func:`product_block_rows`), with ``W_hh`` transposed once so that every per-step product is a
+  plain row-major one; nothing is allocated in the loop;
 - the weight gradients are single products after the loop:
   ``dW_ih = dG^T X`` and ``dW_hh = dG^T H_prev`` over all ``T*B`` rows at once.
 
-Every array is allocated by the caller, so workspaces can be reused across batches.
+Every array is allocated by the caller, so workspaces can be reused across batches. Each phase also
+exists for a range of rows (``forward_steps``, ``backward_steps`` over batch rows; ``project_rows``,
+``weight_gradient_rows`` over the flattened step rows), which :mod:`.threads` runs on several cores;
+``layer_forward`` and ``layer_backward`` here run everything in the calling thread.
 
 Variable lengths: ``n_active[t]`` is the number of sequences still running at step ``t``. The
 sequences are sorted by decreasing length (the caller permutes the batch), so the running ones are
@@ -31,10 +36,99 @@ from .steps import backward_step, forward_step
 
 drop_stale_cache(__file__, [cells.__file__, config.__file__, steps.__file__])
 
+#: products of at most this many multiply-adds take OpenBLAS's small-matrix path (see product_block_rows)
+SMALL_PRODUCT_LIMIT = 1_000_000
+#: fewest rows per block worth cutting a step's product into
+MIN_BLOCK_ROWS = 4
+
+
+@njit(**JIT_OPTIONS)
+def projection_bias(kind, b_ih, b_hh):
+    """The bias added to the input projections: ``b_ih + b_hh``, except in the GRU's n block, where
+    ``b_hn`` is added to the recurrent projection at every step instead (it sits inside the reset
+    gate's product). ``b_ih, b_hh: (G*H,)``; returns a new (G*H,) array."""
+    bias = b_ih + b_hh
+    if kind == GRU:
+        hidden = b_ih.shape[0] // 3
+        bias[2 * hidden:] = b_ih[2 * hidden:]
+    return bias
+
+
+@njit(**JIT_OPTIONS)
+def project_rows(x_rows, w_ih, bias, gx_rows, row_start, row_stop):
+    """``gx_rows[r] = W_ih x_rows[r] + bias`` for the rows ``row_start:row_stop`` of the flattened
+    steps (``x_rows: (T*B, D)``, ``gx_rows: (T*B, G*H)``), as one matrix product."""
+    rows = slice(row_start, row_stop)
+    gx_block = gx_rows[rows]
+    np.dot(x_rows[rows], w_ih.T, gx_block)
+    # Row-wise adds: measured here, the same addition written as a 2-D indexed double loop made the
+    # whole cached function about 2x slower (the uncached build was not affected).
+    for r in range(gx_block.shape[0]):
+        gx_block[r] += bias
+
+
+@njit(**JIT_OPTIONS)
+def project_inputs(kind, x, w_ih, b_ih, b_hh, gx):
+    """Input projections of every step, as one matrix product: ``gx = x W_ih^T + bias``
+    (:func:`projection_bias`). ``x: (T, B, D)``, ``w_ih: (G*H, D)``, ``b_ih, b_hh: (G*H,)``;
+    ``gx: (T, B, G*H)`` is written."""
+    n_steps, n_batch, n_in = x.shape
+    n_rows = n_steps * n_batch
+    project_rows(x.reshape(n_rows, n_in), w_ih, projection_bias(kind, b_ih, b_hh),
+                 gx.reshape(n_rows, w_ih.shape[0]), 0, n_rows)
+
+
+@njit(**JIT_OPTIONS)
+def forward_steps(kind, w_hh_t, b_hh, h, c, saved, gx, gh, n_active, row_start, row_stop, block_rows):
+    """The time loop of the forward pass for the batch rows ``row_start:row_stop``, after
+    :func:`project_inputs`.
+
+    Rows are independent sequences, so disjoint row ranges can run at the same time in different
+    threads (each writes only its own rows of ``h``, ``c``, ``saved``, ``gh``). Each step runs in
+    blocks of at most ``block_rows`` rows: the recurrent product of a block and then its pointwise
+    step (see :func:`product_block_rows` for why blocks). ``w_hh_t: (H, G*H)`` is ``W_hh``
+    transposed, C-contiguous; the other arguments as in :func:`layer_forward`.
+    """
+    n_steps = gx.shape[0]
+    hidden = h.shape[2]
+    gru = kind == GRU
+    b_hn = b_hh[2 * hidden:]
+    for t in range(n_steps):
+        run_stop = min(row_stop, n_active[t])
+        for block_start in range(row_start, run_stop, block_rows):
+            rows = slice(block_start, min(block_start + block_rows, run_stop))
+            gh_block = gh[rows]
+            np.dot(h[t][rows], w_hh_t, gh_block)
+            if gru:
+                for b in range(gh_block.shape[0]):
+                    gh_block[b][2 * hidden:] += b_hn
+            forward_step(kind, gx[t][rows], gh_block, h[t][rows], c[t][rows], h[t + 1][rows], c[t + 1][rows],
+                         saved[t][rows])
+        for b in range(max(run_stop, row_start), row_stop):  # finished sequences keep their state
+            h[t + 1][b] = h[t][b]
+            c[t + 1][b] = c[t][b]
+
+
+@njit(**JIT_OPTIONS)
+def product_block_rows(n_rows, n_inner, n_cols):
+    """Rows per call of the per-step products ``(rows, n_inner) @ (n_inner, n_cols)``.
+
+    scipy's OpenBLAS (0.3.30, the kernels Numba calls) runs products of at most 10^6 multiply-adds
+    through a small-matrix kernel that skips packing the weights: measured here in one thread,
+    8x128 by 128x512 takes 9.4 us (111 GFLOP/s), 16x128 by 128x512 takes 40 us (53 GFLOP/s) through
+    the general path. So the rows of a step are cut into blocks under that size, unless a block
+    would have fewer than 4 rows (there the small kernel is slower than the general one: 30-55
+    GFLOP/s); then all ``n_rows`` go in one call.
+    """
+    rows = SMALL_PRODUCT_LIMIT // (n_inner * n_cols)
+    if rows < MIN_BLOCK_ROWS:
+        return max(n_rows, 1)
+    return rows
+
 
 @njit(**JIT_OPTIONS)
 def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
-    """Run one recurrent layer forward over a batch of sequences.
+    """Run one recurrent layer forward over a batch of sequences (all rows in this thread).
 
     Parameters
     ----------
@@ -62,40 +156,72 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
         Sequences running at each step, non-increasing; all ``B`` for equal lengths. Rows at and
         beyond ``n_active[t]`` copy their state from step t-1 (see the module docstring).
     """
-    n_steps, n_batch, n_in = x.shape
-    n_gate_units = w_ih.shape[0]
-    gx_rows = gx.reshape(n_steps * n_batch, n_gate_units)
-    np.dot(x.reshape(n_steps * n_batch, n_in), w_ih.T, gx_rows)
-    # Row-wise adds: measured here, the same addition written as a 2-D indexed double loop made the
-    # whole cached function about 2x slower (the uncached build was not affected).
-    bias = b_ih + b_hh
-    hidden = h.shape[2]
+    project_inputs(kind, x, w_ih, b_ih, b_hh, gx)
+    n_gate_units, hidden = w_hh.shape
+    forward_steps(kind, np.ascontiguousarray(w_hh.T), b_hh, h, c, saved, gx, gh, n_active, 0, x.shape[1],
+                  product_block_rows(x.shape[1], hidden, n_gate_units))
+
+
+@njit(**JIT_OPTIONS)
+def backward_steps(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, row_start, row_stop,
+                   block_rows):
+    """The time loop of BPTT for the batch rows ``row_start:row_stop`` (each thread its own rows of
+    ``dh``, ``dc``, ``d_gates``, ``d_gates_x``), in blocks of at most ``block_rows`` rows as in
+    :func:`forward_steps`; :func:`weight_gradients` follows once all rows are done. Arguments as in
+    :func:`layer_backward`.
+    """
+    n_steps = d_gates.shape[0]
     gru = kind == GRU
-    if gru:  # b_hn belongs inside the reset gate's product: it is added to gh at every step
-        bias[2 * hidden:] = b_ih[2 * hidden:]
-    b_hn = b_hh[2 * hidden:]
-    for r in range(n_steps * n_batch):
-        gx_rows[r] += bias
-    w_hh_t = w_hh.T
-    for t in range(n_steps):
-        n_run = n_active[t]
-        if n_run > 0:
-            gh_run = gh[:n_run]
-            np.dot(h[t][:n_run], w_hh_t, gh_run)
+    for t in range(n_steps - 1, -1, -1):
+        run_stop = min(row_stop, n_active[t])
+        for block_start in range(row_start, run_stop, block_rows):
+            rows = slice(block_start, min(block_start + block_rows, run_stop))
+            dh_block, dc_block, d_gates_block = dh[rows], dc[rows], d_gates[t][rows]
+            backward_step(kind, d_out[t][rows], dh_block, dc_block, h[t][rows], c[t][rows], h[t + 1][rows],
+                          saved[t][rows], d_gates_block, d_gates_x[t][rows])
+            np.dot(d_gates_block, w_hh, dh_block)
             if gru:
-                for b in range(n_run):
-                    gh_run[b][2 * hidden:] += b_hn
-            forward_step(kind, gx[t][:n_run], gh_run, h[t][:n_run], c[t][:n_run], h[t + 1][:n_run],
-                         c[t + 1][:n_run], saved[t][:n_run])
-        for b in range(n_run, n_batch):  # finished sequences keep their state
-            h[t + 1][b] = h[t][b]
-            c[t + 1][b] = c[t][b]
+                for b in range(dh_block.shape[0]):
+                    dh_block[b] += dc_block[b]
+        for b in range(max(run_stop, row_start), row_stop):  # padded steps: the state passed through unchanged
+            d_gates[t][b] = 0.0
+            d_gates_x[t][b] = 0.0
+
+
+@njit(**JIT_OPTIONS)
+def weight_gradient_rows(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, row_start, row_stop):
+    """The products after the BPTT loop over the rows ``row_start:row_stop`` of the flattened steps
+    (``T*B`` rows): ``dW_ih = dG_x^T X``, ``dW_hh = dG^T H_prev`` and the bias sums of those rows
+    (written, not added: threads give each a range and their own outputs, summed afterwards), and
+    ``dX = dG_x W_ih`` on those rows. Arguments as in :func:`layer_backward`.
+    """
+    n_steps, n_batch, n_in = x.shape
+    n_gate_units, hidden = d_gates.shape[2], h.shape[2]
+    n_rows = n_steps * n_batch
+    rows = slice(row_start, row_stop)
+    d_gate_rows = d_gates.reshape(n_rows, n_gate_units)[rows]
+    d_input_gate_rows = d_gates_x.reshape(n_rows, n_gate_units)[rows]
+    np.dot(d_input_gate_rows.T, x.reshape(n_rows, n_in)[rows], dw_ih)
+    np.dot(d_gate_rows.T, h[:n_steps].reshape(n_rows, hidden)[rows], dw_hh)
+    np.dot(d_input_gate_rows, w_ih, dx.reshape(n_rows, n_in)[rows])
+    db_ih[:] = 0.0
+    db_hh[:] = 0.0
+    for r in range(row_stop - row_start):
+        db_ih += d_input_gate_rows[r]
+        db_hh += d_gate_rows[r]
+
+
+@njit(**JIT_OPTIONS)
+def weight_gradients(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh):
+    """:func:`weight_gradient_rows` over all ``T*B`` rows at once."""
+    weight_gradient_rows(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, 0,
+                         x.shape[0] * x.shape[1])
 
 
 @njit(**JIT_OPTIONS)
 def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
                    d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, n_active):
-    """Backpropagate through time over one layer, after :func:`layer_forward`.
+    """Backpropagate through time over one layer, after :func:`layer_forward` (all rows in this thread).
 
     Parameters
     ----------
@@ -117,6 +243,8 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
         On entry dL/dc_T; on exit dL/dc_0 (LSTM only).
     d_gates : (T, B, G*H) array
         Workspace: pre-activation gradients of every step (may be the forward's ``gx``).
+    d_gates_x : (T, B, G*H) array
+        GRU: workspace for the gate gradients w.r.t. the input projection; other cells: ``d_gates``.
     dx : (T, B, D) array
         Written: dL/dx.
     dw_ih : (G*H, D) array
@@ -129,30 +257,7 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
         As given to :func:`layer_forward`. ``d_out`` at a finished sequence's padded steps is
         ignored; their gate gradients (and so ``dx`` there) are zero.
     """
-    n_steps, n_batch, n_in = x.shape
     n_gate_units, hidden = w_hh.shape
-    gru = kind == GRU
-    for t in range(n_steps - 1, -1, -1):
-        n_run = n_active[t]
-        if n_run > 0:
-            dh_run, dc_run, d_gates_run = dh[:n_run], dc[:n_run], d_gates[t][:n_run]
-            backward_step(kind, d_out[t][:n_run], dh_run, dc_run, h[t][:n_run], c[t][:n_run], h[t + 1][:n_run],
-                          saved[t][:n_run], d_gates_run, d_gates_x[t][:n_run])
-            np.dot(d_gates_run, w_hh, dh_run)
-            if gru:
-                for b in range(n_run):
-                    dh_run[b] += dc_run[b]
-        for b in range(n_run, n_batch):  # padded steps: the state passed through unchanged
-            d_gates[t][b] = 0.0
-            d_gates_x[t][b] = 0.0
-    n_rows = n_steps * n_batch
-    d_gate_rows = d_gates.reshape(n_rows, n_gate_units)
-    d_input_gate_rows = d_gates_x.reshape(n_rows, n_gate_units)
-    np.dot(d_input_gate_rows.T, x.reshape(n_rows, n_in), dw_ih)
-    np.dot(d_gate_rows.T, h[:n_steps].reshape(n_rows, hidden), dw_hh)
-    np.dot(d_input_gate_rows, w_ih, dx.reshape(n_rows, n_in))
-    db_ih[:] = 0.0
-    db_hh[:] = 0.0
-    for r in range(n_rows):
-        db_ih += d_input_gate_rows[r]
-        db_hh += d_gate_rows[r]
+    backward_steps(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, 0, x.shape[1],
+                   product_block_rows(x.shape[1], n_gate_units, hidden))
+    weight_gradients(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh)

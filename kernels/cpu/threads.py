@@ -1,0 +1,149 @@
+"""One layer's work on several cores: each core runs its own rows.
+
+The sequences of a batch are independent, so the forward and backward time loops run on disjoint
+row ranges of the batch at the same time (each thread its own small per-step products); the products
+before and after the loops (the input projection, the weight gradients) are split over the flattened
+``T*B`` step rows, each thread writing its own partial weight gradients, summed at the end.
+
+While fastrnn runs its own threads, BLAS (scipy's OpenBLAS, which Numba's ``np.dot`` calls) is held
+to one thread (:mod:`fastrnn.kernels.cpu.blas_threads`): measured here, the idle OpenBLAS worker left
+spinning by a two-thread product otherwise takes a core from fastrnn's threads.
+
+Why threads of the caller and not Numba's ``prange``: under ``parallel=True`` OpenBLAS's worker
+threads and Numba's competed for the cores (measured here: a forward pass 3x slower, even with one
+chunk). The kernels release the GIL (``nogil=True``), so plain Python threads run them in parallel.
+
+Where it applies: batches of at least ``2 * MIN_ROWS_PER_THREAD`` sequences, and only where scipy's
+OpenBLAS can be held to one thread; otherwise one thread runs the loops and BLAS uses its own threads.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from .blas_threads import blas_threads
+from . import recurrent
+from .recurrent import (backward_steps, forward_steps, product_block_rows, project_rows, projection_bias,
+                        weight_gradient_rows)
+
+#: fewest batch rows a thread gets in the time loops (below, the per-step overheads dominate)
+MIN_ROWS_PER_THREAD = 4
+#: fewest flattened step rows a thread gets in the products before and after the loops
+MIN_STEP_ROWS_PER_THREAD = 64
+
+_pool = None
+_pool_size = 0
+
+
+def n_threads():
+    """Threads for one layer: Numba's thread count (``NUMBA_NUM_THREADS``, all cores by default)."""
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def split_threads(n_batch):
+    """How many threads split a batch of ``n_batch`` sequences (1: no split, BLAS keeps its threads)."""
+    threads = min(n_threads(), n_batch // MIN_ROWS_PER_THREAD)
+    if threads <= 1 or blas_threads() is None:
+        return 1
+    return threads
+
+
+def batch_ranges(n_active, n_batch, threads):
+    """``threads`` contiguous ranges ``[(start, stop), ...]`` of batch rows covering ``0..n_batch``.
+
+    With variable lengths (``n_active: (T,)`` non-increasing, the longest sequences first), the cuts
+    balance the (row, step) pairs each thread runs, not the rows.
+    """
+    if threads <= 1:
+        return [(0, n_batch)]
+    counts = np.sort(np.asarray(n_active))
+    steps = counts.size - np.searchsorted(counts, np.arange(n_batch), side="right")  # steps row b runs
+    work = np.cumsum(steps)
+    cuts = np.searchsorted(work, work[-1] * np.arange(1, threads) / threads, side="left") + 1
+    return _ranges([0] + [int(c) for c in cuts] + [n_batch])
+
+
+def even_ranges(n_rows, threads):
+    """Up to ``threads`` contiguous ranges of about equal size covering ``0..n_rows``, none smaller
+    than :data:`MIN_STEP_ROWS_PER_THREAD` rows unless there is a single one."""
+    threads = max(1, min(threads, n_rows // MIN_STEP_ROWS_PER_THREAD))
+    return _ranges([n_rows * k // threads for k in range(threads + 1)])
+
+
+def _ranges(bounds):
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
+    """:func:`fastrnn.kernels.cpu.recurrent.layer_forward` (same arguments and results), its work
+    split over the cores by rows where :func:`split_threads` allows."""
+    n_steps, n_batch, n_in = x.shape
+    threads = split_threads(n_batch)
+    if threads == 1:  # one compiled call (each call from Python costs microseconds: batch 1 feels it)
+        recurrent.layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
+        return
+    n_gate_units, hidden = w_hh.shape
+    w_hh_t = np.ascontiguousarray(w_hh.T)  # (H, G*H): the per-step products as plain row-major ones
+    block_rows = product_block_rows(n_batch, hidden, n_gate_units)
+    n_rows = n_steps * n_batch
+    x_rows, gx_rows = x.reshape(n_rows, n_in), gx.reshape(n_rows, n_gate_units)
+    bias = projection_bias(kind, b_ih, b_hh)
+    with blas_threads().limited_to(1):
+        run_in_threads([(project_rows, (x_rows, w_ih, bias, gx_rows, start, stop))
+                        for start, stop in even_ranges(n_rows, threads)])
+        run_in_threads([(forward_steps, (kind, w_hh_t, b_hh, h, c, saved, gx, gh, n_active, start, stop, block_rows))
+                        for start, stop in batch_ranges(n_active, n_batch, threads)])
+
+
+def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx,
+                   dw_ih, dw_hh, db_ih, db_hh, n_active):
+    """:func:`fastrnn.kernels.cpu.recurrent.layer_backward` (same arguments and results), split like
+    :func:`layer_forward`; each thread's weight gradients go to its own arrays, summed at the end."""
+    n_steps, n_batch, _ = x.shape
+    threads = split_threads(n_batch)
+    if threads == 1:
+        recurrent.layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx,
+                                 dw_ih, dw_hh, db_ih, db_hh, n_active)
+        return
+    n_gate_units, hidden = w_hh.shape
+    block_rows = product_block_rows(n_batch, n_gate_units, hidden)
+    with blas_threads().limited_to(1):
+        run_in_threads([(backward_steps, (kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active,
+                                          start, stop, block_rows))
+                        for start, stop in batch_ranges(n_active, n_batch, threads)])
+        ranges = even_ranges(n_steps * n_batch, threads)
+        totals = (dw_ih, dw_hh, db_ih, db_hh)
+        parts = [totals] + [tuple(np.empty_like(a) for a in totals) for _ in ranges[1:]]
+        run_in_threads([(weight_gradient_rows, (x, w_ih, h, d_gates, d_gates_x, dx, *part, start, stop))
+                        for part, (start, stop) in zip(parts, ranges)])
+    for part in parts[1:]:
+        for total, partial in zip(totals, part):
+            total += partial
+
+
+def run_in_threads(calls):
+    """Run ``function(*args)`` for every ``(function, args)`` of ``calls``: the first in this thread,
+    the others in a pool of worker threads; return when all are done (re-raising the first error)."""
+    if len(calls) == 1:
+        function, args = calls[0]
+        function(*args)
+        return
+    pool = _worker_pool(len(calls) - 1)
+    futures = [pool.submit(function, *args) for function, args in calls[1:]]
+    try:
+        function, args = calls[0]
+        function(*args)
+    finally:
+        for future in futures:
+            future.result()
+
+
+def _worker_pool(size):
+    global _pool, _pool_size
+    if _pool is None or _pool_size < size:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="fastrnn")
+        _pool_size = size
+    return _pool

@@ -1,0 +1,107 @@
+"""A layer's CPU work split over threads by rows gives what one thread gives."""
+
+import numpy as np
+import pytest
+
+from fastrnn.kernels import cells
+from fastrnn.kernels.cpu import blas_threads, layer_backward, layer_forward, threads
+
+
+def _layer_arrays(kind, n_batch, n_steps, n_in, hidden, lengths, rng, dtype=np.float64):
+    gates, saved, carry = cells.N_GATES[kind], cells.N_SAVED[kind], cells.N_CARRY[kind]
+    cell_width = hidden if cells.HAS_CELL_STATE[kind] else 0
+    a = {
+        "x": rng.normal(size=(n_steps, n_batch, n_in)),
+        "w_ih": rng.normal(scale=0.4, size=(gates * hidden, n_in)),
+        "w_hh": rng.normal(scale=0.4, size=(gates * hidden, hidden)),
+        "b_ih": rng.normal(scale=0.1, size=gates * hidden),
+        "b_hh": rng.normal(scale=0.1, size=gates * hidden),
+        "h": np.zeros((n_steps + 1, n_batch, hidden)),
+        "c": np.zeros((n_steps + 1, n_batch, cell_width)),
+        "saved": np.zeros((n_steps, n_batch, saved * hidden)),
+        "gx": np.zeros((n_steps, n_batch, gates * hidden)),
+        "gh": np.zeros((n_batch, gates * hidden)),
+        "d_out": rng.normal(size=(n_steps, n_batch, hidden)),
+        "dh": rng.normal(size=(n_batch, hidden)),
+        "dc": rng.normal(size=(n_batch, carry * hidden)) if kind == cells.LSTM else np.zeros((n_batch, carry * hidden)),
+        "d_gates_x": np.zeros((n_steps, n_batch, gates * hidden)),
+        "dx": np.zeros((n_steps, n_batch, n_in)),
+        "dw_ih": np.zeros((gates * hidden, n_in)),
+        "dw_hh": np.zeros((gates * hidden, hidden)),
+        "db_ih": np.zeros(gates * hidden),
+        "db_hh": np.zeros(gates * hidden),
+        "n_active": np.array([np.count_nonzero(lengths > t) for t in range(n_steps)], dtype=np.int64),
+    }
+    a["h"][0] = rng.normal(size=(n_batch, hidden))
+    if cell_width:
+        a["c"][0] = rng.normal(size=(n_batch, hidden))
+    return {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in a.items()}
+
+
+def _run(forward, backward, kind, a):
+    d_gates_x = a["d_gates_x"] if kind == cells.GRU else a["gx"]
+    forward(kind, a["x"], a["w_ih"], a["w_hh"], a["b_ih"], a["b_hh"], a["h"], a["c"], a["saved"], a["gx"], a["gh"],
+            a["n_active"])
+    outputs = {k: a[k].copy() for k in ("h", "c", "saved")}
+    backward(kind, a["x"], a["w_ih"], a["w_hh"], a["h"], a["c"], a["saved"], a["d_out"], a["dh"], a["dc"], a["gx"],
+             d_gates_x, a["dx"], a["dw_ih"], a["dw_hh"], a["db_ih"], a["db_hh"], a["n_active"])
+    outputs.update({k: a[k].copy() for k in ("dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh")})
+    return outputs
+
+
+@pytest.mark.skipif(blas_threads.blas_threads() is None, reason="scipy's OpenBLAS cannot be held to one thread")
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_split_over_threads_matches_one_thread(monkeypatch, n_threads, cell, ragged):
+    kind = cells.CELL_CODES[cell]
+    rng = np.random.default_rng(n_threads)
+    n_batch, n_steps = 13, 70  # 70 * 13 step rows: the products after the loop are split too
+    lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
+    monkeypatch.setattr(threads, "n_threads", lambda: n_threads)
+    assert threads.split_threads(n_batch) == n_threads
+    arrays = _layer_arrays(kind, n_batch, n_steps, 3, 5, lengths, rng)
+    expected = _run(layer_forward, layer_backward, kind, {k: v.copy() for k, v in arrays.items()})
+    got = _run(threads.layer_forward, threads.layer_backward, kind, arrays)
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_batch_ranges_cover_the_batch_and_balance_the_steps():
+    n_active = np.array([16, 16, 12, 8, 4, 2])  # rows 0-1 run 6 steps, ..., rows 12-15 run 2
+    ranges = threads.batch_ranges(n_active, 16, 2)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 16
+    assert all(a[1] == b[0] for a, b in zip(ranges[:-1], ranges[1:]))
+    steps_of_row = np.array([np.count_nonzero(n_active > b) for b in range(16)])
+    work = [steps_of_row[start:stop].sum() for start, stop in ranges]
+    assert abs(work[0] - work[1]) <= steps_of_row.max()
+    assert threads.batch_ranges(np.full(5, 16), 16, 1) == [(0, 16)]
+    assert threads.even_ranges(1000, 3) == [(0, 333), (333, 666), (666, 1000)]
+    assert threads.even_ranges(100, 2) == [(0, 100)]  # fewer than 64 rows a thread: not split
+
+
+def test_small_batches_stay_in_one_thread(monkeypatch):
+    monkeypatch.setattr(threads, "n_threads", lambda: 2)
+    assert threads.split_threads(7) == 1
+    assert threads.split_threads(8) == (1 if blas_threads.blas_threads() is None else 2)
+
+
+@pytest.mark.skipif(blas_threads.blas_threads() is None, reason="scipy's OpenBLAS cannot be held to one thread")
+def test_blas_thread_limit_is_undone_after_the_block():
+    control = blas_threads.blas_threads()
+    before = control.get()
+    with control.limited_to(1):
+        assert control.get() == 1
+    assert control.get() == before
+    with pytest.raises(RuntimeError):
+        with control.limited_to(1):
+            raise RuntimeError("inside")
+    assert control.get() == before
+
+
+def test_worker_errors_reach_the_caller():
+    def fail():
+        raise ValueError("from a worker")
+
+    with pytest.raises(ValueError, match="from a worker"):
+        threads.run_in_threads([(lambda: None, ()), (fail, ())])
