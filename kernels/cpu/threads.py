@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from .blas_threads import blas_threads
 from . import recurrent
+from .blas_threads import blas_threads
 from .recurrent import (backward_steps, forward_steps, product_block_rows, project_rows, projection_bias,
                         weight_gradient_rows)
 
@@ -92,7 +92,8 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
     with blas_threads().limited_to(1):
         run_in_threads([(project_rows, (x_rows, w_ih, bias, gx_rows, start, stop))
                         for start, stop in even_ranges(n_rows, threads)])
-        run_in_threads([(forward_steps, (kind, w_hh_t, b_hh, h, c, saved, gx, gh, n_active, start, stop, block_rows))
+        run_in_threads([(forward_steps, (kind, w_hh_t, b_hh, h, c, saved, gx, gh, n_active, start, stop,
+                                         block_rows))
                         for start, stop in batch_ranges(n_active, n_batch, threads)])
 
 
