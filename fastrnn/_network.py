@@ -247,7 +247,7 @@ class SequenceNetwork(FlatParameterModules):
             zeros = np.zeros((layer.num_directions, n_batch, layer.hidden_size), dtype=self.dtype)
             dh_n = d_final if k == len(self.layers) - 1 and d_final is not None else zeros
             d_sequence, dh0, dc0 = layer._backward_time_major(
-                d_sequence, dh_n, zeros if layer.has_cell_state else None, self._grad_views[k])
+                d_sequence, dh_n, zeros if layer.has_cell_state else None, self._grad_views[k], input_gradient=k > 0)
             d_initial[k] = (dh0, dc0)
         return d_initial
 
@@ -333,13 +333,15 @@ class EncoderDecoderNetwork(FlatParameterModules):
             n_batch = layer._cache["n_samples"]
             zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
             d_sequence, dh0, dc0 = layer._backward_time_major(
-                d_sequence, zeros, zeros if layer.has_cell_state else None, self._grad_views[offset + k])
+                d_sequence, zeros, zeros if layer.has_cell_state else None, self._grad_views[offset + k],
+                input_gradient=k > 0)
             d_states[k] = (dh0, dc0)
         top = self.encoder[-1]
         d_sequence = backend.zeros((top._cache["n_steps"], top._cache["n_samples"], top.hidden_size), self.dtype)
         for k in range(len(self.encoder) - 1, -1, -1):  # the final states received the decoder's dh0, dc0
             dh_n, dc_n = d_states[k]
-            d_sequence, _, _ = self.encoder[k]._backward_time_major(d_sequence, dh_n, dc_n, self._grad_views[k])
+            d_sequence, _, _ = self.encoder[k]._backward_time_major(d_sequence, dh_n, dc_n, self._grad_views[k],
+                                                                    input_gradient=k > 0)
 
 
 class ConditionedSequenceNetwork(SequenceNetwork):

@@ -428,12 +428,13 @@ class _RecurrentLayer(_Module):
             return one(d_state[0], "d_state[0] (dh_n)"), one(d_state[1], "d_state[1] (dc_n)")
         return one(d_state, "d_state"), None
 
-    def _backward_time_major(self, d_out_tm, dh_n, dc_n, grads):
+    def _backward_time_major(self, d_out_tm, dh_n, dc_n, grads, input_gradient=True):
         """BPTT on time-major arrays after :meth:`_forward_time_major`, on its backend.
 
         ``d_out_tm``: (T, B, num_directions * H); ``grads``: named views (on the backend) that receive
         the parameter gradients; ``dh_n``, ``dc_n``: (L * num_directions, B, H) on the host or the
-        backend. Returns dx (T, B, D), dh_0 and dc_0 (or None), on the backend.
+        backend. Returns dx (T, B, D), dh_0 and dc_0 (or None), on the backend; dx is None with
+        ``input_gradient=False`` (the bottom layer of a network, fed by data: its product is skipped).
         """
         cache = self._cache
         backend, params, runs = cache["backend"], cache["params"], cache["runs"]
@@ -462,7 +463,7 @@ class _RecurrentLayer(_Module):
                     dc = backend.copy(backend.asarray(dc_n[run], self.dtype))
                 else:
                     dc = backend.empty((n_batch, N_CARRY[self._kind] * hidden), self.dtype)
-                dx = scratch("dx", run, shape=run_input.shape)
+                dx = scratch("dx", run, shape=run_input.shape) if input_gradient or layer > 0 else None
                 # the forward's projection buffer gx is no longer needed: it holds the gate gradients
                 # (the GRU's two sets differ, and the second needs a buffer of its own)
                 d_gates_x = scratch("d_gates_x", shape=gx.shape) if is_gru else gx
@@ -471,7 +472,7 @@ class _RecurrentLayer(_Module):
                 backend.assign(dh0[run], dh)
                 if self.has_cell_state:
                     backend.assign(dc0[run], dc)
-                if direction == 0:
+                if direction == 0 or dx is None:
                     d_layer_input = dx
                 else:  # the reverse direction saw its input reversed in time
                     backend.gather_steps(dx, reverse, d_layer_input, accumulate=True)

@@ -45,7 +45,7 @@ def _run(forward, backward, kind, a):
     outputs = {k: a[k].copy() for k in ("h", "c", "saved")}
     backward(kind, a["x"], a["w_ih"], a["w_hh"], a["h"], a["c"], a["saved"], a["d_out"], a["dh"], a["dc"], a["gx"],
              d_gates_x, a["dx"], a["dw_ih"], a["dw_hh"], a["db_ih"], a["db_hh"], a["n_active"])
-    outputs.update({k: a[k].copy() for k in ("dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh")})
+    outputs.update({k: a[k].copy() for k in ("dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh") if a[k] is not None})
     return outputs
 
 
@@ -105,3 +105,17 @@ def test_worker_errors_reach_the_caller():
 
     with pytest.raises(ValueError, match="from a worker"):
         threads.run_in_threads([(lambda: None, ()), (fail, ())])
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_backward_without_input_gradient_gives_the_same_weight_gradients(monkeypatch, split):
+    kind = cells.LSTM
+    rng = np.random.default_rng(5)
+    monkeypatch.setattr(threads, "n_threads", lambda: 2 if split else 1)
+    arrays = _layer_arrays(kind, 12, 40, 3, 4, np.full(12, 40), rng)
+    expected = _run(threads.layer_forward, threads.layer_backward, kind, {k: v.copy() for k, v in arrays.items()})
+    arrays["dx"] = None
+    got = _run(threads.layer_forward, threads.layer_backward, kind,
+               {k: (None if v is None else v.copy()) for k, v in arrays.items()})
+    for name in ("dh", "dc", "dw_ih", "dw_hh", "db_ih", "db_hh"):
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)

@@ -193,7 +193,7 @@ def weight_gradient_rows(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih
     """The products after the BPTT loop over the rows ``row_start:row_stop`` of the flattened steps
     (``T*B`` rows): ``dW_ih = dG_x^T X``, ``dW_hh = dG^T H_prev`` and the bias sums of those rows
     (written, not added: threads give each a range and their own outputs, summed afterwards), and
-    ``dX = dG_x W_ih`` on those rows. Arguments as in :func:`layer_backward`.
+    ``dX = dG_x W_ih`` on those rows (unless ``dx`` is None). Arguments as in :func:`layer_backward`.
     """
     n_steps, n_batch, n_in = x.shape
     n_gate_units, hidden = d_gates.shape[2], h.shape[2]
@@ -203,7 +203,8 @@ def weight_gradient_rows(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih
     d_input_gate_rows = d_gates_x.reshape(n_rows, n_gate_units)[rows]
     np.dot(d_input_gate_rows.T, x.reshape(n_rows, n_in)[rows], dw_ih)
     np.dot(d_gate_rows.T, h[:n_steps].reshape(n_rows, hidden)[rows], dw_hh)
-    np.dot(d_input_gate_rows, w_ih, dx.reshape(n_rows, n_in)[rows])
+    if dx is not None:
+        np.dot(d_input_gate_rows, w_ih, dx.reshape(n_rows, n_in)[rows])
     db_ih[:] = 0.0
     db_hh[:] = 0.0
     for r in range(row_stop - row_start):
@@ -245,8 +246,9 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
         Workspace: pre-activation gradients of every step (may be the forward's ``gx``).
     d_gates_x : (T, B, G*H) array
         GRU: workspace for the gate gradients w.r.t. the input projection; other cells: ``d_gates``.
-    dx : (T, B, D) array
-        Written: dL/dx.
+    dx : (T, B, D) array, or None
+        Written: dL/dx. None skips it (the bottom layer of a network: nothing needs the gradient
+        with respect to the data).
     dw_ih : (G*H, D) array
         Written: dL/dW_ih.
     dw_hh : (G*H, H) array

@@ -269,7 +269,8 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_g
     d_input_gate_rows = _rows(d_gates_x)
     matmul(d_input_gate_rows, _rows(x), dw_ih, trans_a=True)
     matmul(d_gate_rows, _rows(h[:n_steps]), dw_hh, trans_a=True)
-    matmul(d_input_gate_rows, w_ih, _rows(dx))
+    if dx is not None:
+        matmul(d_input_gate_rows, w_ih, _rows(dx))
     column_sum(d_input_gate_rows, db_ih)
     column_sum(d_gate_rows, db_hh)
 
