@@ -17,6 +17,9 @@ def main(argv=None):
     bench.add_argument("--quick", action="store_true", help="two small grid points only")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per point (median)")
     bench.add_argument("--batches", type=int, default=4, help="mini-batches per training epoch")
+    bench.add_argument("--rounds", type=int, default=1,
+                       help="alternate fastrnn and PyTorch this many times per point; report the median round "
+                            "(steadier ratios on a machine whose speed drifts)")
     bench.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default rnn,lstm,gru)")
     bench.add_argument("--output", default="fastrnn_bench.json", help="where to save the JSON results")
     args = parser.parse_args(argv)
@@ -28,7 +31,7 @@ def main(argv=None):
         from ._bench import run as run_bench
 
         run_bench(quick=args.quick, repeats=args.repeats, n_batches=args.batches, cells=tuple(args.cells.split(",")),
-                  output=args.output)
+                  output=args.output, rounds=args.rounds)
     return 0
 
 

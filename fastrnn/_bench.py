@@ -76,6 +76,21 @@ def _data(batch, steps, features, n_batches, seed=0):
     return X, y
 
 
+def _rounds(rounds, torch, fastrnn_times, torch_times):
+    """Alternate ``fastrnn_times()`` and ``torch_times()`` (each a (train s, inference s) pair)
+    ``rounds`` times; medians of each side and of the per-round ratios (torch / fastrnn)."""
+    ours, theirs = [], []
+    for _ in range(max(1, rounds)):
+        ours.append(fastrnn_times())
+        if torch is not None:
+            theirs.append(torch_times())
+    result = {"fastrnn": tuple(statistics.median(t[k] for t in ours) for k in range(2))}
+    if theirs:
+        result["torch"] = tuple(statistics.median(t[k] for t in theirs) for k in range(2))
+        result["ratio"] = tuple(statistics.median(b[k] / a[k] for a, b in zip(ours, theirs)) for k in range(2))
+    return result
+
+
 def time_fastrnn(cell, batch, steps, features, hidden, n_batches, repeats):
     """(epoch seconds, inference seconds for one batch)."""
     from .estimators import RNNRegressor
@@ -147,11 +162,14 @@ def compile_times(cell):
 
 
 def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), output=None, out=print, grid=None,
-        measure_compile=True):
+        measure_compile=True, rounds=1):
     """Run the benchmark; print the table; return (and save) the results as a dict.
 
     ``grid`` overrides the (batch, T, features, hidden) points; ``measure_compile=False`` skips the
-    cold-start processes (about 10 s each).
+    cold-start processes (about 10 s each). ``rounds``: how many times each point alternates between
+    fastrnn and PyTorch; every reported number is the median over the rounds, each ratio the median
+    of the rounds' own ratios (both sides of a round are timed seconds apart, so a drift of the
+    machine's speed between rounds cancels out of them).
     """
     try:
         import torch
@@ -174,30 +192,33 @@ def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), outpu
     for cell in cells:
         for batch, steps, features, hidden in (grid or (QUICK_GRID if quick else GRID)):
             n_seq = batch * n_batches
-            epoch, infer = time_fastrnn(cell, batch, steps, features, hidden, n_batches, repeats)
+            shape = (cell, batch, steps, features, hidden, n_batches, repeats)
+            timed = _rounds(rounds, torch, lambda: time_fastrnn(*shape), lambda: time_torch(torch, *shape))
             row = {"cell": cell, "batch": batch, "T": steps, "features": features, "hidden": hidden,
-                   "fastrnn_train_seq_per_s": n_seq / epoch, "fastrnn_infer_ms": infer * 1e3}
+                   "fastrnn_train_seq_per_s": n_seq / timed["fastrnn"][0],
+                   "fastrnn_infer_ms": timed["fastrnn"][1] * 1e3}
             if torch is not None:
-                t_epoch, t_infer = time_torch(torch, cell, batch, steps, features, hidden, n_batches, repeats)
-                row.update(torch_train_seq_per_s=n_seq / t_epoch, torch_infer_ms=t_infer * 1e3,
-                           train_ratio=t_epoch / epoch, infer_ratio=t_infer / infer)
+                row.update(torch_train_seq_per_s=n_seq / timed["torch"][0], torch_infer_ms=timed["torch"][1] * 1e3,
+                           train_ratio=timed["ratio"][0], infer_ratio=timed["ratio"][1])
             rows.append(row)
             out(_format_row(row))
     latency = {}
     batch, steps, features, hidden = LATENCY_SHAPE
     for cell in cells:
-        infer = time_fastrnn(cell, batch, steps, features, hidden, 1, repeats * 4)[1]
+        shape = (cell, batch, steps, features, hidden, 1, repeats * 4)
+        timed = _rounds(rounds, torch, lambda: time_fastrnn(*shape), lambda: time_torch(torch, *shape))
+        infer = timed["fastrnn"][1]
         latency[cell] = {"fastrnn_ms": infer * 1e3}
         if torch is not None:
-            t_infer = time_torch(torch, cell, batch, steps, features, hidden, 1, repeats * 4)[1]
-            latency[cell].update(torch_ms=t_infer * 1e3, ratio=t_infer / infer)
+            t_infer, ratio = timed["torch"][1], timed["ratio"][1]
+            latency[cell].update(torch_ms=t_infer * 1e3, ratio=ratio)
         out(f"single-sequence latency ({cell}, batch 1, T=100, 1 feature, hidden 64): {infer * 1e3:.3f} ms"
-            + (f", PyTorch {t_infer * 1e3:.3f} ms, {t_infer / infer:.1f}x" if torch is not None else ""))
+            + (f", PyTorch {t_infer * 1e3:.3f} ms, {ratio:.1f}x" if torch is not None else ""))
     compile_info = {cell: compile_times(cell) for cell in cells} if measure_compile else {}
     for cell, info in compile_info.items():
         out(f"compile ({cell}): first fit with an empty Numba cache {info['cold_first_fit_s']:.1f} s; "
             f"a second process (import + first fit + predict, kernels from the cache) {info['warm_total_s']:.1f} s")
-    result = {"header": header, "cpu": model, "cores": cores, "rows": rows, "latency": latency,
+    result = {"header": header, "cpu": model, "cores": cores, "rounds": rounds, "rows": rows, "latency": latency,
               "compile": compile_info, "n_batches_per_epoch": n_batches, "repeats": repeats}
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)

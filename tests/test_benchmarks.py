@@ -32,3 +32,21 @@ def test_cpu_benchmark_against_torch_runs(tmp_path):
     assert row["fastrnn_train_seq_per_s"] > 0 and row["fastrnn_infer_ms"] > 0
     assert "cores" in lines[0] and "lstm" in lines[2]
     assert json.loads((tmp_path / "b.json").read_text())["latency"]["lstm"]["fastrnn_ms"] > 0
+
+
+def test_cpu_benchmark_rounds_report_medians_of_alternating_runs():
+    from fastrnn._bench import _rounds
+
+    class Torch:  # stands for the imported module
+        pass
+
+    fastrnn_runs = iter([(1.0, 0.1), (2.0, 0.2), (4.0, 0.4)])
+    torch_runs = iter([(2.0, 0.3), (2.0, 0.4), (16.0, 0.4)])
+    calls = []
+    timed = _rounds(3, Torch, lambda: calls.append("fastrnn") or next(fastrnn_runs),
+                    lambda: calls.append("torch") or next(torch_runs))
+    assert calls == ["fastrnn", "torch"] * 3  # alternating, one pair per round
+    assert timed["fastrnn"] == (2.0, 0.2) and timed["torch"] == (2.0, 0.4)
+    assert timed["ratio"][0] == 2.0  # per-round ratios 2, 1, 4: their median, not 2.0 / 2.0
+    assert timed["ratio"][1] == pytest.approx(2.0)  # 3, 2, 1
+    assert "torch" not in _rounds(2, None, lambda: (1.0, 1.0), lambda: (1.0, 1.0))
