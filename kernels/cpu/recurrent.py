@@ -5,9 +5,10 @@ what is known to be fast with Numba on a few cores (``DESIGN.md``):
 
 - the input projection of all steps is one matrix product, before the loop;
 - inside the loop only the recurrent product (into a preallocated buffer) and the cell's fused
-  pointwise step, in blocks of rows sized for OpenBLAS's small-matrix path
-  (:func:`product_block_rows`), with ``W_hh`` transposed once so that every per-step product is a
-  plain row-major one; nothing is allocated in the loop;
+  pointwise step, in blocks of rows and, for large weights, slabs of columns, sized for OpenBLAS's
+  small-matrix path (:func:`product_plan`); the weight operand is rearranged once per call
+  (:func:`column_slabs`: ``W_hh`` transposed for the forward pass) so that every per-step product
+  is a plain row-major one; nothing is allocated in the loop;
 - the weight gradients are single products after the loop:
   ``dW_ih = dG^T X`` and ``dW_hh = dG^T H_prev`` over all ``T*B`` rows at once.
 
@@ -30,16 +31,21 @@ from numba import njit
 from .. import cells, config
 from ..cache import drop_stale_cache
 from ..cells import GRU
-from ..config import JIT_OPTIONS
+from ..config import INLINE_OPTIONS, JIT_OPTIONS
 from . import steps
 from .steps import backward_step, forward_step
 
 drop_stale_cache(__file__, [cells.__file__, config.__file__, steps.__file__])
 
-#: products of at most this many multiply-adds take OpenBLAS's small-matrix path (see product_block_rows)
+#: products of at most this many multiply-adds take OpenBLAS's small-matrix path (see product_plan)
 SMALL_PRODUCT_LIMIT = 1_000_000
 #: fewest rows per block worth cutting a step's product into
 MIN_BLOCK_ROWS = 4
+#: widest and narrowest column slab of a weight operand cut into slabs (the widest divisor is taken)
+MAX_SLAB_WIDTH = 64
+MIN_SLAB_WIDTH = 32
+#: most rows per block of a product by slabs
+MAX_SLAB_ROWS = 8
 
 
 @njit(**JIT_OPTIONS)
@@ -79,26 +85,28 @@ def project_inputs(kind, x, w_ih, b_ih, b_hh, gx):
 
 
 @njit(**JIT_OPTIONS)
-def forward_steps(kind, w_hh_t, b_hh, h, c, saved, gx, gh, n_active, row_start, row_stop, block_rows):
+def forward_steps(kind, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, row_start, row_stop, block_rows):
     """The time loop of the forward pass for the batch rows ``row_start:row_stop``, after
     :func:`project_inputs`.
 
     Rows are independent sequences, so disjoint row ranges can run at the same time in different
     threads (each writes only its own rows of ``h``, ``c``, ``saved``, ``gh``). Each step runs in
     blocks of at most ``block_rows`` rows: the recurrent product of a block and then its pointwise
-    step (see :func:`product_block_rows` for why blocks). ``w_hh_t: (H, G*H)`` is ``W_hh``
-    transposed, C-contiguous; the other arguments as in :func:`layer_forward`.
+    step (see :func:`product_plan` for why blocks). ``w_hh_slabs: (S, H, G*H/S)`` is ``W_hh^T`` cut
+    into column slabs (:func:`column_slabs` with ``transpose=True``; one slab, ``W_hh^T`` itself, for
+    small weights); the other arguments as in :func:`layer_forward`.
     """
     n_steps = gx.shape[0]
     hidden = h.shape[2]
     gru = kind == GRU
     b_hn = b_hh[2 * hidden:]
+    slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)
     for t in range(n_steps):
         run_stop = min(row_stop, n_active[t])
         for block_start in range(row_start, run_stop, block_rows):
             rows = slice(block_start, min(block_start + block_rows, run_stop))
             gh_block = gh[rows]
-            np.dot(h[t][rows], w_hh_t, gh_block)
+            slab_product(h[t][rows], w_hh_slabs, gh_block, slab_out)
             if gru:
                 for b in range(gh_block.shape[0]):
                     gh_block[b][2 * hidden:] += b_hn
@@ -109,21 +117,85 @@ def forward_steps(kind, w_hh_t, b_hh, h, c, saved, gx, gh, n_active, row_start, 
             c[t + 1][b] = c[t][b]
 
 
+@njit(**INLINE_OPTIONS)
+def slab_product(a, slabs, out, slab_out):
+    """``out = a @ B`` for ``B`` held as column slabs, one small product per slab.
+
+    ``a: (r, K)``; ``slabs: (S, K, w)`` with ``slabs[s] = B[:, s*w:(s+1)*w]``; ``out: (r, S*w)``,
+    written; ``slab_out: (>= r, w)`` scratch (unused with one slab).
+    """
+    n_slabs, _, width = slabs.shape
+    if n_slabs == 1:
+        np.dot(a, slabs[0], out)
+        return
+    part = slab_out[:a.shape[0]]
+    for s in range(n_slabs):
+        np.dot(a, slabs[s], part)
+        out[:, s * width:(s + 1) * width] = part
+
+
 @njit(**JIT_OPTIONS)
-def product_block_rows(n_rows, n_inner, n_cols):
-    """Rows per call of the per-step products ``(rows, n_inner) @ (n_inner, n_cols)``.
+def slab_width(n_cols):
+    """The widest divisor of ``n_cols`` from :data:`MAX_SLAB_WIDTH` down to :data:`MIN_SLAB_WIDTH`,
+    or 0 when there is none (then the columns are not cut)."""
+    for width in range(MAX_SLAB_WIDTH, MIN_SLAB_WIDTH - 1, -1):
+        if n_cols % width == 0 and n_cols > width:
+            return width
+    return 0
+
+
+@njit(**JIT_OPTIONS)
+def product_plan(n_rows, n_inner, n_cols):
+    """How the per-step products ``(n_rows, n_inner) @ (n_inner, n_cols)`` are cut: returns
+    ``(block_rows, slab_cols)``, rows per call and columns per slab of the weight operand.
 
     scipy's OpenBLAS (0.3.30, the kernels Numba calls) runs products of at most 10^6 multiply-adds
-    through a small-matrix kernel that skips packing the weights: measured here in one thread,
-    8x128 by 128x512 takes 9.4 us (111 GFLOP/s), 16x128 by 128x512 takes 40 us (53 GFLOP/s) through
-    the general path. So the rows of a step are cut into blocks under that size, unless a block
-    would have fewer than 4 rows (there the small kernel is slower than the general one: 30-55
-    GFLOP/s); then all ``n_rows`` go in one call.
+    through a small-matrix kernel that skips packing the weights; larger ones pack the whole weight
+    operand at every call. Measured here in one thread: 8x128 by 128x512 takes 9.4 us (111 GFLOP/s),
+    16x128 by 128x512 40 us (53 GFLOP/s, general path); 32x256 by 256x1024 runs at ~70 GFLOP/s in
+    one call and at ~105 in column slabs of 64 with blocks of 8 rows (64x512 by 512x2048: 81 against
+    ~110; the same for the backward pass's (rows, 4H) by (4H, H)). So:
+
+    - when a block of at least :data:`MIN_BLOCK_ROWS` rows by all columns fits under that size, the
+      rows are cut into such blocks (``slab_cols == n_cols``);
+    - else, when the columns split into slabs (:func:`slab_width`) and at least ``MIN_BLOCK_ROWS``
+      rows by one slab fit, into blocks of at most :data:`MAX_SLAB_ROWS` rows by slabs;
+    - else (fewer than 4 rows, where the small kernel is slower than the general one, or a very long
+      inner dimension) all ``n_rows`` go in one call.
     """
     rows = SMALL_PRODUCT_LIMIT // (n_inner * n_cols)
-    if rows < MIN_BLOCK_ROWS:
-        return max(n_rows, 1)
-    return rows
+    if rows >= MIN_BLOCK_ROWS:
+        return rows, n_cols
+    width = slab_width(n_cols)
+    if n_rows >= MIN_BLOCK_ROWS and width > 0:
+        rows = min(MAX_SLAB_ROWS, SMALL_PRODUCT_LIMIT // (n_inner * width))
+        if rows >= MIN_BLOCK_ROWS:
+            return rows, width
+    return max(n_rows, 1), n_cols
+
+
+@njit(**JIT_OPTIONS)
+def column_slabs(w, transpose, width):
+    """The weight operand ``B`` of the per-step products cut into contiguous column slabs:
+    ``out[s] = B[:, s*width:(s+1)*width]``, ``out: (N/width, K, width)``, with ``B = w.T``
+    (``transpose``, the forward pass's ``W_hh^T``) or ``B = w`` (the backward pass's ``W_hh``).
+    ``width`` divides N; ``width == N`` gives one slab, the whole (transposed) matrix."""
+    if transpose:
+        n_cols, n_inner = w.shape
+    else:
+        n_inner, n_cols = w.shape
+    out = np.empty((n_cols // width, n_inner, width), w.dtype)
+    for s in range(n_cols // width):
+        slab = out[s]
+        if transpose:  # one row of w fills one column of the slab (writes strided by width, within the slab)
+            for j in range(width):
+                row = w[s * width + j]
+                for k in range(n_inner):
+                    slab[k, j] = row[k]
+        else:
+            for k in range(n_inner):
+                slab[k] = w[k, s * width:(s + 1) * width]
+    return out
 
 
 @njit(**JIT_OPTIONS)
@@ -158,20 +230,23 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
     """
     project_inputs(kind, x, w_ih, b_ih, b_hh, gx)
     n_gate_units, hidden = w_hh.shape
-    forward_steps(kind, np.ascontiguousarray(w_hh.T), b_hh, h, c, saved, gx, gh, n_active, 0, x.shape[1],
-                  product_block_rows(x.shape[1], hidden, n_gate_units))
+    block_rows, width = product_plan(x.shape[1], hidden, n_gate_units)
+    forward_steps(kind, column_slabs(w_hh, True, width), b_hh, h, c, saved, gx, gh, n_active, 0, x.shape[1],
+                  block_rows)
 
 
 @njit(**JIT_OPTIONS)
-def backward_steps(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, row_start, row_stop,
+def backward_steps(kind, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, row_start, row_stop,
                    block_rows):
     """The time loop of BPTT for the batch rows ``row_start:row_stop`` (each thread its own rows of
     ``dh``, ``dc``, ``d_gates``, ``d_gates_x``), in blocks of at most ``block_rows`` rows as in
-    :func:`forward_steps`; :func:`weight_gradients` follows once all rows are done. Arguments as in
-    :func:`layer_backward`.
+    :func:`forward_steps`; :func:`weight_gradients` follows once all rows are done.
+    ``w_hh_slabs: (S, G*H, H/S)`` is ``W_hh`` cut into column slabs (:func:`column_slabs` with
+    ``transpose=False``); the other arguments as in :func:`layer_backward`.
     """
     n_steps = d_gates.shape[0]
     gru = kind == GRU
+    slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), dh.dtype)
     for t in range(n_steps - 1, -1, -1):
         run_stop = min(row_stop, n_active[t])
         for block_start in range(row_start, run_stop, block_rows):
@@ -179,7 +254,7 @@ def backward_steps(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n
             dh_block, dc_block, d_gates_block = dh[rows], dc[rows], d_gates[t][rows]
             backward_step(kind, d_out[t][rows], dh_block, dc_block, h[t][rows], c[t][rows], h[t + 1][rows],
                           saved[t][rows], d_gates_block, d_gates_x[t][rows])
-            np.dot(d_gates_block, w_hh, dh_block)
+            slab_product(d_gates_block, w_hh_slabs, dh_block, slab_out)
             if gru:
                 for b in range(dh_block.shape[0]):
                     dh_block[b] += dc_block[b]
@@ -260,6 +335,7 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
         ignored; their gate gradients (and so ``dx`` there) are zero.
     """
     n_gate_units, hidden = w_hh.shape
-    backward_steps(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, 0, x.shape[1],
-                   product_block_rows(x.shape[1], n_gate_units, hidden))
+    block_rows, width = product_plan(x.shape[1], n_gate_units, hidden)
+    backward_steps(kind, column_slabs(w_hh, False, width), h, c, saved, d_out, dh, dc, d_gates, d_gates_x,
+                   n_active, 0, x.shape[1], block_rows)
     weight_gradients(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import recurrent
 from .blas_threads import blas_threads
-from .recurrent import (backward_steps, forward_steps, product_block_rows, project_rows, projection_bias,
+from .recurrent import (backward_steps, column_slabs, forward_steps, product_plan, project_rows, projection_bias,
                         weight_gradient_rows)
 
 #: fewest batch rows a thread gets in the time loops (below, the per-step overheads dominate)
@@ -84,15 +84,15 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
         recurrent.layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
         return
     n_gate_units, hidden = w_hh.shape
-    w_hh_t = np.ascontiguousarray(w_hh.T)  # (H, G*H): the per-step products as plain row-major ones
-    block_rows = product_block_rows(n_batch, hidden, n_gate_units)
+    block_rows, width = product_plan(n_batch // threads, hidden, n_gate_units)
+    w_hh_slabs = column_slabs(w_hh, True, width)  # W_hh^T by column slabs: plain row-major products
     n_rows = n_steps * n_batch
     x_rows, gx_rows = x.reshape(n_rows, n_in), gx.reshape(n_rows, n_gate_units)
     bias = projection_bias(kind, b_ih, b_hh)
     with blas_threads().limited_to(1):
         run_in_threads([(project_rows, (x_rows, w_ih, bias, gx_rows, start, stop))
                         for start, stop in even_ranges(n_rows, threads)])
-        run_in_threads([(forward_steps, (kind, w_hh_t, b_hh, h, c, saved, gx, gh, n_active, start, stop,
+        run_in_threads([(forward_steps, (kind, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, start, stop,
                                          block_rows))
                         for start, stop in batch_ranges(n_active, n_batch, threads)])
 
@@ -108,9 +108,10 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_g
                                  dw_ih, dw_hh, db_ih, db_hh, n_active)
         return
     n_gate_units, hidden = w_hh.shape
-    block_rows = product_block_rows(n_batch, n_gate_units, hidden)
+    block_rows, width = product_plan(n_batch // threads, n_gate_units, hidden)
+    w_hh_slabs = column_slabs(w_hh, False, width)
     with blas_threads().limited_to(1):
-        run_in_threads([(backward_steps, (kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active,
+        run_in_threads([(backward_steps, (kind, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active,
                                           start, stop, block_rows))
                         for start, stop in batch_ranges(n_active, n_batch, threads)])
         ranges = even_ranges(n_steps * n_batch, threads)

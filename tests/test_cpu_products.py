@@ -1,0 +1,87 @@
+"""The per-step products of the CPU time loops, cut into row blocks and column slabs, give the
+products of whole matrices."""
+
+import numpy as np
+import pytest
+
+import reference
+from helpers import layer_state, make_layer, make_problem, rel_error
+from fastrnn.kernels import cells
+from fastrnn.kernels.cpu import (backward_steps, column_slabs, forward_steps, product_plan, project_inputs,
+                                 recurrent, slab_width)
+from test_cpu_threads import _layer_arrays
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_column_slabs_hold_the_operand_by_columns(transpose):
+    w = np.arange(12 * 8, dtype=np.float64).reshape(12, 8)
+    operand = w.T if transpose else w
+    for width in (2, 4) if transpose else (2, 4, 8):
+        slabs = column_slabs(w, transpose, width)
+        assert slabs.shape == (operand.shape[1] // width, operand.shape[0], width)
+        assert slabs.flags.c_contiguous
+        np.testing.assert_array_equal(np.concatenate(list(slabs), axis=1), operand)
+
+
+def test_product_plan_keeps_each_call_on_the_small_matrix_path():
+    limit = recurrent.SMALL_PRODUCT_LIMIT
+    # small weights: blocks of rows by all columns, as many rows as the limit allows
+    assert product_plan(32, 64, 256) == (limit // (64 * 256), 256)
+    # large weights: slabs of 64 columns, blocks of at most MAX_SLAB_ROWS rows, each call under the limit
+    for n_rows, n_inner, n_cols in [(32, 256, 1024), (64, 512, 2048), (32, 1024, 256), (64, 2048, 512)]:
+        rows, width = product_plan(n_rows, n_inner, n_cols)
+        assert width == 64 and recurrent.MIN_BLOCK_ROWS <= rows <= recurrent.MAX_SLAB_ROWS
+        assert rows * n_inner * width <= limit
+    assert product_plan(32, 1000, 400) == (8, 50)  # the widest divisor of the columns in 32..64
+    assert slab_width(4 * 97) == 0  # none there: the columns stay whole, one call of all rows
+    assert product_plan(32, 1000, 4 * 97) == (32, 4 * 97)
+    assert product_plan(2, 512, 2048) == (2, 2048)  # too few rows for the small kernel: one call
+
+
+def _loops(kind, a, forward_width, backward_width, block_rows):
+    """Forward and backward time loops of one layer (one thread) with the given slab widths."""
+    n_batch = a["x"].shape[1]
+    d_gates_x = a["d_gates_x"] if kind == cells.GRU else a["gx"]
+    project_inputs(kind, a["x"], a["w_ih"], a["b_ih"], a["b_hh"], a["gx"])
+    forward_steps(kind, column_slabs(a["w_hh"], True, forward_width), a["b_hh"], a["h"], a["c"], a["saved"],
+                  a["gx"], a["gh"], a["n_active"], 0, n_batch, block_rows)
+    result = {k: a[k].copy() for k in ("h", "c", "saved")}
+    backward_steps(kind, column_slabs(a["w_hh"], False, backward_width), a["h"], a["c"], a["saved"], a["d_out"],
+                   a["dh"], a["dc"], a["gx"], d_gates_x, a["n_active"], 0, n_batch, block_rows)
+    result.update({k: a[k].copy() for k in ("dh", "dc", "gx", "d_gates_x")})
+    return result
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_time_loops_by_slabs_match_whole_products(cell, ragged):
+    kind = cells.CELL_CODES[cell]
+    rng = np.random.default_rng(3)
+    n_batch, n_steps, hidden = 7, 9, 8
+    lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
+    arrays = _layer_arrays(kind, n_batch, n_steps, 3, hidden, lengths, rng)
+    gate_units = cells.N_GATES[kind] * hidden
+    whole = _loops(kind, {k: v.copy() for k, v in arrays.items()}, gate_units, hidden, n_batch)
+    # slabs of 4 columns both ways, blocks of 3 rows (the last block of a step is shorter)
+    by_slabs = _loops(kind, arrays, 4, 4, 3)
+    for name, value in whole.items():
+        np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("n_samples", [6, 8])  # one thread; two threads of 4 rows where the split applies
+def test_layer_large_enough_for_slabs_matches_reference(cell, n_samples):
+    hidden = 320
+    gate_units = cells.N_GATES[cells.CELL_CODES[cell]] * hidden
+    assert product_plan(4, hidden, gate_units)[1] == 64 and product_plan(4, gate_units, hidden)[1] == 64
+    p = make_problem(cell, n_samples, 3, 2, hidden, 1, "every", seed=1)
+    layer = make_layer(cell, 2, hidden, 1, np.float64, random_state=1)
+    out, state_n = layer.forward(p["X"], layer_state(cell, p["h0"], p["c0"]))
+    grads = layer.backward(p["A"], layer_state(cell, p["Bh"], p["Bc"]))
+    ref_out, _, _, tape = reference.forward(cell, layer.params, p["X"], p["h0"], p["c0"])
+    ref_grads = reference.backward(cell, layer.params, tape, p["A"], p["Bh"], p["Bc"])
+    assert rel_error(out, ref_out) < 1e-12
+    for name in ("weight_hh_l0", "weight_ih_l0", "bias_hh_l0"):
+        assert rel_error(grads[name], ref_grads[name]) < 1e-10, name
+    state_grad = grads["state"][0] if cell == "lstm" else grads["state"]
+    assert rel_error(state_grad, ref_grads["h0"]) < 1e-10
