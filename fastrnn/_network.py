@@ -177,14 +177,15 @@ class SequenceNetwork(FlatParameterModules):
     def modules(self):
         return self.layers + [self.head]
 
-    def forward(self, x, states=None, lengths=None):
+    def forward(self, x, states=None, lengths=None, train=True):
         """Raw outputs (logits or values) on the backend for time-major ``x: (T, B, D)``.
 
         ``states``: None (zeros) or, per layer, ``(h0, c0)`` with h0, c0 of shape (1, B, H_k) on the
         host or the backend (c0 None for RNN and GRU; unidirectional layers only). ``lengths``: None,
         or the (B,) lengths of a padded batch sorted in decreasing order. Returns ``(B, n_outputs)``
         for output="last" (from each sequence's final state), ``(T, B, n_outputs)`` for
-        output="sequence" (garbage on padded steps). Keeps what :meth:`backward` needs.
+        output="sequence" (garbage on padded steps). Keeps what :meth:`backward` needs, unless
+        ``train`` is False (prediction: less memory and time, and no backward).
         """
         backend = self.backend
         n_batch = x.shape[1]
@@ -196,7 +197,7 @@ class SequenceNetwork(FlatParameterModules):
             else:
                 h0, c0 = states[k]
             sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[k], backend, lengths,
-                                                 self._workspace(k))
+                                                 self._workspace(k), keep_for_backward=train)
         if self.output == "last":
             top = self._concatenate_features(self.layers[-1]._final_states_on_backend())
         else:
@@ -292,29 +293,31 @@ class EncoderDecoderNetwork(FlatParameterModules):
     def modules(self):
         return self.encoder + self.decoder + [self.head]
 
-    def encode(self, x, lengths):
+    def encode(self, x, lengths, train=True):
         """Run the encoder over time-major ``x: (T, B, D)`` with the (B,) ``lengths`` sorted in
-        decreasing order; returns each layer's final ``(h, c)`` (1, B, H) on the backend."""
+        decreasing order; returns each layer's final ``(h, c)`` (1, B, H) on the backend. ``train``:
+        keep what :meth:`backward` needs (False when predicting)."""
         backend = self.backend
         sequence = x
         n_batch = x.shape[1]
         for k, layer in enumerate(self.encoder):
             zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
             sequence = layer._forward_time_major(sequence, zeros, zeros if layer.has_cell_state else None,
-                                                 self._param_views[k], backend, lengths, self._workspace(k))
+                                                 self._param_views[k], backend, lengths, self._workspace(k),
+                                                 keep_for_backward=train)
         return final_states(self.encoder, self.backend)
 
-    def decode(self, y_in, states):
+    def decode(self, y_in, states, train=True):
         """Decoder outputs ``(T, B, n_outputs)`` on the backend for time-major decoder inputs, from
         ``states`` (one ``(h, c)`` per layer); the decoder's final states follow in
-        :meth:`decoder_states`."""
+        :meth:`decoder_states`. ``train`` as in :meth:`encode`."""
         backend = self.backend
         sequence = y_in
         offset = len(self.encoder)
         for k, layer in enumerate(self.decoder):
             h0, c0 = states[k]
             sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[offset + k], backend,
-                                                 workspace=self._workspace(offset + k))
+                                                 workspace=self._workspace(offset + k), keep_for_backward=train)
         return self.head._forward_on(sequence, self._param_views[-1], backend)
 
     def decoder_states(self):
@@ -378,9 +381,9 @@ class ConditionedSequenceNetwork(SequenceNetwork):
             states.append((h0, c0))
         return states
 
-    def forward(self, x, conditions, lengths=None):
+    def forward(self, x, conditions, lengths=None, train=True):
         """Outputs for time-major ``x: (T, B, D)`` starting from the states of ``conditions`` (B, C)."""
-        return super().forward(x, self.initial_states(conditions), lengths)
+        return super().forward(x, self.initial_states(conditions), lengths, train)
 
     def backward(self, d_outputs):
         """Gradients of every parameter, the bridges' included (through the initial states)."""
@@ -391,5 +394,6 @@ class ConditionedSequenceNetwork(SequenceNetwork):
         return d_initial
 
     def continue_from(self, x, states, lengths=None):
-        """Outputs from explicit ``states`` (one ``(h, c)`` per layer), for generating step by step."""
-        return SequenceNetwork.forward(self, x, states, lengths)
+        """Outputs from explicit ``states`` (one ``(h, c)`` per layer), for generating step by step
+        (nothing kept for a backward pass)."""
+        return SequenceNetwork.forward(self, x, states, lengths, train=False)

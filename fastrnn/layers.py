@@ -274,16 +274,19 @@ class _RecurrentLayer(_Module):
 
     __call__ = forward
 
-    def _forward_time_major(self, x_tm, h0, c0, params, backend, lengths=None, workspace=None):
+    def _forward_time_major(self, x_tm, h0, c0, params, backend, lengths=None, workspace=None,
+                            keep_for_backward=True):
         """Forward pass on time-major input ``x_tm: (T, B, D)`` with named ``params`` on ``backend``.
 
         ``h0``, ``c0``: (L * num_directions, B, H) on the host or the backend (c0 None without a cell
         state). ``lengths``: None, or the (B,) lengths sorted in decreasing order (host int64).
         ``workspace``: None (fresh arrays), or a :class:`~fastrnn._workspace.Workspace` whose arrays
         this pass and the next backward reuse (training loops: the result is then overwritten by the
-        next call). Keeps what backward needs; returns the top layer's output
-        ``(T, B, num_directions * H)`` on the backend (on padded steps it holds the carried state,
-        not zeros).
+        next call). Keeps what backward needs, unless ``keep_for_backward`` is False (inference:
+        the gate activations and input projections of one step are overwritten at every step, see
+        :func:`fastrnn.kernels.cpu.layer_infer`; a backward pass then raises). Returns the top
+        layer's output ``(T, B, num_directions * H)`` on the backend (on padded steps it holds the
+        carried state, not zeros).
         """
         scratch = _scratch(workspace, backend, self.dtype)
         x_tm = backend.asarray(x_tm, self.dtype)  # contiguous: the kernels reshape (T, B, D) to (T*B, D)
@@ -312,10 +315,15 @@ class _RecurrentLayer(_Module):
                 backend.assign(h[0], h0[run])
                 if cell_width:
                     backend.assign(c[0], c0[run])
-                saved = scratch("saved", run, shape=(n_steps, n_batch, saved_width))
-                gx = scratch("gx", run, shape=(n_steps, n_batch, gate_units))
                 gh = scratch("gh", shape=(n_batch, gate_units))
-                backend.layer_forward(self._kind, run_input, p[0], p[1], p[2], p[3], h, c, saved, gx, gh, n_active)
+                if keep_for_backward:
+                    saved = scratch("saved", run, shape=(n_steps, n_batch, saved_width))
+                    gx = scratch("gx", run, shape=(n_steps, n_batch, gate_units))
+                    backend.layer_forward(self._kind, run_input, *p, h, c, saved, gx, gh, n_active)
+                else:  # one step of each, shared by the runs
+                    saved = scratch("saved", shape=(1, n_batch, saved_width))
+                    gx = scratch("gx", shape=(1, n_batch, gate_units))
+                    backend.layer_infer(self._kind, run_input, *p, h, c, saved, gx, gh, n_active)
                 runs.append((run_input, h, c, saved, gx))
             if self.bidirectional:
                 layer_input = scratch("output", layer, shape=(n_steps, n_batch, 2 * hidden))
@@ -325,7 +333,7 @@ class _RecurrentLayer(_Module):
                 layer_input = runs[-1][1][1:]
         self._cache = {"runs": runs, "n_samples": n_batch, "n_steps": n_steps, "backend": backend,
                        "params": params, "n_active": n_active, "reverse": reverse, "order": None,
-                       "inverse": None, "scratch": scratch}
+                       "inverse": None, "scratch": scratch, "for_backward": keep_for_backward}
         return layer_input
 
     @staticmethod
@@ -437,6 +445,9 @@ class _RecurrentLayer(_Module):
         ``input_gradient=False`` (the bottom layer of a network, fed by data: its product is skipped).
         """
         cache = self._cache
+        if not cache["for_backward"]:
+            raise RuntimeError("backward needs a forward pass that kept its activations; the last one was run "
+                               "for inference (keep_for_backward=False).")
         backend, params, runs = cache["backend"], cache["params"], cache["runs"]
         n_active, reverse, scratch = cache["n_active"], cache["reverse"], cache["scratch"]
         hidden = self.hidden_size

@@ -318,7 +318,8 @@ class BaseRNNEstimator:
             for k, chunk in enumerate(chunks):
                 if k > 0:
                     batch_states = network.final_states()
-                outs.append(network.backend.to_host(network.forward(x_batch[chunk], batch_states, batch_lengths)))
+                outs.append(network.backend.to_host(network.forward(x_batch[chunk], batch_states, batch_lengths,
+                                                                  train=False)))
             out = outs[-1] if self.output == "last" else np.concatenate(outs, axis=0).transpose(1, 0, 2)
             pieces.append(out if lengths is None else out[inverse])
         return np.concatenate(pieces, axis=0)
@@ -517,7 +518,7 @@ class BaseRNNEstimator:
             if k > 0:
                 states = self.network_.final_states()
             if self.output == "last" and k < len(chunks) - 1:
-                self.network_.forward(x_chunk, states, lengths)
+                self.network_.forward(x_chunk, states, lengths, train=False)
                 continue
             loss, norm, clipped = self._train_step(x_chunk, targets if self.output == "last" else targets[chunk],
                                                    states, last_good, lengths)

@@ -257,9 +257,11 @@ class CharRNN(BaseRNNEstimator):
     def _run(self, codes_tm, states):
         """Logits (T, B, V) on the host for time-major codes, and the states after the last step."""
         network = self.network_
-        forward = network.continue_from if self._conditioned else network.forward
-        logits = network.backend.to_host(forward(network.backend.asarray(self._one_hot(codes_tm), self._float_type),
-                                                 states))
+        x = network.backend.asarray(self._one_hot(codes_tm), self._float_type)
+        if self._conditioned:
+            logits = network.backend.to_host(network.continue_from(x, states))
+        else:
+            logits = network.backend.to_host(network.forward(x, states, train=False))
         return logits.astype(np.float64), network.final_states()
 
     def _check_features(self, features, n):
@@ -373,7 +375,7 @@ class CharRNN(BaseRNNEstimator):
         for i, c in enumerate(codes):
             inputs, targets, _ = self._teacher_forcing([c])
             logits = network.backend.to_host(network.forward(
-                network.backend.asarray(self._one_hot(inputs), self._float_type), features[i:i + 1]))
+                network.backend.asarray(self._one_hot(inputs), self._float_type), features[i:i + 1], train=False))
             log_p = log_softmax(logits.astype(np.float64)[:, 0])
             total -= float(np.sum(log_p[np.arange(c.size + 1), targets[:, 0]]))
             count += c.size + 1

@@ -329,7 +329,7 @@ class Seq2Seq(BaseRNNEstimator):
         end = n_tokens
         rows = np.repeat(np.arange(n), width)  # hypothesis r belongs to sequence rows[r]
         states = [(backend.gather_batch(h, rows), None if c is None else backend.gather_batch(c, rows))
-                  for h, c in network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths)]
+                  for h, c in network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths, train=False)]
         scores = np.full((n, width), -np.inf)
         scores[:, 0] = 0.0  # one live hypothesis per sequence at the start
         history = np.full((n, width, int(limit.max())), end, dtype=np.int64)
@@ -337,7 +337,7 @@ class Seq2Seq(BaseRNNEstimator):
         step_in = np.zeros((1, n * width, n_tokens + 1), dtype=dtype)
         step_in[0, :, n_tokens] = 1.0  # start token
         for t in range(int(limit.max())):
-            logits = backend.to_host(network.decode(backend.asarray(step_in, dtype), states))[0]
+            logits = backend.to_host(network.decode(backend.asarray(step_in, dtype), states, train=False))[0]
             states = network.decoder_states()
             log_p = log_softmax(logits.astype(np.float64)).reshape(n, width, n_tokens + 1)
             stopped = finished | (t >= limit)[:, None]
@@ -365,7 +365,7 @@ class Seq2Seq(BaseRNNEstimator):
         network = self.network_
         backend = network.backend
         dtype = self._float_type
-        states = network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths)
+        states = network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths, train=False)
         n = x.shape[0]
         if self._output_tokens:
             n_tokens = len(self.output_vocabulary_)
@@ -374,7 +374,7 @@ class Seq2Seq(BaseRNNEstimator):
             codes = np.full((n, int(limit.max())), n_tokens, dtype=np.int64)
             finished = np.zeros(n, dtype=bool)
             for t in range(int(limit.max())):
-                logits = backend.to_host(network.decode(backend.asarray(step_in, dtype), states))[0]
+                logits = backend.to_host(network.decode(backend.asarray(step_in, dtype), states, train=False))[0]
                 states = network.decoder_states()
                 best = np.argmax(logits, axis=1)
                 best[finished | (t >= limit)] = n_tokens
@@ -392,7 +392,7 @@ class Seq2Seq(BaseRNNEstimator):
         step_in[0, :, width] = 1.0  # start flag
         values = np.zeros((n, int(limit.max()), width))
         for t in range(int(limit.max())):
-            out = backend.to_host(network.decode(backend.asarray(step_in, dtype), states))[0]
+            out = backend.to_host(network.decode(backend.asarray(step_in, dtype), states, train=False))[0]
             states = network.decoder_states()
             values[:, t] = out
             step_in = np.zeros_like(step_in)

@@ -24,8 +24,8 @@ import numpy as np
 
 from . import recurrent
 from .blas_threads import blas_threads
-from .recurrent import (backward_steps, column_slabs, forward_steps, product_plan, project_rows, projection_bias,
-                        weight_gradient_rows)
+from .recurrent import (backward_steps, column_slabs, forward_steps, inference_plan, product_plan, project_rows,
+                        projection_bias, weight_gradient_rows)
 
 #: fewest batch rows a thread gets in the time loops (below, the per-step overheads dominate)
 MIN_ROWS_PER_THREAD = 4
@@ -94,6 +94,24 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
                         for start, stop in even_ranges(n_rows, threads)])
         run_in_threads([(forward_steps, (kind, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, start, stop,
                                          block_rows))
+                        for start, stop in batch_ranges(n_active, n_batch, threads)])
+
+
+def layer_infer(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
+    """:func:`fastrnn.kernels.cpu.recurrent.layer_infer` (same arguments and results: ``saved`` and
+    ``gx`` hold one step), the batch rows split over the cores where :func:`split_threads` allows."""
+    _, n_batch, n_in = x.shape
+    threads = split_threads(n_batch)
+    if threads == 1:
+        recurrent.layer_infer(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
+        return
+    n_gate_units, hidden = w_hh.shape
+    block_rows, width_h, width_x = inference_plan(n_batch // threads, n_in, hidden, n_gate_units)
+    w_hh_slabs, w_ih_slabs = column_slabs(w_hh, True, width_h), column_slabs(w_ih, True, width_x)
+    bias = projection_bias(kind, b_ih, b_hh)
+    with blas_threads().limited_to(1):
+        run_in_threads([(forward_steps, (kind, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, start, stop,
+                                         block_rows, x, w_ih_slabs, bias))
                         for start, stop in batch_ranges(n_active, n_batch, threads)])
 
 
