@@ -59,7 +59,8 @@ def test_split_over_threads_matches_one_thread(monkeypatch, n_threads, cell, rag
     n_batch, n_steps = 13, 70  # 70 * 13 step rows: the products after the loop are split too
     lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
     monkeypatch.setattr(threads, "n_threads", lambda: n_threads)
-    assert threads.split_threads(n_batch) == n_threads
+    monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)  # split however small
+    assert threads.split_threads(n_batch, 1) == n_threads
     arrays = _layer_arrays(kind, n_batch, n_steps, 3, 5, lengths, rng)
     expected = _run(layer_forward, layer_backward, kind, {k: v.copy() for k, v in arrays.items()})
     got = _run(threads.layer_forward, threads.layer_backward, kind, arrays)
@@ -80,10 +81,14 @@ def test_batch_ranges_cover_the_batch_and_balance_the_steps():
     assert threads.even_ranges(100, 2) == [(0, 100)]  # fewer than 64 rows a thread: not split
 
 
-def test_small_batches_stay_in_one_thread(monkeypatch):
+def test_small_batches_and_passes_stay_in_one_thread(monkeypatch):
     monkeypatch.setattr(threads, "n_threads", lambda: 2)
-    assert threads.split_threads(7) == 1
-    assert threads.split_threads(8) == (1 if blas_threads.blas_threads() is None else 2)
+    large = threads.MIN_SPLIT_WORK
+    assert threads.split_threads(7, large) == 1
+    assert threads.split_threads(8, large) == (1 if blas_threads.blas_threads() is None else 2)
+    assert threads.split_threads(64, large - 1) == 1
+    # LSTM layers: batch 8, T=20, hidden 32 (0.05 ms in one thread) stays; batch 32, T=50, hidden 64 splits
+    assert threads.pass_work((20, 8, 4), (128, 32)) < large <= threads.pass_work((50, 32, 16), (256, 64))
 
 
 @pytest.mark.skipif(blas_threads.blas_threads() is None, reason="scipy's OpenBLAS cannot be held to one thread")
@@ -112,6 +117,7 @@ def test_backward_without_input_gradient_gives_the_same_weight_gradients(monkeyp
     kind = cells.LSTM
     rng = np.random.default_rng(5)
     monkeypatch.setattr(threads, "n_threads", lambda: 2 if split else 1)
+    monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)
     arrays = _layer_arrays(kind, 12, 40, 3, 4, np.full(12, 40), rng)
     expected = _run(threads.layer_forward, threads.layer_backward, kind, {k: v.copy() for k, v in arrays.items()})
     arrays["dx"] = None

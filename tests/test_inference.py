@@ -6,6 +6,7 @@ import pytest
 
 from helpers import make_layer
 from fastrnn.kernels import cells
+from fastrnn.kernels.cpu.blas_threads import blas_threads
 from fastrnn.kernels.cpu import column_slabs, forward_steps, layer_forward, layer_infer, projection_bias, threads
 from fastrnn.kernels.dispatch import get_backend
 from test_cpu_threads import _layer_arrays
@@ -38,6 +39,8 @@ def test_inference_states_match_the_training_forward(monkeypatch, cell, ragged):
     one_thread = _infer_arrays(kind, arrays)
     _infer(layer_infer, kind, one_thread)
     monkeypatch.setattr(threads, "n_threads", lambda: 2)
+    monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)
+    assert threads.split_threads(n_batch, 1) == (1 if blas_threads() is None else 2)
     split = _infer_arrays(kind, arrays)
     _infer(threads.layer_infer, kind, split)
     # the loop itself with both products by slabs of 4 columns and blocks of 3 rows

@@ -45,12 +45,19 @@ def test_no_top_level_kernels_module_outside_the_source_tree(tmp_path):
 
 def test_second_process_loads_kernels_from_numba_cache(tmp_path):
     script = textwrap.dedent("""
+        import warnings
         import numpy as np, fastrnn
-        from fastrnn.kernels.cpu import recurrent
+        from fastrnn.kernels.cpu import recurrent, threads
+        threads.MIN_SPLIT_WORK = 0  # split however small
         for layer in (fastrnn.LSTM(2, 3, dtype=np.float64), fastrnn.RNN(2, 3)):
             for batch in (2, 16):  # one thread, and the batch split over threads
                 out, _ = layer.forward(np.ones((batch, 4, 2)))
                 layer.backward(np.ones_like(out))
+        X = np.ones((16, 4, 2), dtype=np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = fastrnn.RNNRegressor(hidden_sizes=(3,), max_iter=1).fit(X, X[:, 0, 0])
+        model.predict(X), model.predict(X[:2])  # the inference pass, split and in one thread
         kernels = [f for f in vars(recurrent).values() if hasattr(f, "stats")]
         misses = sum(sum(f.stats.cache_misses.values()) for f in kernels)
         hits = sum(sum(f.stats.cache_hits.values()) for f in kernels)

@@ -13,8 +13,13 @@ Why threads of the caller and not Numba's ``prange``: under ``parallel=True`` Op
 threads and Numba's competed for the cores (measured here: a forward pass 3x slower, even with one
 chunk). The kernels release the GIL (``nogil=True``), so plain Python threads run them in parallel.
 
-Where it applies: batches of at least ``2 * MIN_ROWS_PER_THREAD`` sequences, and only where scipy's
-OpenBLAS can be held to one thread; otherwise one thread runs the loops and BLAS uses its own threads.
+Where it applies: batches of at least ``2 * MIN_ROWS_PER_THREAD`` sequences and passes of at least
+``MIN_SPLIT_WORK`` (:func:`pass_work`), and only where scipy's OpenBLAS can be held to one thread;
+otherwise one thread runs the loops and BLAS uses its own threads. Waking a worker thread costs
+50-80 us on the development machine (two 89 us compiled loops took 170 us in two threads, two 0.9 ms
+ones 0.94 ms), so a split only pays beyond about half a millisecond of work: measured, an LSTM
+layer's forward pass at batch 8, T=20, hidden 32 took 0.05 ms in one thread and 0.14 ms split; at
+batch 8, T=100, hidden 64 the two were level; at batch 32, T=50, hidden 64 the split was ahead.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +36,11 @@ from .recurrent import (backward_steps, column_slabs, forward_steps, inference_p
 MIN_ROWS_PER_THREAD = 4
 #: fewest flattened step rows a thread gets in the products before and after the loops
 MIN_STEP_ROWS_PER_THREAD = 64
+#: least work of a pass (pass_work) split over threads
+MIN_SPLIT_WORK = 20_000_000
+#: cost of a cell's pointwise step per gate unit, in multiply-adds of the products (measured: an
+#: LSTM step of 256 gate units takes ~0.2 us, a product runs ~50 G multiply-adds/s)
+POINTWISE_MULTIPLY_ADDS = 32
 
 _pool = None
 _pool_size = 0
@@ -41,10 +51,19 @@ def n_threads():
     return max(1, int(numba.config.NUMBA_NUM_THREADS))
 
 
-def split_threads(n_batch):
-    """How many threads split a batch of ``n_batch`` sequences (1: no split, BLAS keeps its threads)."""
+def pass_work(x_shape, w_hh_shape):
+    """Work of one pass over a layer, in multiply-adds: the input and recurrent products of every
+    step and row, plus the pointwise steps. ``x_shape: (T, B, D)``, ``w_hh_shape: (G*H, H)``."""
+    n_steps, n_batch, n_in = x_shape
+    n_gate_units, hidden = w_hh_shape
+    return n_steps * n_batch * n_gate_units * (n_in + hidden + POINTWISE_MULTIPLY_ADDS)
+
+
+def split_threads(n_batch, work):
+    """How many threads split a batch of ``n_batch`` sequences in a pass of ``work`` multiply-adds
+    (:func:`pass_work`); 1: no split, BLAS keeps its threads."""
     threads = min(n_threads(), n_batch // MIN_ROWS_PER_THREAD)
-    if threads <= 1 or blas_threads() is None:
+    if threads <= 1 or work < MIN_SPLIT_WORK or blas_threads() is None:
         return 1
     return threads
 
@@ -79,7 +98,7 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
     """:func:`fastrnn.kernels.cpu.recurrent.layer_forward` (same arguments and results), its work
     split over the cores by rows where :func:`split_threads` allows."""
     n_steps, n_batch, n_in = x.shape
-    threads = split_threads(n_batch)
+    threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
     if threads == 1:  # one compiled call (each call from Python costs microseconds: batch 1 feels it)
         recurrent.layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
         return
@@ -101,7 +120,7 @@ def layer_infer(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
     """:func:`fastrnn.kernels.cpu.recurrent.layer_infer` (same arguments and results: ``saved`` and
     ``gx`` hold one step), the batch rows split over the cores where :func:`split_threads` allows."""
     _, n_batch, n_in = x.shape
-    threads = split_threads(n_batch)
+    threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
     if threads == 1:
         recurrent.layer_infer(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
         return
@@ -120,7 +139,7 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_g
     """:func:`fastrnn.kernels.cpu.recurrent.layer_backward` (same arguments and results), split like
     :func:`layer_forward`; each thread's weight gradients go to its own arrays, summed at the end."""
     n_steps, n_batch, _ = x.shape
-    threads = split_threads(n_batch)
+    threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
     if threads == 1:
         recurrent.layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx,
                                  dw_ih, dw_hh, db_ih, db_hh, n_active)
