@@ -284,7 +284,7 @@ class _RecurrentLayer(_Module):
         this pass and the next backward reuse (training loops: the result is then overwritten by the
         next call). Keeps what backward needs, unless ``keep_for_backward`` is False (inference:
         the gate activations and input projections of one step are overwritten at every step, see
-        :func:`fastrnn.kernels.cpu.layer_infer`; a backward pass then raises). Returns the top
+        :func:`fastrnn.kernels.cpu.layer_forward`; a backward pass then raises). Returns the top
         layer's output ``(T, B, num_directions * H)`` on the backend (on padded steps it holds the
         carried state, not zeros).
         """

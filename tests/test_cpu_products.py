@@ -7,7 +7,7 @@ import pytest
 import reference
 from helpers import layer_state, make_layer, make_problem, rel_error
 from fastrnn.kernels import cells
-from fastrnn.kernels.cpu import (backward_steps, column_slabs, forward_steps, product_plan, project_inputs,
+from fastrnn.kernels.cpu import (backward_steps, column_slabs, forward_steps, product_plan, projection_bias,
                                  recurrent, slab_width)
 from test_cpu_threads import _layer_arrays
 
@@ -38,12 +38,12 @@ def test_product_plan_keeps_each_call_on_the_small_matrix_path():
     assert product_plan(2, 512, 2048) == (2, 2048)  # too few rows for the small kernel: one call
 
 
-def _loops(kind, a, forward_width, backward_width, block_rows):
+def _loops(kind, a, input_width, forward_width, backward_width, block_rows):
     """Forward and backward time loops of one layer (one thread) with the given slab widths."""
     n_batch = a["x"].shape[1]
     d_gates_x = a["d_gates_x"] if kind == cells.GRU else a["gx"]
-    project_inputs(kind, a["x"], a["w_ih"], a["b_ih"], a["b_hh"], a["gx"])
-    forward_steps(kind, column_slabs(a["w_hh"], True, forward_width), a["b_hh"], a["h"], a["c"], a["saved"],
+    forward_steps(kind, a["x"], column_slabs(a["w_ih"], True, input_width), projection_bias(kind, a["b_ih"], a["b_hh"]),
+                  column_slabs(a["w_hh"], True, forward_width), a["b_hh"], a["h"], a["c"], a["saved"],
                   a["gx"], a["gh"], a["n_active"], 0, n_batch, block_rows)
     result = {k: a[k].copy() for k in ("h", "c", "saved")}
     backward_steps(kind, column_slabs(a["w_hh"], False, backward_width), a["h"], a["c"], a["saved"], a["d_out"],
@@ -61,9 +61,9 @@ def test_time_loops_by_slabs_match_whole_products(cell, ragged):
     lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
     arrays = _layer_arrays(kind, n_batch, n_steps, 3, hidden, lengths, rng)
     gate_units = cells.N_GATES[kind] * hidden
-    whole = _loops(kind, {k: v.copy() for k, v in arrays.items()}, gate_units, hidden, n_batch)
-    # slabs of 4 columns both ways, blocks of 3 rows (the last block of a step is shorter)
-    by_slabs = _loops(kind, arrays, 4, 4, 3)
+    whole = _loops(kind, {k: v.copy() for k, v in arrays.items()}, gate_units, gate_units, hidden, n_batch)
+    # slabs of 4 columns in all three products, blocks of 3 rows (the last block of a step is shorter)
+    by_slabs = _loops(kind, arrays, 4, 4, 4, 3)
     for name, value in whole.items():
         np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
 

@@ -1,5 +1,6 @@
-"""The forward pass for inference (nothing kept for BPTT, input projections step by step) gives the
-training forward pass's states, and a backward pass after it is refused."""
+"""The forward pass for inference (one step of gate activations and input projections, overwritten
+at every step: nothing kept for BPTT) gives the training forward pass's states, and a backward pass
+after it is refused."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from helpers import make_layer
 from fastrnn.kernels import cells
 from fastrnn.kernels.cpu.blas_threads import blas_threads
-from fastrnn.kernels.cpu import column_slabs, forward_steps, layer_forward, layer_infer, projection_bias, threads
+from fastrnn.kernels.cpu import column_slabs, forward_steps, layer_forward, projection_bias, threads
 from fastrnn.kernels.dispatch import get_backend
 from test_cpu_threads import _layer_arrays
 
@@ -37,19 +38,18 @@ def test_inference_states_match_the_training_forward(monkeypatch, cell, ragged):
                   expected["h"], expected["c"], expected["saved"], expected["gx"], expected["gh"], expected["n_active"])
 
     one_thread = _infer_arrays(kind, arrays)
-    _infer(layer_infer, kind, one_thread)
+    _infer(layer_forward, kind, one_thread)
     monkeypatch.setattr(threads, "n_threads", lambda: 2)
     monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)
     assert threads.split_threads(n_batch, 1) == (1 if blas_threads() is None else 2)
     split = _infer_arrays(kind, arrays)
-    _infer(threads.layer_infer, kind, split)
+    _infer(threads.layer_forward, kind, split)
     # the loop itself with both products by slabs of 4 columns and blocks of 3 rows
-    by_slabs = _infer_arrays(kind, arrays)
-    forward_steps(kind, column_slabs(by_slabs["w_hh"], True, 4), by_slabs["b_hh"], by_slabs["h"], by_slabs["c"],
-                  by_slabs["saved"], by_slabs["gx"], by_slabs["gh"], by_slabs["n_active"], 0, n_batch, 3,
-                  by_slabs["x"], column_slabs(by_slabs["w_ih"], True, 4),
-                  projection_bias(kind, by_slabs["b_ih"], by_slabs["b_hh"]))
-    for name, got in [("one thread", one_thread), ("two threads", split), ("slabs", by_slabs)]:
+    a = _infer_arrays(kind, arrays)
+    forward_steps(kind, a["x"], column_slabs(a["w_ih"], True, 4), projection_bias(kind, a["b_ih"], a["b_hh"]),
+                  column_slabs(a["w_hh"], True, 4), a["b_hh"], a["h"], a["c"], a["saved"], a["gx"], a["gh"],
+                  a["n_active"], 0, n_batch, 3)
+    for name, got in [("one thread", one_thread), ("two threads", split), ("slabs", a)]:
         for state in ("h", "c"):
             np.testing.assert_allclose(got[state], expected[state], rtol=1e-12, atol=1e-12, err_msg=f"{name} {state}")
 

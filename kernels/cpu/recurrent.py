@@ -3,19 +3,22 @@
 One layer, one direction, a batch of sequences, time-major contiguous arrays. The structure follows
 what is known to be fast with Numba on a few cores (``DESIGN.md``):
 
-- the input projection of all steps is one matrix product, before the loop;
-- inside the loop only the recurrent product (into a preallocated buffer) and the cell's fused
-  pointwise step, in blocks of rows and, for large weights, slabs of columns, sized for OpenBLAS's
-  small-matrix path (:func:`product_plan`); the weight operand is rearranged once per call
-  (:func:`column_slabs`: ``W_hh`` transposed for the forward pass) so that every per-step product
-  is a plain row-major one; nothing is allocated in the loop;
+- each step runs in blocks of rows: the block's input projection, its recurrent product (both into
+  preallocated buffers) and the cell's fused pointwise step, the products in blocks of rows and, for
+  large weights, slabs of columns sized for OpenBLAS's small-matrix path (:func:`product_plan`);
+  the weight operands are rearranged once per call (:func:`column_slabs`: ``W_ih`` and ``W_hh``
+  transposed for the forward pass) so that every product is a plain row-major one; nothing is
+  allocated in the loop. (Measured here, projecting each block in the loop was 3-13 % faster than
+  one product for all steps before it, which writes and then re-reads ``T*B*G*H`` values, and the
+  forward pass then needs one pass over the threads instead of two; the two give identical values.)
 - the weight gradients are single products after the loop:
   ``dW_ih = dG^T X`` and ``dW_hh = dG^T H_prev`` over all ``T*B`` rows at once.
 
-Every array is allocated by the caller, so workspaces can be reused across batches. Each phase also
-exists for a range of rows (``forward_steps``, ``backward_steps`` over batch rows; ``project_rows``,
-``weight_gradient_rows`` over the flattened step rows), which :mod:`.threads` runs on several cores;
-``layer_forward`` and ``layer_backward`` here run everything in the calling thread.
+Every array is allocated by the caller, so workspaces can be reused across batches. The loops run
+on a range of batch rows (``forward_steps``, ``backward_steps``) and the weight gradients on a range
+of the flattened step rows (``weight_gradient_rows``), which :mod:`.threads` runs on several cores;
+``layer_forward`` and ``layer_backward`` here run everything in the calling thread. The forward
+pass for inference is the same loop with one step of ``gx`` and ``saved``, overwritten at every step.
 
 Variable lengths: ``n_active[t]`` is the number of sequences still running at step ``t``. The
 sequences are sorted by decreasing length (the caller permutes the batch), so the running ones are
@@ -69,62 +72,37 @@ def projection_bias(kind, b_ih, b_hh):
 
 
 @njit(**JIT_OPTIONS)
-def project_rows(x_rows, w_ih, bias, gx_rows, row_start, row_stop):
-    """``gx_rows[r] = W_ih x_rows[r] + bias`` for the rows ``row_start:row_stop`` of the flattened
-    steps (``x_rows: (T*B, D)``, ``gx_rows: (T*B, G*H)``), as one matrix product."""
-    rows = slice(row_start, row_stop)
-    gx_block = gx_rows[rows]
-    np.dot(x_rows[rows], w_ih.T, gx_block)
-    for r in range(gx_block.shape[0]):
-        add_to(gx_block[r], bias)
-
-
-@njit(**JIT_OPTIONS)
-def project_inputs(kind, x, w_ih, b_ih, b_hh, gx):
-    """Input projections of every step, as one matrix product: ``gx = x W_ih^T + bias``
-    (:func:`projection_bias`). ``x: (T, B, D)``, ``w_ih: (G*H, D)``, ``b_ih, b_hh: (G*H,)``;
-    ``gx: (T, B, G*H)`` is written."""
-    n_steps, n_batch, n_in = x.shape
-    n_rows = n_steps * n_batch
-    project_rows(x.reshape(n_rows, n_in), w_ih, projection_bias(kind, b_ih, b_hh),
-                 gx.reshape(n_rows, w_ih.shape[0]), 0, n_rows)
-
-
-@njit(**JIT_OPTIONS)
-def forward_steps(kind, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, row_start, row_stop, block_rows,
-                  x=None, w_ih_slabs=None, bias=None):
-    """The time loop of the forward pass for the batch rows ``row_start:row_stop``, after
-    :func:`project_inputs`.
+def forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, row_start, row_stop,
+                  block_rows):
+    """The time loop of the forward pass for the batch rows ``row_start:row_stop``.
 
     Rows are independent sequences, so disjoint row ranges can run at the same time in different
     threads (each writes only its own rows of ``h``, ``c``, ``saved``, ``gx``, ``gh``). Each step runs
-    in blocks of at most ``block_rows`` rows: the recurrent product of a block and then its pointwise
-    step (see :func:`product_plan` for why blocks). ``w_hh_slabs: (S, H, G*H/S)`` is ``W_hh^T`` cut
-    into column slabs (:func:`column_slabs` with ``transpose=True``; one slab, ``W_hh^T`` itself, for
-    small weights); the other arguments as in :func:`layer_forward`.
+    in blocks of at most ``block_rows`` rows (:func:`step_plan`): the block's input projection
+    ``x_t W_ih^T + bias``, its recurrent product and then its pointwise step.
 
-    Inference (nothing kept for BPTT): given ``x: (T, B, D)``, ``w_ih_slabs`` (``W_ih^T`` by column
-    slabs) and ``bias`` (:func:`projection_bias`), each block's input projection is computed in the
-    loop, just before its recurrent product, instead of by :func:`project_inputs`; ``gx`` and
-    ``saved`` then hold one step, ``(1, B, .)``, overwritten at every step.
+    ``w_ih_slabs: (S_x, D, G*H/S_x)`` and ``w_hh_slabs: (S, H, G*H/S)`` are ``W_ih^T`` and ``W_hh^T``
+    cut into column slabs (:func:`column_slabs` with ``transpose=True``; one slab, the transposed
+    matrix itself, for small weights); ``bias: (G*H,)`` from :func:`projection_bias`. ``gx`` and
+    ``saved`` hold every step, ``(T, B, .)`` (training: BPTT reads ``saved`` and reuses ``gx``), or
+    one step, ``(1, B, .)``, overwritten at every step (inference: nothing kept). The other
+    arguments as in :func:`layer_forward`.
     """
     n_steps = h.shape[0] - 1
     hidden = h.shape[2]
     gru = kind == GRU
     b_hn = b_hh[2 * hidden:]
     slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)
-    if x is not None:
-        slab_out_x = np.empty((block_rows, w_ih_slabs.shape[2]), h.dtype)
+    slab_out_x = np.empty((block_rows, w_ih_slabs.shape[2]), h.dtype)
     for t in range(n_steps):
-        step = t if x is None else 0  # the step's row of gx and saved
+        step = t if saved.shape[0] == n_steps else 0  # the step's row of gx and saved
         run_stop = min(row_stop, n_active[t])
         for block_start in range(row_start, run_stop, block_rows):
             rows = slice(block_start, min(block_start + block_rows, run_stop))
             gx_block, gh_block = gx[step][rows], gh[rows]
-            if x is not None:
-                slab_product(x[t][rows], w_ih_slabs, gx_block, slab_out_x)
-                for b in range(gx_block.shape[0]):
-                    add_to(gx_block[b], bias)
+            slab_product(x[t][rows], w_ih_slabs, gx_block, slab_out_x)
+            for b in range(gx_block.shape[0]):
+                add_to(gx_block[b], bias)
             slab_product(h[t][rows], w_hh_slabs, gh_block, slab_out)
             if gru:
                 for b in range(gh_block.shape[0]):
@@ -240,46 +218,31 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
         On entry ``h[0]`` is the initial hidden state; on exit ``h[t+1]`` is ``h_t``.
     c : (T+1, B, H) array, or (T+1, B, 0) for cells without a cell state
         On entry ``c[0]`` is the initial cell state; on exit ``c[t+1]`` is ``c_t``.
-    saved : (T, B, N_SAVED*H) array
-        Written: per-step activations for the backward pass.
-    gx : (T, B, G*H) array
-        Workspace: input projections of all steps.
+    saved : (T, B, N_SAVED*H) array, or (1, B, N_SAVED*H)
+        Written: per-step activations for the backward pass; with one step (inference), each
+        step's, overwritten by the next.
+    gx : (T, B, G*H) array, or (1, B, G*H)
+        Workspace: input projections of every step (training), or of one step (inference).
     gh : (B, G*H) array
         Workspace: recurrent projection of one step.
     n_active : (T,) int64 array
         Sequences running at each step, non-increasing; all ``B`` for equal lengths. Rows at and
         beyond ``n_active[t]`` copy their state from step t-1 (see the module docstring).
     """
-    project_inputs(kind, x, w_ih, b_ih, b_hh, gx)
+    n_steps, n_batch, n_in = x.shape
     n_gate_units, hidden = w_hh.shape
-    block_rows, width = product_plan(x.shape[1], hidden, n_gate_units)
-    forward_steps(kind, column_slabs(w_hh, True, width), b_hh, h, c, saved, gx, gh, n_active, 0, x.shape[1],
-                  block_rows)
+    block_rows, width_h, width_x = step_plan(n_batch, n_in, hidden, n_gate_units)
+    forward_steps(kind, x, column_slabs(w_ih, True, width_x), projection_bias(kind, b_ih, b_hh),
+                  column_slabs(w_hh, True, width_h), b_hh, h, c, saved, gx, gh, n_active, 0, n_batch, block_rows)
 
 
 @njit(**JIT_OPTIONS)
-def inference_plan(n_rows, n_in, hidden, n_gate_units):
-    """``(block_rows, recurrent slab width, input slab width)`` of the inference loop, whose blocks
-    run both products (:func:`product_plan` for each, the smaller block)."""
+def step_plan(n_rows, n_in, hidden, n_gate_units):
+    """``(block_rows, recurrent slab width, input slab width)`` of the forward loop, whose blocks
+    run both products of a step (:func:`product_plan` for each; the smaller block)."""
     rows_h, width_h = product_plan(n_rows, hidden, n_gate_units)
     rows_x, width_x = product_plan(n_rows, n_in, n_gate_units)
     return min(rows_h, rows_x), width_h, width_x
-
-
-@njit(**JIT_OPTIONS)
-def layer_infer(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
-    """:func:`layer_forward` for inference (all rows in this thread): the same ``h`` and ``c``,
-    nothing kept for BPTT.
-
-    ``saved: (1, B, N_SAVED*H)`` and ``gx: (1, B, G*H)`` hold one step, overwritten at every step;
-    the input projections are computed step by step in the loop (:func:`forward_steps`), so memory
-    is ``h`` and ``c`` only, not the ``(T, B, (G+N_SAVED)*H)`` a training forward pass fills. Other
-    arguments as in :func:`layer_forward`.
-    """
-    n_gate_units, hidden = w_hh.shape
-    block_rows, width_h, width_x = inference_plan(x.shape[1], x.shape[2], hidden, n_gate_units)
-    forward_steps(kind, column_slabs(w_hh, True, width_h), b_hh, h, c, saved, gx, gh, n_active, 0, x.shape[1],
-                  block_rows, x, column_slabs(w_ih, True, width_x), projection_bias(kind, b_ih, b_hh))
 
 
 @njit(**JIT_OPTIONS)

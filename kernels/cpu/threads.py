@@ -29,8 +29,8 @@ import numpy as np
 
 from . import recurrent
 from .blas_threads import blas_threads
-from .recurrent import (backward_steps, column_slabs, forward_steps, inference_plan, product_plan, project_rows,
-                        projection_bias, weight_gradient_rows)
+from .recurrent import (backward_steps, column_slabs, forward_steps, product_plan, projection_bias, step_plan,
+                        weight_gradient_rows)
 
 #: fewest batch rows a thread gets in the time loops (below, the per-step overheads dominate)
 MIN_ROWS_PER_THREAD = 4
@@ -95,42 +95,22 @@ def _ranges(bounds):
 
 
 def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
-    """:func:`fastrnn.kernels.cpu.recurrent.layer_forward` (same arguments and results), its work
-    split over the cores by rows where :func:`split_threads` allows."""
-    n_steps, n_batch, n_in = x.shape
+    """:func:`fastrnn.kernels.cpu.recurrent.layer_forward` (same arguments and results, for training
+    or, with one step of ``saved`` and ``gx``, inference), the batch rows split over the cores where
+    :func:`split_threads` allows."""
+    _, n_batch, n_in = x.shape
     threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
     if threads == 1:  # one compiled call (each call from Python costs microseconds: batch 1 feels it)
         recurrent.layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
         return
     n_gate_units, hidden = w_hh.shape
-    block_rows, width = product_plan(n_batch // threads, hidden, n_gate_units)
-    w_hh_slabs = column_slabs(w_hh, True, width)  # W_hh^T by column slabs: plain row-major products
-    n_rows = n_steps * n_batch
-    x_rows, gx_rows = x.reshape(n_rows, n_in), gx.reshape(n_rows, n_gate_units)
+    block_rows, width_h, width_x = step_plan(n_batch // threads, n_in, hidden, n_gate_units)
+    # W_ih^T and W_hh^T by column slabs: plain row-major products
+    w_ih_slabs, w_hh_slabs = column_slabs(w_ih, True, width_x), column_slabs(w_hh, True, width_h)
     bias = projection_bias(kind, b_ih, b_hh)
     with blas_threads().limited_to(1):
-        run_in_threads([(project_rows, (x_rows, w_ih, bias, gx_rows, start, stop))
-                        for start, stop in even_ranges(n_rows, threads)])
-        run_in_threads([(forward_steps, (kind, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, start, stop,
-                                         block_rows))
-                        for start, stop in batch_ranges(n_active, n_batch, threads)])
-
-
-def layer_infer(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
-    """:func:`fastrnn.kernels.cpu.recurrent.layer_infer` (same arguments and results: ``saved`` and
-    ``gx`` hold one step), the batch rows split over the cores where :func:`split_threads` allows."""
-    _, n_batch, n_in = x.shape
-    threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
-    if threads == 1:
-        recurrent.layer_infer(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
-        return
-    n_gate_units, hidden = w_hh.shape
-    block_rows, width_h, width_x = inference_plan(n_batch // threads, n_in, hidden, n_gate_units)
-    w_hh_slabs, w_ih_slabs = column_slabs(w_hh, True, width_h), column_slabs(w_ih, True, width_x)
-    bias = projection_bias(kind, b_ih, b_hh)
-    with blas_threads().limited_to(1):
-        run_in_threads([(forward_steps, (kind, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, start, stop,
-                                         block_rows, x, w_ih_slabs, bias))
+        run_in_threads([(forward_steps, (kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh,
+                                         n_active, start, stop, block_rows))
                         for start, stop in batch_ranges(n_active, n_batch, threads)])
 
 
