@@ -20,6 +20,11 @@ of the flattened step rows (``weight_gradient_rows``), which :mod:`.threads` run
 ``layer_forward`` and ``layer_backward`` here run everything in the calling thread. The forward
 pass for inference is the same loop with one step of ``gx`` and ``saved``, overwritten at every step.
 
+The phases are the compiled units; ``layer_forward``, ``layer_backward`` and ``weight_gradients`` are
+plain Python over them. A compiled function that calls other compiled functions gets their code
+linked into its own module and optimized again: with ``@njit`` wrappers, a first fit compiled for
+25 s instead of 13 s here; each call from Python costs a few microseconds instead.
+
 Variable lengths: ``n_active[t]`` is the number of sequences still running at step ``t``. The
 sequences are sorted by decreasing length (the caller permutes the batch), so the running ones are
 the leading rows and each step works on a contiguous prefix: the recurrent product and the cell step
@@ -35,10 +40,11 @@ from .. import cells, config
 from ..cache import drop_stale_cache
 from ..cells import GRU
 from ..config import INLINE_OPTIONS, JIT_OPTIONS
-from . import steps
+from . import rows, steps
+from .rows import add_to, copy_into
 from .steps import backward_step, forward_step
 
-drop_stale_cache(__file__, [cells.__file__, config.__file__, steps.__file__])
+drop_stale_cache(__file__, [cells.__file__, config.__file__, rows.__file__, steps.__file__])
 
 #: products of at most this many multiply-adds take OpenBLAS's small-matrix path (see product_plan)
 SMALL_PRODUCT_LIMIT = 1_000_000
@@ -51,14 +57,6 @@ MIN_SLAB_WIDTH = 32
 MAX_SLAB_ROWS = 8
 
 
-@njit(**INLINE_OPTIONS)
-def add_to(row, values):
-    """``row += values`` for 1-D arrays, as a plain loop: measured here, numba's ``row += values``
-    on array views was 3x slower (8 x 512 bias adds: 2.0 against 0.2 us)."""
-    for j in range(row.shape[0]):
-        row[j] += values[j]
-
-
 @njit(**JIT_OPTIONS)
 def projection_bias(kind, b_ih, b_hh):
     """The bias added to the input projections: ``b_ih + b_hh``, except in the GRU's n block, where
@@ -67,7 +65,7 @@ def projection_bias(kind, b_ih, b_hh):
     bias = b_ih + b_hh
     if kind == GRU:
         hidden = b_ih.shape[0] // 3
-        bias[2 * hidden:] = b_ih[2 * hidden:]
+        copy_into(bias[2 * hidden:], b_ih[2 * hidden:])
     return bias
 
 
@@ -110,8 +108,8 @@ def forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, 
             forward_step(kind, gx_block, gh_block, h[t][rows], c[t][rows], h[t + 1][rows], c[t + 1][rows],
                          saved[step][rows])
         for b in range(max(run_stop, row_start), row_stop):  # finished sequences keep their state
-            h[t + 1][b] = h[t][b]
-            c[t + 1][b] = c[t][b]
+            copy_into(h[t + 1][b], h[t][b])
+            copy_into(c[t + 1][b], c[t][b])
 
 
 @njit(**INLINE_OPTIONS)
@@ -128,7 +126,8 @@ def slab_product(a, slabs, out, slab_out):
     part = slab_out[:a.shape[0]]
     for s in range(n_slabs):
         np.dot(a, slabs[s], part)
-        out[:, s * width:(s + 1) * width] = part
+        for r in range(a.shape[0]):
+            copy_into(out[r][s * width:(s + 1) * width], part[r])
 
 
 @njit(**JIT_OPTIONS)
@@ -194,11 +193,10 @@ def column_slabs(w, transpose, width):
                     slab[k, j] = row[k]
         else:
             for k in range(n_inner):
-                slab[k] = w[k, s * width:(s + 1) * width]
+                copy_into(slab[k], w[k, s * width:(s + 1) * width])
     return out
 
 
-@njit(**JIT_OPTIONS)
 def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
     """Run one recurrent layer forward over a batch of sequences (all rows in this thread).
 
@@ -297,14 +295,12 @@ def weight_gradient_rows(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih
         add_to(db_hh, d_gate_rows[r])
 
 
-@njit(**JIT_OPTIONS)
 def weight_gradients(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh):
     """:func:`weight_gradient_rows` over all ``T*B`` rows at once."""
     weight_gradient_rows(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, 0,
                          x.shape[0] * x.shape[1])
 
 
-@njit(**JIT_OPTIONS)
 def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
                    d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, n_active):
     """Backpropagate through time over one layer, after :func:`layer_forward` (all rows in this thread).

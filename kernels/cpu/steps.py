@@ -20,6 +20,7 @@ from numba import njit
 from ..cells import (GRU, LSTM, RNN_TANH, gru_candidate, gru_output, lstm_cell_grad, lstm_cell_state,
                      relu_grad, rnn_unit_forward, sigmoid_act, sigmoid_grad, tanh_act, tanh_grad)
 from ..config import INLINE_OPTIONS
+from .rows import copy_into
 
 
 @njit(**INLINE_OPTIONS)
@@ -98,7 +99,7 @@ def _gru_forward_row(gx, gh, h_prev, h_out, saved, exact):
     z = saved[hidden:two]
     n = saved[two:3 * hidden]
     gh_n = saved[3 * hidden:]
-    gh_n[:] = gh[two:]
+    copy_into(gh_n, gh[two:])
     gx_n = gx[two:]
     for j in range(hidden):
         n[j] = gru_candidate(gx_n[j], r[j], gh_n[j], exact)
@@ -128,7 +129,7 @@ def _gru_backward_row(d_out, dh, dc, h_prev, saved, d_gates, d_gates_x):
         d_r[j] = sigmoid_grad(d_n[j] * gh_n[j], r[j])
     for j in range(hidden):
         d_gh_n[j] = r[j] * d_n[j]
-    d_gates[:two] = d_gates_x[:two]
+    copy_into(d_gates[:two], d_gates_x[:two])
     for j in range(hidden):  # the direct part of dL/dh_{t-1}, added after the recurrent product
         dc[j] = dc[j] * z[j]
 
