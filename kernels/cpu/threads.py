@@ -100,7 +100,7 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
     :func:`split_threads` allows."""
     _, n_batch, n_in = x.shape
     threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
-    if threads == 1:  # one compiled call (each call from Python costs microseconds: batch 1 feels it)
+    if threads == 1:  # all rows in this thread; BLAS keeps its own threads
         recurrent.layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
         return
     n_gate_units, hidden = w_hh.shape
