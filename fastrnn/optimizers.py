@@ -2,14 +2,16 @@
 
 An optimizer holds only its state (momentum, moments); each :meth:`step` receives the parameter
 buffers and their gradients. The state lives where the parameters live: numpy arrays for host
-buffers, device arrays (updated by the kernels of :mod:`fastrnn.kernels.cuda.elementwise`) for GPU
-buffers, and it follows them when they move, so a model trained on a GPU can be pickled (the state
-is pickled as numpy arrays) and trained on with a CPU. Kept apart from the models and the losses,
-as in scikit-learn's ``neural_network``.
+buffers (updated in one compiled pass by :mod:`fastrnn.kernels.cpu.updates`), device arrays
+(updated by the kernels of :mod:`fastrnn.kernels.cuda.elementwise`) for GPU buffers, and it
+follows them when they move, so a model trained on a GPU can be pickled (the state is pickled as
+numpy arrays) and trained on with a CPU. Kept apart from the models and the losses, as in
+scikit-learn's ``neural_network``.
 """
 
 import numpy as np
 
+from .kernels.cpu.updates import adagrad_step, adam_step, sgd_step
 from .kernels.dispatch import get_backend, is_device_array
 
 __all__ = ["SGD", "Adam", "Adagrad"]
@@ -80,13 +82,7 @@ class SGD(_Optimizer):
         self.nesterov = bool(nesterov)
 
     def _update(self, param, grad, state):
-        velocity = state["velocity"]
-        velocity *= self.momentum
-        velocity -= self.learning_rate * grad
-        if self.nesterov:
-            param += self.momentum * velocity - self.learning_rate * grad
-        else:
-            param += velocity
+        sgd_step(param, grad, state["velocity"], self.learning_rate, self.momentum, self.nesterov)
 
     def _update_device(self, param, grad, state):
         from .kernels.cuda.elementwise import sgd_step
@@ -116,14 +112,9 @@ class Adam(_Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _update(self, param, grad, state):
-        m, v = state["first_moment"], state["second_moment"]
-        m *= self.beta_1
-        m += (1.0 - self.beta_1) * grad
-        v *= self.beta_2
-        v += (1.0 - self.beta_2) * grad * grad
         # PyTorch's form: epsilon is added after the second moment's bias correction
-        denominator = np.sqrt(v) / np.sqrt(1.0 - self.beta_2 ** self.t) + self.epsilon
-        param -= (self.learning_rate / (1.0 - self.beta_1 ** self.t)) * m / denominator
+        adam_step(param, grad, state["first_moment"], state["second_moment"], self.learning_rate, self.beta_1,
+                  self.beta_2, self.epsilon, self.t)
 
     def _update_device(self, param, grad, state):
         from .kernels.cuda.elementwise import adam_step
@@ -150,9 +141,7 @@ class Adagrad(_Optimizer):
         self.epsilon = float(epsilon)
 
     def _update(self, param, grad, state):
-        accumulated = state["sum_of_squares"]
-        accumulated += grad * grad
-        param -= self.learning_rate * grad / (np.sqrt(accumulated) + self.epsilon)
+        adagrad_step(param, grad, state["sum_of_squares"], self.learning_rate, self.epsilon)
 
     def _update_device(self, param, grad, state):
         from .kernels.cuda.elementwise import adagrad_step

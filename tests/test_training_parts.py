@@ -82,6 +82,29 @@ def test_optimizer_argument_errors():
         SGD(momentum=-0.1)
     with pytest.raises(ValueError, match="grads must hold 1 arrays"):
         Adam().step([np.zeros(3)], [np.zeros(3), np.zeros(3)])
+    with pytest.raises(ValueError, match="param must be a C-contiguous array"):
+        Adam().step([np.zeros((3, 4))[:, 1]], [np.zeros(3)])
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.05, momentum=0.9), lambda: Adam(0.01), lambda: Adagrad(0.1)],
+                         ids=["sgd", "adam", "adagrad"])
+def test_optimizers_update_float32_buffers_in_float32(make):
+    """The compiled updates keep a float32 buffer float32 and follow the float64 trajectory to
+    float32 rounding; the parameters change in place (views of them see the update)."""
+    rng = np.random.default_rng(4)
+    start, grads = rng.normal(size=(2, 50)), rng.normal(size=(6, 2, 50))
+    runs = {}
+    for dtype in (np.float32, np.float64):
+        buffer = start.astype(dtype)
+        view = buffer[1]
+        optimizer = make()
+        for g in grads:
+            optimizer.step([buffer], [g.astype(dtype)])
+        assert buffer.dtype == dtype and np.shares_memory(view, buffer)
+        assert all(a.dtype == dtype for a in optimizer.state[0].values())
+        runs[dtype] = buffer
+    assert not np.allclose(runs[np.float64], start)
+    np.testing.assert_allclose(runs[np.float32], runs[np.float64], rtol=1e-5, atol=1e-6)
 
 
 torch = pytest.importorskip("torch")
