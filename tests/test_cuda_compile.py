@@ -46,7 +46,7 @@ def _signatures(dtype):
         "scale": (elementwise._scale_kernel, (a1, dtype)),
         "masked_axpy": (elementwise._masked_axpy_kernel, (a1, a1, types.Array(b, 1, "A"), dtype)),
         "sgd": (elementwise._sgd_kernel, (a1, a1, a1, dtype, dtype, b)),
-        "adam": (elementwise._adam_kernel, (a1, a1, a1, a1, dtype, dtype, dtype, dtype, dtype)),
+        "adam": (elementwise._adam_kernel, (a1, a1, a1, a1, types.UniTuple(dtype, 7))),
         "adagrad": (elementwise._adagrad_kernel, (a1, a1, a1, dtype, dtype)),
     }
 

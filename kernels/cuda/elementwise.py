@@ -2,10 +2,14 @@
 the gradient norm, clipping, weight decay and the optimizer updates (SGD, Adam, Adagrad), all on flat
 device buffers, so that weights, gradients and optimizer state never leave the device in an epoch."""
 
-import math
-
 import numpy as np
 from numba import cuda
+
+from .. import config, updates
+from ..cache import drop_stale_cache
+from ..updates import adagrad_update, adam_scalars, adam_update, sgd_update
+
+drop_stale_cache(__file__, [config.__file__, updates.__file__])
 
 _THREADS = 256
 _REDUCE_THREADS = 256  # power of two (tree reduction in shared memory)
@@ -125,12 +129,7 @@ def masked_axpy(y, x, mask, a):
 def _sgd_kernel(param, grad, velocity, learning_rate, momentum, nesterov):
     i = cuda.grid(1)
     if i < param.size:
-        v = momentum * velocity[i] - learning_rate * grad[i]
-        velocity[i] = v
-        if nesterov:
-            param[i] += momentum * v - learning_rate * grad[i]
-        else:
-            param[i] += v
+        param[i], velocity[i] = sgd_update(param[i], grad[i], velocity[i], learning_rate, momentum, nesterov)
 
 
 def sgd_step(param, grad, velocity, learning_rate, momentum, nesterov):
@@ -140,33 +139,25 @@ def sgd_step(param, grad, velocity, learning_rate, momentum, nesterov):
 
 
 @cuda.jit(cache=True)
-def _adam_kernel(param, grad, m, v, step_size, beta_1, beta_2, correction_2, epsilon):
+def _adam_kernel(param, grad, m, v, scalars):
+    step_size, beta_1, one_minus_beta_1, beta_2, one_minus_beta_2, correction_2, epsilon = scalars
     i = cuda.grid(1)
     if i < param.size:
-        g = grad[i]
-        m_i = beta_1 * m[i] + (1 - beta_1) * g
-        v_i = beta_2 * v[i] + (1 - beta_2) * g * g
-        m[i] = m_i
-        v[i] = v_i
-        param[i] -= step_size * m_i / (math.sqrt(v_i) / correction_2 + epsilon)
+        param[i], m[i], v[i] = adam_update(param[i], grad[i], m[i], v[i], step_size, beta_1, one_minus_beta_1,
+                                           beta_2, one_minus_beta_2, correction_2, epsilon)
 
 
 def adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
     """Adam step ``t`` (1-based), PyTorch's form, the same update as :class:`fastrnn.optimizers.Adam`."""
-    k = param.dtype.type
-    step_size = learning_rate / (1.0 - beta_1 ** t)
-    correction_2 = math.sqrt(1.0 - beta_2 ** t)
-    _adam_kernel[_blocks(param.size), _THREADS](param, grad, m, v, k(step_size), k(beta_1), k(beta_2),
-                                                k(correction_2), k(epsilon))
+    _adam_kernel[_blocks(param.size), _THREADS](param, grad, m, v,
+                                                adam_scalars(param.dtype, learning_rate, beta_1, beta_2, epsilon, t))
 
 
 @cuda.jit(cache=True)
 def _adagrad_kernel(param, grad, sums, learning_rate, epsilon):
     i = cuda.grid(1)
     if i < param.size:
-        s = sums[i] + grad[i] * grad[i]
-        sums[i] = s
-        param[i] -= learning_rate * grad[i] / (math.sqrt(s) + epsilon)
+        param[i], sums[i] = adagrad_update(param[i], grad[i], sums[i], learning_rate, epsilon)
 
 
 def adagrad_step(param, grad, sums, learning_rate, epsilon):
