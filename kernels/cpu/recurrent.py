@@ -227,11 +227,27 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
         Sequences running at each step, non-increasing; all ``B`` for equal lengths. Rows at and
         beyond ``n_active[t]`` copy their state from step t-1 (see the module docstring).
     """
-    n_steps, n_batch, n_in = x.shape
+    n_batch = x.shape[1]
+    w_ih_slabs, bias, w_hh_slabs, block_rows = forward_operands(kind, w_ih, w_hh, b_ih, b_hh, n_batch)
+    forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, 0, n_batch, block_rows)
+
+
+def forward_operands(kind, w_ih, w_hh, b_ih, b_hh, n_rows):
+    """What :func:`forward_steps` takes besides the pass's arrays, for ``n_rows`` batch rows per
+    thread: ``(w_ih_slabs, bias, w_hh_slabs, block_rows)`` (:func:`step_plan`, :func:`column_slabs`,
+    :func:`projection_bias`)."""
     n_gate_units, hidden = w_hh.shape
-    block_rows, width_h, width_x = step_plan(n_batch, n_in, hidden, n_gate_units)
-    forward_steps(kind, x, column_slabs(w_ih, True, width_x), projection_bias(kind, b_ih, b_hh),
-                  column_slabs(w_hh, True, width_h), b_hh, h, c, saved, gx, gh, n_active, 0, n_batch, block_rows)
+    block_rows, width_h, width_x = step_plan(n_rows, w_ih.shape[1], hidden, n_gate_units)
+    return (column_slabs(w_ih, True, width_x), projection_bias(kind, b_ih, b_hh), column_slabs(w_hh, True, width_h),
+            block_rows)
+
+
+def backward_operands(w_hh, n_rows):
+    """What :func:`backward_steps` takes besides the pass's arrays, for ``n_rows`` batch rows per
+    thread: ``(w_hh_slabs, block_rows)`` (:func:`product_plan`, :func:`column_slabs`)."""
+    n_gate_units, hidden = w_hh.shape
+    block_rows, width = product_plan(n_rows, n_gate_units, hidden)
+    return column_slabs(w_hh, False, width), block_rows
 
 
 @njit(**JIT_OPTIONS)
@@ -340,8 +356,7 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
         As given to :func:`layer_forward`. ``d_out`` at a finished sequence's padded steps is
         ignored; their gate gradients (and so ``dx`` there) are zero.
     """
-    n_gate_units, hidden = w_hh.shape
-    block_rows, width = product_plan(x.shape[1], n_gate_units, hidden)
-    backward_steps(kind, column_slabs(w_hh, False, width), h, c, saved, d_out, dh, dc, d_gates, d_gates_x,
-                   n_active, 0, x.shape[1], block_rows)
+    w_hh_slabs, block_rows = backward_operands(w_hh, x.shape[1])
+    backward_steps(kind, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, 0, x.shape[1],
+                   block_rows)
     weight_gradients(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh)

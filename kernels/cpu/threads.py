@@ -29,8 +29,7 @@ import numpy as np
 
 from . import recurrent
 from .blas_threads import blas_threads
-from .recurrent import (backward_steps, column_slabs, forward_steps, product_plan, projection_bias, step_plan,
-                        weight_gradient_rows)
+from .recurrent import backward_operands, backward_steps, forward_operands, forward_steps, weight_gradient_rows
 
 #: fewest batch rows a thread gets in the time loops (below, the per-step overheads dominate)
 MIN_ROWS_PER_THREAD = 4
@@ -98,16 +97,12 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
     """:func:`fastrnn.kernels.cpu.recurrent.layer_forward` (same arguments and results, for training
     or, with one step of ``saved`` and ``gx``, inference), the batch rows split over the cores where
     :func:`split_threads` allows."""
-    _, n_batch, n_in = x.shape
+    n_batch = x.shape[1]
     threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
     if threads == 1:  # all rows in this thread; BLAS keeps its own threads
         recurrent.layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
         return
-    n_gate_units, hidden = w_hh.shape
-    block_rows, width_h, width_x = step_plan(n_batch // threads, n_in, hidden, n_gate_units)
-    # W_ih^T and W_hh^T by column slabs: plain row-major products
-    w_ih_slabs, w_hh_slabs = column_slabs(w_ih, True, width_x), column_slabs(w_hh, True, width_h)
-    bias = projection_bias(kind, b_ih, b_hh)
+    w_ih_slabs, bias, w_hh_slabs, block_rows = forward_operands(kind, w_ih, w_hh, b_ih, b_hh, n_batch // threads)
     with blas_threads().limited_to(1):
         run_in_threads([(forward_steps, (kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh,
                                          n_active, start, stop, block_rows))
@@ -124,9 +119,7 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_g
         recurrent.layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx,
                                  dw_ih, dw_hh, db_ih, db_hh, n_active)
         return
-    n_gate_units, hidden = w_hh.shape
-    block_rows, width = product_plan(n_batch // threads, n_gate_units, hidden)
-    w_hh_slabs = column_slabs(w_hh, False, width)
+    w_hh_slabs, block_rows = backward_operands(w_hh, n_batch // threads)
     with blas_threads().limited_to(1):
         run_in_threads([(backward_steps, (kind, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active,
                                           start, stop, block_rows))
