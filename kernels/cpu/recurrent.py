@@ -40,11 +40,11 @@ from .. import cells, config
 from ..cache import drop_stale_cache
 from ..cells import GRU
 from ..config import INLINE_OPTIONS, JIT_OPTIONS
-from . import rows, steps
-from .rows import add_to, copy_into
+from . import steps, vector
 from .steps import backward_step, forward_step
+from .vector import add_to, copy_into
 
-drop_stale_cache(__file__, [cells.__file__, config.__file__, rows.__file__, steps.__file__])
+drop_stale_cache(__file__, [cells.__file__, config.__file__, steps.__file__, vector.__file__])
 
 #: products of at most this many multiply-adds take OpenBLAS's small-matrix path (see product_plan)
 SMALL_PRODUCT_LIMIT = 1_000_000

@@ -20,7 +20,7 @@ from numba import njit
 from ..cells import (GRU, LSTM, RNN_TANH, gru_candidate, gru_output, lstm_cell_grad, lstm_cell_state,
                      relu_grad, rnn_unit_forward, sigmoid_act, sigmoid_grad, tanh_act, tanh_grad)
 from ..config import INLINE_OPTIONS
-from .rows import copy_into
+from .vector import copy_into
 
 
 @njit(**INLINE_OPTIONS)
