@@ -21,6 +21,8 @@ def test_column_slabs_hold_the_operand_by_columns(transpose):
         assert slabs.shape == (operand.shape[1] // width, operand.shape[0], width)
         assert slabs.flags.c_contiguous
         np.testing.assert_array_equal(np.concatenate(list(slabs), axis=1), operand)
+    # one slab of an untransposed contiguous operand is the operand itself, not a copy
+    assert np.shares_memory(column_slabs(w, False, 8), w) and not np.shares_memory(column_slabs(w, True, 12), w)
 
 
 def test_product_plan_keeps_each_call_on_the_small_matrix_path():

@@ -180,8 +180,9 @@ def column_slabs(w, transpose, width):
         n_cols, n_inner = w.shape
     else:
         n_inner, n_cols = w.shape
-    if width == n_cols:  # one slab: numba's own copy is the fastest here (W_hh^T at H=128: 39 against 189 us)
-        operand = np.ascontiguousarray(w.T) if transpose else w.copy()
+    if width == n_cols:  # one slab: numba's own copy is the fastest here (W_hh^T at H=128: 39 against 189 us);
+        # an untransposed C-contiguous w is used as it is (ascontiguousarray returns it, no copy)
+        operand = np.ascontiguousarray(w.T) if transpose else np.ascontiguousarray(w)
         return operand.reshape(1, n_inner, n_cols)
     out = np.empty((n_cols // width, n_inner, width), w.dtype)
     for s in range(n_cols // width):
