@@ -40,17 +40,19 @@ def test_product_plan_keeps_each_call_on_the_small_matrix_path():
     assert product_plan(2, 512, 2048) == (2, 2048)  # too few rows for the small kernel: one call
 
 
-def _loops(kind, a, input_width, forward_width, backward_width, block_rows):
-    """Forward and backward time loops of one layer (one thread) with the given slab widths."""
+def _loops(kind, a, input_width, forward_width, backward_width, block_rows, min_chunk_rows=128):
+    """Forward and backward passes of one layer (one thread) with the given slab widths, row blocks
+    and weight-gradient chunks."""
     n_batch = a["x"].shape[1]
     d_gates_x = a["d_gates_x"] if kind == cells.GRU else a["gx"]
     forward_steps(kind, a["x"], column_slabs(a["w_ih"], True, input_width), projection_bias(kind, a["b_ih"], a["b_hh"]),
                   column_slabs(a["w_hh"], True, forward_width), a["b_hh"], a["h"], a["c"], a["saved"],
                   a["gx"], a["gh"], a["n_active"], 0, n_batch, block_rows)
     result = {k: a[k].copy() for k in ("h", "c", "saved")}
-    backward_steps(kind, column_slabs(a["w_hh"], False, backward_width), a["h"], a["c"], a["saved"], a["d_out"],
-                   a["dh"], a["dc"], a["gx"], d_gates_x, a["n_active"], 0, n_batch, block_rows)
-    result.update({k: a[k].copy() for k in ("dh", "dc", "gx", "d_gates_x")})
+    backward_steps(kind, a["x"], a["w_ih"], column_slabs(a["w_hh"], False, backward_width), a["h"], a["c"],
+                   a["saved"], a["d_out"], a["dh"], a["dc"], a["gx"], d_gates_x, a["dx"], a["dw_ih"], a["dw_hh"],
+                   a["db_ih"], a["db_hh"], a["n_active"], 0, n_batch, block_rows, min_chunk_rows)
+    result.update({k: a[k].copy() for k in ("dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh")})
     return result
 
 
@@ -68,6 +70,30 @@ def test_time_loops_by_slabs_match_whole_products(cell, ragged):
     by_slabs = _loops(kind, arrays, 4, 4, 4, 3)
     for name, value in whole.items():
         np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_weight_gradients_by_chunks_of_steps_match_one_chunk(cell, ragged):
+    kind = cells.CELL_CODES[cell]
+    rng = np.random.default_rng(4)
+    n_batch, n_steps, hidden = 5, 11, 6
+    lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
+    arrays = _layer_arrays(kind, n_batch, n_steps, 3, hidden, lengths, rng)
+    gate_units = cells.N_GATES[kind] * hidden
+    widths = (gate_units, gate_units, hidden)
+    one_chunk = _loops(kind, {k: v.copy() for k, v in arrays.items()}, *widths, n_batch, n_steps * n_batch)
+    assert set(one_chunk) >= {"dx", "dw_ih", "dw_hh", "db_ih", "db_hh"}
+    # chunks of one step, and of 3 steps (11 = 3 + 3 + 3 + 2: the oldest chunk is shorter), 2-row blocks
+    for min_chunk_rows, block_rows in [(1, n_batch), (3 * n_batch, 2)]:
+        by_chunks = _loops(kind, {k: v.copy() for k, v in arrays.items()}, *widths, block_rows, min_chunk_rows)
+        for name, value in one_chunk.items():
+            np.testing.assert_allclose(by_chunks[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_chunks_outweigh_the_gradients_they_add_to():
+    assert recurrent.chunk_rows(64) == recurrent.MIN_CHUNK_ROWS == 128
+    assert recurrent.chunk_rows(512) == 512
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -11,19 +11,20 @@ what is known to be fast with Numba on a few cores (``DESIGN.md``):
   allocated in the loop. (Measured here, projecting each block in the loop was 3-13 % faster than
   one product for all steps before it, which writes and then re-reads ``T*B*G*H`` values, and the
   forward pass then needs one pass over the threads instead of two; the two give identical values.)
-- the weight gradients are single products after the loop:
-  ``dW_ih = dG^T X`` and ``dW_hh = dG^T H_prev`` over all ``T*B`` rows at once.
+- the weight gradients are products over chunks of steps in the backward pass, taken as soon as a
+  chunk's gate gradients are complete and still in cache: ``dW_ih += dG_x^T X`` and
+  ``dW_hh += dG^T H_prev`` over the chunk's rows (:func:`backward_steps`).
 
-Every array is allocated by the caller, so workspaces can be reused across batches. The loops run
-on a range of batch rows (``forward_steps``, ``backward_steps``) and the weight gradients on a range
-of the flattened step rows (``weight_gradient_rows``), which :mod:`.threads` runs on several cores;
-``layer_forward`` and ``layer_backward`` here run everything in the calling thread. The forward
-pass for inference is the same loop with one step of ``gx`` and ``saved``, overwritten at every step.
+Every array is allocated by the caller, so workspaces can be reused across batches. Both loops run
+on a range of batch rows (``forward_steps``, ``backward_steps``), which :mod:`.threads` runs on
+several cores, each range with its own weight-gradient arrays; ``layer_forward`` and
+``layer_backward`` here run everything in the calling thread. The forward pass for inference is the
+same loop with one step of ``gx`` and ``saved``, overwritten at every step.
 
-The phases are the compiled units; ``layer_forward``, ``layer_backward`` and ``weight_gradients`` are
-plain Python over them. A compiled function that calls other compiled functions gets their code
-linked into its own module and optimized again: with ``@njit`` wrappers, a first fit compiled for
-25 s instead of 13 s here; each call from Python costs a few microseconds instead.
+The phases are the compiled units; ``layer_forward`` and ``layer_backward`` are plain Python over
+them. A compiled function that calls other compiled functions gets their code linked into its own
+module and optimized again: with ``@njit`` wrappers, a first fit compiled for 25 s instead of 13 s
+here; each call from Python costs a few microseconds instead.
 
 Variable lengths: ``n_active[t]`` is the number of sequences still running at step ``t``. The
 sequences are sorted by decreasing length (the caller permutes the batch), so the running ones are
@@ -55,6 +56,9 @@ MAX_SLAB_WIDTH = 64
 MIN_SLAB_WIDTH = 32
 #: most rows per block of a product by slabs
 MAX_SLAB_ROWS = 8
+#: fewest step rows per chunk of the backward pass's weight-gradient products (see chunk_rows;
+#: measured here, (G*H, n) by (n, H) products at n = 128 ran at ~93 GFLOP/s, the large-sgemm rate ~97)
+MIN_CHUNK_ROWS = 128
 
 
 @njit(**JIT_OPTIONS)
@@ -245,10 +249,20 @@ def forward_operands(kind, w_ih, w_hh, b_ih, b_hh, n_rows):
 
 def backward_operands(w_hh, n_rows):
     """What :func:`backward_steps` takes besides the pass's arrays, for ``n_rows`` batch rows per
-    thread: ``(w_hh_slabs, block_rows)`` (:func:`product_plan`, :func:`column_slabs`)."""
+    thread: ``(w_hh_slabs, block_rows, chunk_rows)`` (:func:`product_plan`, :func:`column_slabs`,
+    :func:`chunk_rows`)."""
     n_gate_units, hidden = w_hh.shape
     block_rows, width = product_plan(n_rows, n_gate_units, hidden)
-    return column_slabs(w_hh, False, width), block_rows
+    return column_slabs(w_hh, False, width), block_rows, chunk_rows(hidden)
+
+
+def chunk_rows(hidden):
+    """Fewest step rows (steps times the thread's batch rows) in each chunk of the backward pass
+    whose weight gradients are taken at once (:func:`backward_steps`): :data:`MIN_CHUNK_ROWS`, or
+    ``hidden`` when larger, so that the chunk's gate gradients (rows by G*H) outweigh the G*H
+    gradient values each chunk adds to (measured here, the LSTM's backward pass at hidden 512 and 256
+    rows per thread: chunks of 128 rows 5-10 % slower than one product after the loop, 512 rows level)."""
+    return max(MIN_CHUNK_ROWS, hidden)
 
 
 @njit(**JIT_OPTIONS)
@@ -261,61 +275,94 @@ def step_plan(n_rows, n_in, hidden, n_gate_units):
 
 
 @njit(**JIT_OPTIONS)
-def backward_steps(kind, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, row_start, row_stop,
-                   block_rows):
-    """The time loop of BPTT for the batch rows ``row_start:row_stop`` (each thread its own rows of
-    ``dh``, ``dc``, ``d_gates``, ``d_gates_x``), in blocks of at most ``block_rows`` rows as in
-    :func:`forward_steps`; :func:`weight_gradients` follows once all rows are done.
+def backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih, dw_hh,
+                   db_ih, db_hh, n_active, row_start, row_stop, block_rows, min_chunk_rows):
+    """The backward pass for the batch rows ``row_start:row_stop``: the BPTT time loop and the
+    gradients of those rows with respect to the weights, the biases and the input.
+
+    The loop runs in blocks of at most ``block_rows`` rows as in :func:`forward_steps`. The steps
+    go in chunks of at least ``min_chunk_rows`` step rows (:func:`chunk_rows`), newest first; the
+    chunk's gate gradients are kept, rows of one step after another, in this range's own share of
+    the ``d_gates`` workspace (rows ``T*row_start`` on of its ``(T*B, G*H)`` view), and at the end of
+    each chunk, while they are still in cache, go into the products
+    ``dW_ih += dG_x^T X``, ``dW_hh += dG^T H_prev``, ``dX = dG_x W_ih`` and the bias sums (the
+    chunk's rows of ``X`` and ``H_prev`` are copied next to them). Measured here, one product over
+    all ``T*B`` rows after the loop, which reads back gate gradients written out to memory, ran at
+    55-75 GFLOP/s where a chunk runs at ~95 (one thread, LSTM, hidden 128, 3200 rows).
+
+    Each range writes only its own rows of ``dh``, ``dc``, ``dx`` and its share of the workspaces,
+    so disjoint ranges can run at the same time in different threads, each with its own
+    ``dw_ih, dw_hh, db_ih, db_hh`` (written, not added to; :mod:`.threads` sums them).
+
     ``w_hh_slabs: (S, G*H, H/S)`` is ``W_hh`` cut into column slabs (:func:`column_slabs` with
-    ``transpose=False``); the other arguments as in :func:`layer_backward`.
-    """
-    n_steps = d_gates.shape[0]
-    gru = kind == GRU
-    slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), dh.dtype)
-    for t in range(n_steps - 1, -1, -1):
-        run_stop = min(row_stop, n_active[t])
-        for block_start in range(row_start, run_stop, block_rows):
-            rows = slice(block_start, min(block_start + block_rows, run_stop))
-            dh_block, dc_block, d_gates_block = dh[rows], dc[rows], d_gates[t][rows]
-            backward_step(kind, d_out[t][rows], dh_block, dc_block, h[t][rows], c[t][rows], h[t + 1][rows],
-                          saved[t][rows], d_gates_block, d_gates_x[t][rows])
-            slab_product(d_gates_block, w_hh_slabs, dh_block, slab_out)
-            if gru:
-                for b in range(dh_block.shape[0]):
-                    add_to(dh_block[b], dc_block[b])
-        for b in range(max(run_stop, row_start), row_stop):  # padded steps: the state passed through unchanged
-            d_gates[t][b] = 0.0
-            d_gates_x[t][b] = 0.0
-
-
-@njit(**JIT_OPTIONS)
-def weight_gradient_rows(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, row_start, row_stop):
-    """The products after the BPTT loop over the rows ``row_start:row_stop`` of the flattened steps
-    (``T*B`` rows): ``dW_ih = dG_x^T X``, ``dW_hh = dG^T H_prev`` and the bias sums of those rows
-    (written, not added: threads give each a range and their own outputs, summed afterwards), and
-    ``dX = dG_x W_ih`` on those rows (unless ``dx`` is None). Arguments as in :func:`layer_backward`.
+    ``transpose=False``); ``d_gates`` and ``d_gates_x``: workspaces, their contents on exit
+    unspecified; the other arguments as in :func:`layer_backward`.
     """
     n_steps, n_batch, n_in = x.shape
-    n_gate_units, hidden = d_gates.shape[2], h.shape[2]
-    n_rows = n_steps * n_batch
-    rows = slice(row_start, row_stop)
-    d_gate_rows = d_gates.reshape(n_rows, n_gate_units)[rows]
-    d_input_gate_rows = d_gates_x.reshape(n_rows, n_gate_units)[rows]
-    np.dot(d_input_gate_rows.T, x.reshape(n_rows, n_in)[rows], dw_ih)
-    np.dot(d_gate_rows.T, h[:n_steps].reshape(n_rows, hidden)[rows], dw_hh)
-    if dx is not None:
-        np.dot(d_input_gate_rows, w_ih, dx.reshape(n_rows, n_in)[rows])
-    db_ih[:] = 0.0
-    db_hh[:] = 0.0
-    for r in range(row_stop - row_start):
-        add_to(db_ih, d_input_gate_rows[r])
-        add_to(db_hh, d_gate_rows[r])
+    n_gate_units, hidden = w_hh_slabs.shape[1], h.shape[2]
+    gru = kind == GRU
+    n_rows = row_stop - row_start
+    chunk_steps = min(n_steps, max(1, -(-min_chunk_rows // n_rows)))
+    first_row = n_steps * row_start  # this range's share of the workspaces: n_steps * n_rows rows
+    share = slice(first_row, first_row + chunk_steps * n_rows)
+    d_gate_rows = d_gates.reshape(n_steps * n_batch, n_gate_units)[share]  # (chunk rows, G*H)
+    d_input_gate_rows = d_gates_x.reshape(n_steps * n_batch, n_gate_units)[share]
+    h_rows = np.empty((chunk_steps * n_rows, hidden), h.dtype)
+    x_rows = np.empty((chunk_steps * n_rows, n_in), x.dtype)
+    dx_rows = np.empty((chunk_steps * n_rows, n_in), x.dtype)
+    chunk_dw_ih, chunk_dw_hh = np.empty_like(dw_ih), np.empty_like(dw_hh)
+    slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), dh.dtype)
+    for j in range(n_gate_units):
+        db_ih[j] = 0.0
+        db_hh[j] = 0.0
+    for chunk_stop in range(n_steps, 0, -chunk_steps):
+        chunk_start = max(0, chunk_stop - chunk_steps)
+        for t in range(chunk_stop - 1, chunk_start - 1, -1):
+            offset = (t - chunk_start) * n_rows - row_start  # row b of step t is chunk row offset + b
+            run_stop = min(row_stop, n_active[t])
+            for block_start in range(row_start, run_stop, block_rows):
+                block_stop = min(block_start + block_rows, run_stop)
+                rows, chunk_block = slice(block_start, block_stop), slice(offset + block_start, offset + block_stop)
+                dh_block, dc_block, d_gates_block = dh[rows], dc[rows], d_gate_rows[chunk_block]
+                backward_step(kind, d_out[t][rows], dh_block, dc_block, h[t][rows], c[t][rows], h[t + 1][rows],
+                              saved[t][rows], d_gates_block, d_input_gate_rows[chunk_block])
+                slab_product(d_gates_block, w_hh_slabs, dh_block, slab_out)
+                if gru:
+                    for b in range(dh_block.shape[0]):
+                        add_to(dh_block[b], dc_block[b])
+            for b in range(max(run_stop, row_start), row_stop):  # padded steps: the state passed through unchanged
+                d_gate_rows[offset + b] = 0.0
+                d_input_gate_rows[offset + b] = 0.0
+            for b in range(row_start, row_stop):
+                copy_into(h_rows[offset + b], h[t][b])
+                copy_into(x_rows[offset + b], x[t][b])
+        n_chunk_rows = (chunk_stop - chunk_start) * n_rows
+        add_chunk_gradients(d_input_gate_rows[:n_chunk_rows], x_rows[:n_chunk_rows], dw_ih, chunk_dw_ih,
+                            chunk_stop == n_steps)
+        add_chunk_gradients(d_gate_rows[:n_chunk_rows], h_rows[:n_chunk_rows], dw_hh, chunk_dw_hh,
+                            chunk_stop == n_steps)
+        for r in range(n_chunk_rows):
+            add_to(db_ih, d_input_gate_rows[r])
+            add_to(db_hh, d_gate_rows[r])
+        if dx is not None:
+            np.dot(d_input_gate_rows[:n_chunk_rows], w_ih, dx_rows[:n_chunk_rows])
+            for t in range(chunk_start, chunk_stop):
+                offset = (t - chunk_start) * n_rows - row_start
+                for b in range(row_start, row_stop):
+                    copy_into(dx[t][b], dx_rows[offset + b])
 
 
-def weight_gradients(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh):
-    """:func:`weight_gradient_rows` over all ``T*B`` rows at once."""
-    weight_gradient_rows(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, 0,
-                         x.shape[0] * x.shape[1])
+@njit(**INLINE_OPTIONS)
+def add_chunk_gradients(d_gate_rows, input_rows, total, scratch, first):
+    """``total += d_gate_rows^T input_rows`` (``total =`` for the ``first`` chunk), by one product into
+    ``scratch`` (numba's ``np.dot`` overwrites its output). ``d_gate_rows: (n, G*H)``,
+    ``input_rows: (n, K)``, ``total, scratch: (G*H, K)``."""
+    if first:
+        np.dot(d_gate_rows.T, input_rows, total)
+        return
+    np.dot(d_gate_rows.T, input_rows, scratch)
+    for j in range(total.shape[0]):
+        add_to(total[j], scratch[j])
 
 
 def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
@@ -341,7 +388,8 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
     dc : (B, H) array, or (B, 0)
         On entry dL/dc_T; on exit dL/dc_0 (LSTM only).
     d_gates : (T, B, G*H) array
-        Workspace: pre-activation gradients of every step (may be the forward's ``gx``).
+        Workspace for the pre-activation gradients of a few steps at a time (may be the forward's
+        ``gx``); its contents on exit are unspecified.
     d_gates_x : (T, B, G*H) array
         GRU: workspace for the gate gradients w.r.t. the input projection; other cells: ``d_gates``.
     dx : (T, B, D) array, or None
@@ -357,7 +405,6 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
         As given to :func:`layer_forward`. ``d_out`` at a finished sequence's padded steps is
         ignored; their gate gradients (and so ``dx`` there) are zero.
     """
-    w_hh_slabs, block_rows = backward_operands(w_hh, x.shape[1])
-    backward_steps(kind, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, 0, x.shape[1],
-                   block_rows)
-    weight_gradients(x, w_ih, h, d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh)
+    w_hh_slabs, block_rows, min_chunk_rows = backward_operands(w_hh, x.shape[1])
+    backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih, dw_hh,
+                   db_ih, db_hh, n_active, 0, x.shape[1], block_rows, min_chunk_rows)

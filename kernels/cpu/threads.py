@@ -1,9 +1,9 @@
 """One layer's work on several cores: each core runs its own rows.
 
-The sequences of a batch are independent, so the forward and backward time loops run on disjoint
-row ranges of the batch at the same time (each thread its own small per-step products); the products
-before and after the loops (the input projection, the weight gradients) are split over the flattened
-``T*B`` step rows, each thread writing its own partial weight gradients, summed at the end.
+The sequences of a batch are independent, so the forward and backward passes run on disjoint row
+ranges of the batch at the same time, each thread its own small per-step products, one dispatch per
+pass: the backward pass's weight gradients are taken chunk by chunk inside each thread's loop, into
+the thread's own arrays, summed at the end.
 
 While fastrnn runs its own threads, BLAS (scipy's OpenBLAS, which Numba's ``np.dot`` calls) is held
 to one thread (:mod:`fastrnn.kernels.cpu.blas_threads`): measured here, the idle OpenBLAS worker left
@@ -29,12 +29,10 @@ import numpy as np
 
 from . import recurrent
 from .blas_threads import blas_threads
-from .recurrent import backward_operands, backward_steps, forward_operands, forward_steps, weight_gradient_rows
+from .recurrent import backward_operands, backward_steps, forward_operands, forward_steps
 
 #: fewest batch rows a thread gets in the time loops (below, the per-step overheads dominate)
 MIN_ROWS_PER_THREAD = 4
-#: fewest flattened step rows a thread gets in the products before and after the loops
-MIN_STEP_ROWS_PER_THREAD = 64
 #: least work of a pass (pass_work) split over threads
 MIN_SPLIT_WORK = 20_000_000
 #: cost of a cell's pointwise step per gate unit, in multiply-adds of the products (measured: an
@@ -82,13 +80,6 @@ def batch_ranges(n_active, n_batch, threads):
     return _ranges([0] + [int(c) for c in cuts] + [n_batch])
 
 
-def even_ranges(n_rows, threads):
-    """Up to ``threads`` contiguous ranges of about equal size covering ``0..n_rows``, none smaller
-    than :data:`MIN_STEP_ROWS_PER_THREAD` rows unless there is a single one."""
-    threads = max(1, min(threads, n_rows // MIN_STEP_ROWS_PER_THREAD))
-    return _ranges([n_rows * k // threads for k in range(threads + 1)])
-
-
 def _ranges(bounds):
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
@@ -113,21 +104,19 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_g
                    dw_ih, dw_hh, db_ih, db_hh, n_active):
     """:func:`fastrnn.kernels.cpu.recurrent.layer_backward` (same arguments and results), split like
     :func:`layer_forward`; each thread's weight gradients go to its own arrays, summed at the end."""
-    n_steps, n_batch, _ = x.shape
+    n_batch = x.shape[1]
     threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
     if threads == 1:
         recurrent.layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx,
                                  dw_ih, dw_hh, db_ih, db_hh, n_active)
         return
-    w_hh_slabs, block_rows = backward_operands(w_hh, n_batch // threads)
+    w_hh_slabs, block_rows, min_chunk_rows = backward_operands(w_hh, n_batch // threads)
+    ranges = batch_ranges(n_active, n_batch, threads)
+    totals = (dw_ih, dw_hh, db_ih, db_hh)
+    parts = [totals] + [tuple(np.empty_like(a) for a in totals) for _ in ranges[1:]]
     with blas_threads().limited_to(1):
-        run_in_threads([(backward_steps, (kind, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active,
-                                          start, stop, block_rows))
-                        for start, stop in batch_ranges(n_active, n_batch, threads)])
-        ranges = even_ranges(n_steps * n_batch, threads)
-        totals = (dw_ih, dw_hh, db_ih, db_hh)
-        parts = [totals] + [tuple(np.empty_like(a) for a in totals) for _ in ranges[1:]]
-        run_in_threads([(weight_gradient_rows, (x, w_ih, h, d_gates, d_gates_x, dx, *part, start, stop))
+        run_in_threads([(backward_steps, (kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x,
+                                          dx, *part, n_active, start, stop, block_rows, min_chunk_rows))
                         for part, (start, stop) in zip(parts, ranges)])
     for part in parts[1:]:
         for total, partial in zip(totals, part):
