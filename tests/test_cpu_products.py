@@ -27,8 +27,10 @@ def test_column_slabs_hold_the_operand_by_columns(transpose):
 
 def test_product_plan_keeps_each_call_on_the_small_matrix_path():
     limit = recurrent.SMALL_PRODUCT_LIMIT
-    # small weights: blocks of rows by all columns, as many rows as the limit allows
-    assert product_plan(32, 64, 256) == (limit // (64 * 256), 256)
+    # small weights: blocks of rows by all columns, as many rows as the limit allows, cut evenly
+    assert limit // (64 * 256) >= 32 and product_plan(32, 64, 256) == (32, 256)
+    assert limit // (128 * 512) == 15 and product_plan(16, 128, 512) == (8, 512)  # 8 + 8, not 15 + 1
+    assert product_plan(31, 128, 512) == (11, 512)  # 11 + 11 + 9
     # large weights: slabs of 64 columns, blocks of at most MAX_SLAB_ROWS rows, each call under the limit
     for n_rows, n_inner, n_cols in [(32, 256, 1024), (64, 512, 2048), (32, 1024, 256), (64, 2048, 512)]:
         rows, width = product_plan(n_rows, n_inner, n_cols)

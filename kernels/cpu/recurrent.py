@@ -157,7 +157,7 @@ def product_plan(n_rows, n_inner, n_cols):
     ~110; the same for the backward pass's (rows, 4H) by (4H, H)). So:
 
     - when a block of at least :data:`MIN_BLOCK_ROWS` rows by all columns fits under that size, the
-      rows are cut into such blocks (``slab_cols == n_cols``);
+      rows are cut into such blocks (``slab_cols == n_cols``), as even as they come (:func:`even_blocks`);
     - else, when the columns split into slabs (:func:`slab_width`) and at least ``MIN_BLOCK_ROWS``
       rows by one slab fit, into blocks of at most :data:`MAX_SLAB_ROWS` rows by slabs;
     - else (fewer than 4 rows, where the small kernel is slower than the general one, or a very long
@@ -165,13 +165,22 @@ def product_plan(n_rows, n_inner, n_cols):
     """
     rows = SMALL_PRODUCT_LIMIT // (n_inner * n_cols)
     if rows >= MIN_BLOCK_ROWS:
-        return rows, n_cols
+        return even_blocks(n_rows, rows), n_cols
     width = slab_width(n_cols)
     if n_rows >= MIN_BLOCK_ROWS and width > 0:
         rows = min(MAX_SLAB_ROWS, SMALL_PRODUCT_LIMIT // (n_inner * width))
         if rows >= MIN_BLOCK_ROWS:
-            return rows, width
+            return even_blocks(n_rows, rows), width
     return max(n_rows, 1), n_cols
+
+
+@njit(**JIT_OPTIONS)
+def even_blocks(n_rows, most_rows):
+    """Rows per block when ``n_rows`` rows are cut into the fewest blocks of at most ``most_rows``,
+    as even as they come (16 rows by at most 15: 8 and 8, not 15 and 1; measured here, an LSTM
+    forward pass of 16 rows at hidden 128 took 2.5 times as long as one of 8 rows with 15 + 1)."""
+    n_blocks = max(1, -(-n_rows // most_rows))
+    return max(1, -(-n_rows // n_blocks))
 
 
 @njit(**JIT_OPTIONS)
