@@ -77,6 +77,7 @@ def test_batch_ranges_cover_the_batch_and_balance_the_steps():
     work = [steps_of_row[start:stop].sum() for start, stop in ranges]
     assert abs(work[0] - work[1]) <= steps_of_row.max()
     assert threads.batch_ranges(np.full(5, 16), 16, 1) == [(0, 16)]
+    assert threads.batch_ranges(np.full(5, 13), 13, 3) == [(0, 4), (4, 8), (8, 13)]  # equal lengths: even cuts
 
 
 def test_small_batches_and_passes_stay_in_one_thread(monkeypatch):

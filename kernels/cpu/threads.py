@@ -73,6 +73,8 @@ def batch_ranges(n_active, n_batch, threads):
     """
     if threads <= 1:
         return [(0, n_batch)]
+    if len(n_active) == 0 or n_active[-1] == n_batch:  # equal lengths: equal cuts (~1 us instead of ~17)
+        return _ranges([n_batch * k // threads for k in range(threads + 1)])
     counts = np.sort(np.asarray(n_active))
     steps = counts.size - np.searchsorted(counts, np.arange(n_batch), side="right")  # steps row b runs
     work = np.cumsum(steps)
