@@ -1,5 +1,8 @@
 """A layer's CPU work split over threads by rows gives what one thread gives."""
 
+import multiprocessing
+import sys
+
 import numpy as np
 import pytest
 
@@ -124,3 +127,24 @@ def test_backward_without_input_gradient_gives_the_same_weight_gradients(monkeyp
                {k: (None if v is None else v.copy()) for k, v in arrays.items()})
     for name in ("dh", "dc", "dw_ih", "dw_hh", "db_ih", "db_hh"):
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+def _split_forward_output(seed):
+    """A layer forward pass split over two threads (module state as the parent left it)."""
+    import fastrnn
+
+    layer = fastrnn.LSTM(2, 3, dtype=np.float64, random_state=seed)
+    out, _ = layer.forward(np.random.default_rng(seed).normal(size=(8, 5, 2)))
+    return out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method (Linux)")
+def test_split_passes_run_in_a_forked_child(monkeypatch):
+    monkeypatch.setattr(threads, "n_threads", lambda: 2)
+    monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)
+    expected = _split_forward_output(0)  # starts the worker pool in this process
+    assert threads._pool is not None
+    # a forked child inherits the pool object without its threads; it must start its own, not hang
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_split_forward_output, (0,)).get(timeout=60)
+    np.testing.assert_array_equal(got, expected)

@@ -22,6 +22,7 @@ layer's forward pass at batch 8, T=20, hidden 32 took 0.05 ms in one thread and 
 batch 8, T=100, hidden 64 the two were level; at batch 32, T=50, hidden 64 the split was ahead.
 """
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -150,3 +151,15 @@ def _worker_pool(size):
         _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="fastrnn")
         _pool_size = size
     return _pool
+
+
+def _forget_pool_in_child():
+    """After ``fork`` (multiprocessing's default start method on Linux, Dask's process workers) the
+    child has the pool object but none of its threads: work given to it would wait forever. The
+    child starts a pool of its own at its first split pass instead."""
+    global _pool, _pool_size
+    _pool, _pool_size = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
