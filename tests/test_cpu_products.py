@@ -58,14 +58,19 @@ def _loops(kind, a, input_width, forward_width, backward_width, block_rows, min_
     return result
 
 
+def _arrays(kind, n_batch, n_steps, hidden, ragged, seed):
+    """One layer's arrays (3 input features); sequences of random lengths when ``ragged``."""
+    rng = np.random.default_rng(seed)
+    lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
+    return _layer_arrays(kind, n_batch, n_steps, 3, hidden, lengths, rng)
+
+
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
 @pytest.mark.parametrize("ragged", [False, True])
 def test_time_loops_by_slabs_match_whole_products(cell, ragged):
     kind = cells.CELL_CODES[cell]
-    rng = np.random.default_rng(3)
-    n_batch, n_steps, hidden = 7, 9, 8
-    lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
-    arrays = _layer_arrays(kind, n_batch, n_steps, 3, hidden, lengths, rng)
+    n_batch, hidden = 7, 8
+    arrays = _arrays(kind, n_batch, 9, hidden, ragged, seed=3)
     gate_units = cells.N_GATES[kind] * hidden
     whole = _loops(kind, {k: v.copy() for k, v in arrays.items()}, gate_units, gate_units, hidden, n_batch)
     # slabs of 4 columns in all three products, blocks of 3 rows (the last block of a step is shorter)
@@ -78,10 +83,8 @@ def test_time_loops_by_slabs_match_whole_products(cell, ragged):
 @pytest.mark.parametrize("ragged", [False, True])
 def test_weight_gradients_by_chunks_of_steps_match_one_chunk(cell, ragged):
     kind = cells.CELL_CODES[cell]
-    rng = np.random.default_rng(4)
     n_batch, n_steps, hidden = 5, 11, 6
-    lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
-    arrays = _layer_arrays(kind, n_batch, n_steps, 3, hidden, lengths, rng)
+    arrays = _arrays(kind, n_batch, n_steps, hidden, ragged, seed=4)
     gate_units = cells.N_GATES[kind] * hidden
     widths = (gate_units, gate_units, hidden)
     one_chunk = _loops(kind, {k: v.copy() for k, v in arrays.items()}, *widths, n_batch, n_steps * n_batch)
