@@ -106,6 +106,23 @@ def test_blas_thread_limit_is_undone_after_the_block():
     assert control.get() == before
 
 
+@pytest.mark.skipif(blas_threads.blas_threads() is None, reason="scipy's OpenBLAS cannot be held to one thread")
+def test_overlapping_blas_thread_limits_restore_the_count_from_before_the_first():
+    control = blas_threads.blas_threads()
+    before = control.get()
+    control.set(2)
+    try:
+        first, second = control.limited_to(1), control.limited_to(1)
+        first.__enter__()  # two threads' passes overlapping: one starts, the other starts, the first ends
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert control.get() == 1  # the second block still runs
+        second.__exit__(None, None, None)
+        assert control.get() == 2
+    finally:
+        control.set(before)
+
+
 def test_worker_errors_reach_the_caller():
     def fail():
         raise ValueError("from a worker")

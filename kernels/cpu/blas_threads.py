@@ -15,6 +15,7 @@ Accelerate, say), :func:`blas_threads` returns None and fastrnn leaves the threa
 import ctypes
 import glob
 import os
+import threading
 from contextlib import contextmanager
 
 _SYMBOL_PREFIXES = ("scipy_openblas", "openblas")
@@ -34,6 +35,9 @@ class OpenBLASThreads:
         self._get.argtypes = []
         self._set.restype = None
         self._set.argtypes = [ctypes.c_int]
+        self._lock = threading.Lock()
+        self._holders = 0  # blocks of limited_to open now, in any thread
+        self._restore = None  # the count before the first of them
 
     def get(self):
         """Threads OpenBLAS uses now."""
@@ -45,16 +49,23 @@ class OpenBLASThreads:
 
     @contextmanager
     def limited_to(self, n):
-        """Within the block, at most ``n`` threads; the previous count afterwards."""
-        previous = self.get()
-        if previous <= n:
-            yield
-            return
-        self.set(n)
+        """Within the block, at most ``n`` threads. Blocks may overlap, in one thread or several
+        (two estimators trained in threads of one process): the count from before the first of them
+        comes back when the last one ends, not when each does (which would leave the limit of
+        whichever ended last)."""
+        with self._lock:
+            if self._holders == 0:
+                self._restore = self.get()
+            self._holders += 1
+            if self.get() > n:
+                self.set(n)
         try:
             yield
         finally:
-            self.set(previous)
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0 and self.get() != self._restore:
+                    self.set(self._restore)
 
 
 def _candidate_libraries():
