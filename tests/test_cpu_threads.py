@@ -156,6 +156,8 @@ def _split_forward_output(seed):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method (Linux)")
+@pytest.mark.skipif(blas_threads.blas_threads() is None, reason="scipy's OpenBLAS cannot be held to one thread")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # Python >= 3.12
 def test_split_passes_run_in_a_forked_child(monkeypatch):
     monkeypatch.setattr(threads, "n_threads", lambda: 2)
     monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)

@@ -269,8 +269,8 @@ def chunk_rows(hidden):
     """Fewest step rows (steps times the thread's batch rows) in each chunk of the backward pass
     whose weight gradients are taken at once (:func:`backward_steps`): :data:`MIN_CHUNK_ROWS`, or
     ``hidden`` when larger, so that the chunk's gate gradients (rows by G*H) outweigh the G*H
-    gradient values each chunk adds to (measured here, the LSTM's backward pass at hidden 512 and 256
-    rows per thread: chunks of 128 rows 5-10 % slower than one product after the loop, 512 rows level)."""
+    gradient values each chunk adds to (measured here, the LSTM's backward pass at hidden 512, 64 rows
+    per thread: chunks of 128 rows 5-12 % slower than one product after the loop, 512 rows level)."""
     return max(MIN_CHUNK_ROWS, hidden)
 
 
@@ -311,7 +311,7 @@ def backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gate
     n_gate_units, hidden = w_hh_slabs.shape[1], h.shape[2]
     gru = kind == GRU
     n_rows = row_stop - row_start
-    chunk_steps = min(n_steps, max(1, -(-min_chunk_rows // n_rows)))
+    chunk_steps = min(n_steps, max(1, -(-min_chunk_rows // max(n_rows, 1))))
     first_row = n_steps * row_start  # this range's share of the workspaces: n_steps * n_rows rows
     share = slice(first_row, first_row + chunk_steps * n_rows)
     d_gate_rows = d_gates.reshape(n_steps * n_batch, n_gate_units)[share]  # (chunk rows, G*H)
