@@ -351,14 +351,17 @@ def backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gate
         add_chunk_gradients(d_gate_rows[:n_chunk_rows], h_rows[:n_chunk_rows], dw_hh, chunk_dw_hh,
                             chunk_stop == n_steps)
         for r in range(n_chunk_rows):
-            add_to(db_ih, d_input_gate_rows[r])
             add_to(db_hh, d_gate_rows[r])
+            if gru:  # the other cells' two bias gradients are the same sums (copied below)
+                add_to(db_ih, d_input_gate_rows[r])
         if dx is not None:
             np.dot(d_input_gate_rows[:n_chunk_rows], w_ih, dx_rows[:n_chunk_rows])
             for t in range(chunk_start, chunk_stop):
                 offset = (t - chunk_start) * n_rows - row_start
                 for b in range(row_start, row_stop):
                     copy_into(dx[t][b], dx_rows[offset + b])
+    if not gru:
+        copy_into(db_ih, db_hh)
 
 
 @njit(**INLINE_OPTIONS)
