@@ -154,7 +154,7 @@ def _worker_pool(size):
 
 
 def _forget_pool_in_child():
-    """After ``fork`` (multiprocessing's default start method on Linux, Dask's process workers) the
+    """After ``fork`` (multiprocessing's default start method on Linux, process pools that fork) the
     child has the pool object but none of its threads: work given to it would wait forever. The
     child starts a pool of its own at its first split pass instead."""
     global _pool, _pool_size
