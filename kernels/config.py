@@ -7,7 +7,7 @@ Choices:
 
 - ``cache=True``: compiled kernels are written next to the sources and reused by the next process.
   Cell types are selected by an integer argument (never by passing jitted functions, which defeats
-  the cache in Numba 0.68; see DESIGN.md).
+  the cache in Numba 0.68).
 - ``error_model="numpy"``: division by zero gives inf/nan instead of a Python exception check in
   every division, which would keep the pointwise loops scalar.
 - ``fastmath``: the flags that let LLVM reassociate and contract (FMA) floating-point arithmetic.

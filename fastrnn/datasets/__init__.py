@@ -1,13 +1,13 @@
 """Small real data sets, loaded offline: time series shipped with fastrnn and a text corpus built
 from the running Python (:func:`load_python_docstrings`, for :class:`fastrnn.CharRNN`).
 
-=====================  ==========  =======================================================
-loader                 length      what
-=====================  ==========  =======================================================
-load_airline_passengers  144       monthly international airline passengers (thousands), 1949-1960
-load_sunspots("yearly")  309       yearly mean sunspot number, 1700-2008
-load_sunspots("monthly") 3126      monthly mean sunspot number, 1749-01 to 2009-06
-=====================  ==========  =======================================================
+========================  ======  ================================================================
+loader                    length  what
+========================  ======  ================================================================
+load_airline_passengers   144     monthly international airline passengers (thousands), 1949-1960
+load_sunspots("yearly")   309     yearly mean sunspot number, 1700-2008
+load_sunspots("monthly")  3126    monthly mean sunspot number, 1749-01 to 2009-06
+========================  ======  ================================================================
 
 Sources:
 

@@ -34,7 +34,7 @@ def load_python_docstrings(max_chars=None):
 
     Docstrings of the modules in :data:`DOCSTRING_MODULES`, their classes, functions and methods,
     each at most once, longer than 80 characters, restricted to printable ASCII and newlines, joined
-    by blank lines. About 300 000 characters on Python 3.11 (the exact text depends on the Python
+    by blank lines. About 470 000 characters on Python 3.11 (the exact text depends on the Python
     version). Built offline from the running interpreter.
 
     Parameters

@@ -95,7 +95,8 @@ class RNNRegressor(BaseRNNEstimator):
     warm_start : bool, default False
         ``fit`` continues from the previous solution instead of re-initializing.
     verbose : bool or int, default False
-        Print a progress bar with the running loss (one line per epoch when not on a terminal).
+        Print a progress bar with the running loss (off a terminal, a line about every 5 % of the
+        epochs; ``verbose >= 2``: one line per epoch).
 
     Attributes
     ----------

@@ -1,7 +1,7 @@
 """CPU time loops of one recurrent layer, shared by every cell.
 
 One layer, one direction, a batch of sequences, time-major contiguous arrays. The structure follows
-what is known to be fast with Numba on a few cores (``DESIGN.md``):
+what was measured to be fast with Numba on a few cores:
 
 - each step runs in blocks of rows: the block's input projection, its recurrent product (both into
   preallocated buffers) and the cell's fused pointwise step, the products in blocks of rows and, for
