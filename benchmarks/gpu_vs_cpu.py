@@ -22,6 +22,7 @@ import numpy as np
 
 import fastrnn
 from fastrnn._bench import cpu_description, median_time
+from fastrnn._stack import stack_backward, stack_forward
 from fastrnn.kernels.dispatch import cuda_usable, get_backend
 
 GRID = [(1, 100, 1, 32), (32, 50, 16, 64), (16, 200, 8, 128), (64, 100, 64, 256), (128, 50, 32, 512)]
@@ -45,11 +46,10 @@ def time_fastrnn(cell, device, batch, steps, features, hidden, repeats):
         synchronize = cuda.synchronize
 
     def forward():
-        layer._forward_time_major(x, h0, h0 if cell == "lstm" else None, params, backend)
+        return stack_forward(layer, x, h0, h0 if cell == "lstm" else None, params, backend)
 
     def train_step():
-        forward()
-        layer._backward_time_major(d_out, h0, h0 if cell == "lstm" else None, grads)
+        stack_backward(layer, forward(), d_out, h0, h0 if cell == "lstm" else None, grads)
 
     return median_time(forward, repeats, synchronize), median_time(train_step, repeats, synchronize)
 

@@ -14,22 +14,41 @@ back. Arrays are time-major here: ``x: (T, B, D)``.
 """
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
+from ._stack import affine_backward, affine_forward, final_states, stack_backward, stack_forward
 from ._workspace import Workspace
 from .kernels.dispatch import get_backend
 from .layers import GRU, LSTM, RNN, Linear
 
 
-def final_states(layers, backend):
-    """Each (unidirectional, single-layer) layer's final ``(h, c)`` after its last forward, as copies
-    of shape (1, B, H) on ``backend`` (c None without a cell state)."""
+class NetworkTape(NamedTuple):
+    """What a network's forward pass keeps for its backward pass and its final states."""
+
+    layers: tuple          # StackTape of each recurrent layer, bottom first
+    head_input: object     # what the head read: (B, n*H) final states or (T, B, H) every step
+    conditions: object = None  # (B, C) feature vectors of a conditioned network, on the backend
+
+
+class EncoderDecoderTape(NamedTuple):
+    """The encoder's layer tapes and the decoder's network tape (teacher forcing)."""
+
+    encoder: tuple
+    decoder: NetworkTape
+
+
+def carried_states(layer_tapes, backend):
+    """Each (unidirectional, single-layer) layer's final ``(h, c)`` after the forward pass of its
+    tape, as copies of shape (1, B, H) on ``backend`` (c None without a cell state): the ``states``
+    that continue the sequences in a next forward pass."""
     states = []
-    for layer in layers:
-        _, h, c, _, _ = layer._cache["runs"][0]
-        last = h.shape[0] - 1
-        states.append((backend.copy(h[last:]), backend.copy(c[last:]) if layer.has_cell_state else None))
+    for tape in layer_tapes:
+        buffers = tape.runs[0].buffers
+        last = buffers.h.shape[0] - 1
+        has_cell = buffers.c.shape[2] > 0
+        states.append((backend.copy(buffers.h[last:]), backend.copy(buffers.c[last:]) if has_cell else None))
     return states
 
 
@@ -178,37 +197,40 @@ class SequenceNetwork(FlatParameterModules):
         return self.layers + [self.head]
 
     def forward(self, x, states=None, lengths=None, train=True):
-        """Raw outputs (logits or values) on the backend for time-major ``x: (T, B, D)``.
+        """Raw outputs (logits or values) on the backend for time-major ``x: (T, B, D)``, and the tape.
 
         ``states``: None (zeros) or, per layer, ``(h0, c0)`` with h0, c0 of shape (1, B, H_k) on the
         host or the backend (c0 None for RNN and GRU; unidirectional layers only). ``lengths``: None,
-        or the (B,) lengths of a padded batch sorted in decreasing order. Returns ``(B, n_outputs)``
-        for output="last" (from each sequence's final state), ``(T, B, n_outputs)`` for
-        output="sequence" (garbage on padded steps). Keeps what :meth:`backward` needs, unless
-        ``train`` is False (prediction: less memory and time, and no backward).
+        or the (B,) lengths of a padded batch sorted in decreasing order. Returns ``(outputs, tape)``:
+        outputs ``(B, n_outputs)`` for output="last" (from each sequence's final state), ``(T, B,
+        n_outputs)`` for output="sequence" (garbage on padded steps); the :class:`NetworkTape` holds
+        what :meth:`backward` needs, unless ``train`` is False (prediction: less memory and time, and
+        no backward).
         """
         backend = self.backend
         n_batch = x.shape[1]
         sequence = x
+        tapes = []
         for k, layer in enumerate(self.layers):
             if states is None:
                 h0 = np.zeros((layer.num_directions, n_batch, layer.hidden_size), dtype=self.dtype)
                 c0 = h0 if layer.has_cell_state else None
             else:
                 h0, c0 = states[k]
-            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[k], backend, lengths,
-                                                 self._workspace(k), keep_for_backward=train)
-        if self.output == "last":
-            top = self._concatenate_features(self.layers[-1]._final_states_on_backend())
-        else:
-            top = sequence
-        return self.head._forward_on(top, self._param_views[len(self.layers)], backend)
+            tape = stack_forward(layer, sequence, h0, c0, self._param_views[k], backend, lengths,
+                                 self._workspace(k), train)
+            tapes.append(tape)
+            sequence = tape.output
+        top = self._concatenate_features(final_states(tapes[-1])) if self.output == "last" else sequence
+        outputs = affine_forward(top, self._param_views[len(self.layers)], backend)
+        return outputs, NetworkTape(tuple(tapes), top)
 
-    def final_states(self):
-        """Each layer's final ``(h, c)`` after the last forward, as copies of shape (1, B, H_k) on the
-        backend (c None without a cell state): the ``states`` that continue the sequences in the
-        next forward (stateful training and prediction over chunks of time). Unidirectional only."""
-        return final_states(self.layers, self.backend)
+    def final_states(self, tape):
+        """Each layer's final ``(h, c)`` after the forward pass of ``tape``, as copies of shape
+        (1, B, H_k) on the backend (c None without a cell state): the ``states`` that continue the
+        sequences in the next forward (stateful training and prediction over chunks of time).
+        Unidirectional only."""
+        return carried_states(tape.layers, self.backend)
 
     def _concatenate_features(self, arrays):
         """(B, H) arrays on the backend side by side as one (B, n*H) array (the first one itself if alone)."""
@@ -221,16 +243,19 @@ class SequenceNetwork(FlatParameterModules):
             self.backend.gather_steps(array.reshape(1, n_batch, hidden), index, out, 0, k * hidden, hidden)
         return out.reshape(n_batch, hidden * len(arrays))
 
-    def backward(self, d_outputs):
-        """Write dL/d(params) into ``self.grad`` given dL/d(outputs) of the last forward (backend array).
+    def backward(self, tape, d_outputs):
+        """Write dL/d(params) into ``self.grad`` given the forward pass's ``tape`` and dL/d(outputs)
+        (a backend array).
 
         Returns each layer's ``(dh0, dc0)``, the gradients of its initial state, (num_directions, B, H)
         on the backend (dc0 None without a cell state).
         """
         backend = self.backend
-        d_top = self.head._backward_into(d_outputs, self._grad_views[len(self.layers)])
-        top = self.layers[-1]
-        n_steps, n_batch = top._cache["n_steps"], top._cache["n_samples"]
+        n_layers = len(self.layers)
+        d_top = affine_backward(tape.head_input, self._param_views[n_layers], d_outputs, self._grad_views[n_layers],
+                                backend)
+        top, top_tape = self.layers[-1], tape.layers[-1]
+        n_steps, n_batch = top_tape.n_steps, top_tape.n_batch
         d_final = None
         if self.output == "last":  # the head read the final states: the gradient enters there
             d_sequence = backend.zeros((n_steps, n_batch, top.output_size), self.dtype)
@@ -242,13 +267,14 @@ class SequenceNetwork(FlatParameterModules):
                                      direction * top.hidden_size, 0, top.hidden_size)
         else:
             d_sequence = d_top
-        d_initial = [None] * len(self.layers)
-        for k in range(len(self.layers) - 1, -1, -1):
+        d_initial = [None] * n_layers
+        for k in range(n_layers - 1, -1, -1):
             layer = self.layers[k]
             zeros = np.zeros((layer.num_directions, n_batch, layer.hidden_size), dtype=self.dtype)
-            dh_n = d_final if k == len(self.layers) - 1 and d_final is not None else zeros
-            d_sequence, dh0, dc0 = layer._backward_time_major(
-                d_sequence, dh_n, zeros if layer.has_cell_state else None, self._grad_views[k], input_gradient=k > 0)
+            dh_n = d_final if k == n_layers - 1 and d_final is not None else zeros
+            d_sequence, dh0, dc0 = stack_backward(layer, tape.layers[k], d_sequence, dh_n,
+                                                  zeros if layer.has_cell_state else None, self._grad_views[k],
+                                                  input_gradient=k > 0)
             d_initial[k] = (dh0, dc0)
         return d_initial
 
@@ -295,56 +321,72 @@ class EncoderDecoderNetwork(FlatParameterModules):
 
     def encode(self, x, lengths, train=True):
         """Run the encoder over time-major ``x: (T, B, D)`` with the (B,) ``lengths`` sorted in
-        decreasing order; returns each layer's final ``(h, c)`` (1, B, H) on the backend. ``train``:
-        keep what :meth:`backward` needs (False when predicting)."""
+        decreasing order; returns ``(states, tapes)``: each layer's final ``(h, c)`` (1, B, H) on the
+        backend, and the encoder layers' tapes. ``train``: keep what :meth:`backward` needs (False
+        when predicting)."""
         backend = self.backend
         sequence = x
         n_batch = x.shape[1]
+        tapes = []
         for k, layer in enumerate(self.encoder):
             zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
-            sequence = layer._forward_time_major(sequence, zeros, zeros if layer.has_cell_state else None,
-                                                 self._param_views[k], backend, lengths, self._workspace(k),
-                                                 keep_for_backward=train)
-        return final_states(self.encoder, self.backend)
+            tape = stack_forward(layer, sequence, zeros, zeros if layer.has_cell_state else None,
+                                 self._param_views[k], backend, lengths, self._workspace(k), train)
+            tapes.append(tape)
+            sequence = tape.output
+        return carried_states(tapes, backend), tuple(tapes)
 
     def decode(self, y_in, states, train=True):
         """Decoder outputs ``(T, B, n_outputs)`` on the backend for time-major decoder inputs, from
-        ``states`` (one ``(h, c)`` per layer); the decoder's final states follow in
-        :meth:`decoder_states`. ``train`` as in :meth:`encode`."""
+        ``states`` (one ``(h, c)`` per layer), and the decoder's :class:`NetworkTape` (its final
+        states follow in :meth:`decoder_states`). ``train`` as in :meth:`encode`."""
         backend = self.backend
         sequence = y_in
         offset = len(self.encoder)
+        tapes = []
         for k, layer in enumerate(self.decoder):
             h0, c0 = states[k]
-            sequence = layer._forward_time_major(sequence, h0, c0, self._param_views[offset + k], backend,
-                                                 workspace=self._workspace(offset + k), keep_for_backward=train)
-        return self.head._forward_on(sequence, self._param_views[-1], backend)
+            tape = stack_forward(layer, sequence, h0, c0, self._param_views[offset + k], backend,
+                                 workspace=self._workspace(offset + k), train=train)
+            tapes.append(tape)
+            sequence = tape.output
+        return affine_forward(sequence, self._param_views[-1], backend), NetworkTape(tuple(tapes), sequence)
 
-    def decoder_states(self):
-        """The decoder's final states after :meth:`decode` (to continue generating step by step)."""
-        return final_states(self.decoder, self.backend)
+    def forward(self, x, lengths, y_in, train=True):
+        """Teacher forcing: encode ``x`` (as :meth:`encode`), decode ``y_in`` from its final states;
+        returns the decoder's outputs and an :class:`EncoderDecoderTape`."""
+        states, encoder_tapes = self.encode(x, lengths, train)
+        outputs, decoder_tape = self.decode(y_in, states, train)
+        return outputs, EncoderDecoderTape(encoder_tapes, decoder_tape)
 
-    def backward(self, d_outputs):
-        """Write dL/d(params) into ``self.grad`` after :meth:`encode` and :meth:`decode` (teacher
-        forcing), given dL/d(outputs) of the decoder (zero on steps past each output's end)."""
+    def decoder_states(self, tape):
+        """The decoder's final states after the :meth:`decode` that made ``tape`` (to continue
+        generating step by step)."""
+        return carried_states(tape.layers, self.backend)
+
+    def backward(self, tape, d_outputs):
+        """Write dL/d(params) into ``self.grad`` after :meth:`forward` (teacher forcing), given
+        dL/d(outputs) of the decoder (zero on steps past each output's end)."""
         backend = self.backend
-        d_sequence = self.head._backward_into(d_outputs, self._grad_views[-1])
+        decoder_tape = tape.decoder
+        d_sequence = affine_backward(decoder_tape.head_input, self._param_views[-1], d_outputs, self._grad_views[-1],
+                                     backend)
         offset = len(self.encoder)
         d_states = [None] * len(self.decoder)
         for k in range(len(self.decoder) - 1, -1, -1):
             layer = self.decoder[k]
-            n_batch = layer._cache["n_samples"]
+            n_batch = decoder_tape.layers[k].n_batch
             zeros = np.zeros((1, n_batch, layer.hidden_size), dtype=self.dtype)
-            d_sequence, dh0, dc0 = layer._backward_time_major(
-                d_sequence, zeros, zeros if layer.has_cell_state else None, self._grad_views[offset + k],
-                input_gradient=k > 0)
+            d_sequence, dh0, dc0 = stack_backward(layer, decoder_tape.layers[k], d_sequence, zeros,
+                                                  zeros if layer.has_cell_state else None,
+                                                  self._grad_views[offset + k], input_gradient=k > 0)
             d_states[k] = (dh0, dc0)
-        top = self.encoder[-1]
-        d_sequence = backend.zeros((top._cache["n_steps"], top._cache["n_samples"], top.hidden_size), self.dtype)
+        top = tape.encoder[-1]
+        d_sequence = backend.zeros((top.n_steps, top.n_batch, self.encoder[-1].hidden_size), self.dtype)
         for k in range(len(self.encoder) - 1, -1, -1):  # the final states received the decoder's dh0, dc0
             dh_n, dc_n = d_states[k]
-            d_sequence, _, _ = self.encoder[k]._backward_time_major(d_sequence, dh_n, dc_n, self._grad_views[k],
-                                                                    input_gradient=k > 0)
+            d_sequence, _, _ = stack_backward(self.encoder[k], tape.encoder[k], d_sequence, dh_n, dc_n,
+                                              self._grad_views[k], input_gradient=k > 0)
 
 
 class ConditionedSequenceNetwork(SequenceNetwork):
@@ -369,31 +411,35 @@ class ConditionedSequenceNetwork(SequenceNetwork):
         return self.layers + [self.head] + self.bridges
 
     def initial_states(self, conditions):
-        """Each layer's ``(h0, c0)`` (1, B, H) on the backend from the (B, n_conditions) ``conditions``."""
+        """Each layer's ``(h0, c0)`` (1, B, H) on the backend from the (B, n_conditions) ``conditions``
+        (a backend array)."""
         backend = self.backend
-        conditions = backend.asarray(conditions, self.dtype)
         offset = len(self.layers) + 1
         states = []
         for k, (layer, bridge) in enumerate(zip(self.layers, self.bridges)):
-            h0 = bridge._forward_on(conditions, self._param_views[offset + k], backend)
+            h0 = affine_forward(conditions, self._param_views[offset + k], backend)
             h0 = h0.reshape(1, h0.shape[0], h0.shape[1])
             c0 = backend.zeros(h0.shape, self.dtype) if layer.has_cell_state else None
             states.append((h0, c0))
         return states
 
     def forward(self, x, conditions, lengths=None, train=True):
-        """Outputs for time-major ``x: (T, B, D)`` starting from the states of ``conditions`` (B, C)."""
-        return super().forward(x, self.initial_states(conditions), lengths, train)
+        """Outputs for time-major ``x: (T, B, D)`` starting from the states of ``conditions`` (B, C),
+        and the tape (which keeps the conditions for the bridges' gradients)."""
+        conditions = self.backend.asarray(conditions, self.dtype)
+        outputs, tape = super().forward(x, self.initial_states(conditions), lengths, train)
+        return outputs, tape._replace(conditions=conditions)
 
-    def backward(self, d_outputs):
+    def backward(self, tape, d_outputs):
         """Gradients of every parameter, the bridges' included (through the initial states)."""
-        d_initial = super().backward(d_outputs)
+        d_initial = super().backward(tape, d_outputs)
         offset = len(self.layers) + 1
-        for k, (bridge, (dh0, _)) in enumerate(zip(self.bridges, d_initial)):
-            bridge._backward_into(dh0.reshape(dh0.shape[1], dh0.shape[2]), self._grad_views[offset + k])
+        for k, (dh0, _) in enumerate(d_initial):
+            affine_backward(tape.conditions, self._param_views[offset + k], dh0.reshape(dh0.shape[1], dh0.shape[2]),
+                            self._grad_views[offset + k], self.backend)
         return d_initial
 
     def continue_from(self, x, states, lengths=None):
         """Outputs from explicit ``states`` (one ``(h, c)`` per layer), for generating step by step
-        (nothing kept for a backward pass)."""
+        (nothing kept for a backward pass), and the tape."""
         return SequenceNetwork.forward(self, x, states, lengths, train=False)

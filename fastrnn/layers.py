@@ -17,9 +17,13 @@ inputs and results are numpy arrays on either device.
 
 import numpy as np
 
-from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_CARRY, N_GATES, N_SAVED
+from typing import NamedTuple
+
+from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES
 from .kernels.dispatch import get_backend, resolve_device
-from ._packing import active_counts, full_lengths, identity_index, padding_mask, reversal_index, sort_by_length
+from ._packing import padding_mask, sort_by_length
+from ._stack import (DIRECTION_SUFFIXES, StackTape, affine_backward, affine_forward, final_cell_states, final_states,
+                     stack_backward, stack_forward)
 from ._validation import (
     as_generator,
     check_array_shape,
@@ -33,7 +37,23 @@ from ._validation import (
 __all__ = ["RNN", "LSTM", "GRU", "Linear"]
 
 _PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-_DIRECTION_SUFFIXES = ("", "_reverse")  # PyTorch's names of the two directions' parameters
+
+
+class _LayerCall(NamedTuple):
+    """What a recurrent module's public ``forward`` keeps for its ``backward``."""
+
+    tape: StackTape
+    order: object     # (B,) int64 sort by decreasing length, or None (no lengths given)
+    inverse: object   # (B,) int64 undoing ``order``, or None
+    was_2d: bool      # X was a batch of univariate series (the input gradient is 2-D too)
+
+
+class _LinearCall(NamedTuple):
+    """What :meth:`Linear.forward` keeps for :meth:`Linear.backward`."""
+
+    input: object     # (..., in_features) on the backend
+    params: dict
+    backend: object
 
 
 class _Module:
@@ -50,7 +70,7 @@ class _Module:
         n_params = sum(int(np.prod(shape)) for _, shape, _ in layout)
         self._flat = np.zeros(n_params, dtype=self.dtype)
         self.params = self._views(self._flat)
-        self._cache = None
+        self._last_call = None
 
     def _bind(self, flat, copy=True):
         """Make ``params`` views into ``flat`` (a slice of a larger buffer), first copying the current
@@ -83,7 +103,7 @@ class _Module:
         """
         resolve_device(device)
         self.device = device
-        self._cache = None
+        self._last_call = None
         return self
 
     @property
@@ -145,11 +165,11 @@ class _Module:
         }
         for name, array in converted.items():
             self.params[name][...] = array
-        self._cache = None
+        self._last_call = None
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_cache"] = None
+        state["_last_call"] = None
         del state["params"]
         return state
 
@@ -208,7 +228,7 @@ class _RecurrentLayer(_Module):
         for layer in range(self.num_layers):
             n_in = self.input_size if layer == 0 else self.output_size
             shapes = ((gate_units, n_in), (gate_units, self.hidden_size), (gate_units,), (gate_units,))
-            for suffix in _DIRECTION_SUFFIXES[:self.num_directions]:
+            for suffix in DIRECTION_SUFFIXES[:self.num_directions]:
                 named_shapes += [(f"{kind}_l{layer}{suffix}", shape) for kind, shape in zip(_PARAM_KINDS, shapes)]
         return self._layout_from_shapes(named_shapes)
 
@@ -223,7 +243,7 @@ class _RecurrentLayer(_Module):
         rng = as_generator(random_state)
         bound = 1.0 / np.sqrt(self.hidden_size)
         self._flat[:] = rng.uniform(-bound, bound, size=self._flat.size)
-        self._cache = None
+        self._last_call = None
 
     # ------------------------------------------------------------------ forward
     def forward(self, X, state=None, lengths=None):
@@ -262,99 +282,27 @@ class _RecurrentLayer(_Module):
             c0 = None if c0 is None else c0[:, order]
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D)
         backend = self._backend
-        out_tm = self._forward_time_major(x_tm, h0, c0, self._backend_params(backend), backend,
-                                          None if lengths is None else lengths[order])
-        out = backend.to_host(out_tm).transpose(1, 0, 2)
+        tape = stack_forward(self, x_tm, h0, c0, self._backend_params(backend), backend,
+                             None if lengths is None else lengths[order])
+        out = backend.to_host(tape.output).transpose(1, 0, 2)
         if lengths is not None:
             out = out[inverse]
             out[padding_mask(lengths, n_steps).T] = 0.0
-            self._cache.update(order=order, inverse=inverse)
-        self._cache["was_2d"] = was_2d
+        else:
+            order = inverse = None
+        self._last_call = _LayerCall(tape, order, inverse, was_2d)
         return np.ascontiguousarray(out), self._final_state()
 
     __call__ = forward
 
-    def _forward_time_major(self, x_tm, h0, c0, params, backend, lengths=None, workspace=None,
-                            keep_for_backward=True):
-        """Forward pass on time-major input ``x_tm: (T, B, D)`` with named ``params`` on ``backend``.
-
-        ``h0``, ``c0``: (L * num_directions, B, H) on the host or the backend (c0 None without a cell
-        state). ``lengths``: None, or the (B,) lengths sorted in decreasing order (host int64).
-        ``workspace``: None (fresh arrays), or a :class:`~fastrnn._workspace.Workspace` whose arrays
-        this pass and the next backward reuse (training loops: the result is then overwritten by the
-        next call). Keeps what backward needs, unless ``keep_for_backward`` is False (inference:
-        the gate activations and input projections of one step are overwritten at every step, see
-        :func:`fastrnn.kernels.cpu.layer_forward`; a backward pass then raises). Returns the top
-        layer's output ``(T, B, num_directions * H)`` on the backend (on padded steps it holds the
-        carried state, not zeros).
-        """
-        scratch = _scratch(workspace, backend, self.dtype)
-        x_tm = backend.asarray(x_tm, self.dtype)  # contiguous: the kernels reshape (T, B, D) to (T*B, D)
-        n_steps, n_batch, _ = x_tm.shape
-        if lengths is None:
-            lengths = full_lengths(n_batch, n_steps)
-        n_active = active_counts(lengths, n_steps)
-        reverse = reversal_index(lengths, n_steps) if self.bidirectional else None
-        hidden = self.hidden_size
-        gate_units = self.n_gates * hidden
-        cell_width = hidden if self.has_cell_state else 0
-        saved_width = N_SAVED[self._kind] * hidden
-        runs = []  # one (input, h, c, saved, gx) per layer and direction, in state order
-        layer_input = x_tm
-        for layer in range(self.num_layers):
-            for direction in range(self.num_directions):
-                run = len(runs)
-                p = self._layer_params(params, layer, direction)
-                if direction == 0:
-                    run_input = layer_input
-                else:
-                    run_input = self._gather_time(layer_input, reverse,
-                                                  scratch("reversed", layer, shape=layer_input.shape), backend)
-                h = scratch("h", run, shape=(n_steps + 1, n_batch, hidden))
-                c = scratch("c", run, shape=(n_steps + 1, n_batch, cell_width))
-                backend.assign(h[0], h0[run])
-                if cell_width:
-                    backend.assign(c[0], c0[run])
-                gh = scratch("gh", shape=(n_batch, gate_units))
-                if keep_for_backward:
-                    saved = scratch("saved", run, shape=(n_steps, n_batch, saved_width))
-                    gx = scratch("gx", run, shape=(n_steps, n_batch, gate_units))
-                    backend.layer_forward(self._kind, run_input, *p, h, c, saved, gx, gh, n_active)
-                else:  # one step of each, shared by the runs
-                    saved = scratch("saved", shape=(1, n_batch, saved_width))
-                    gx = scratch("gx", shape=(1, n_batch, gate_units))
-                    backend.layer_infer(self._kind, run_input, *p, h, c, saved, gx, gh, n_active)
-                runs.append((run_input, h, c, saved, gx))
-            if self.bidirectional:
-                layer_input = scratch("output", layer, shape=(n_steps, n_batch, 2 * hidden))
-                backend.gather_steps(runs[-2][1][1:], identity_index(n_steps, n_batch), layer_input, 0, 0, hidden)
-                backend.gather_steps(runs[-1][1][1:], reverse, layer_input, 0, hidden, hidden)
-            else:
-                layer_input = runs[-1][1][1:]
-        self._cache = {"runs": runs, "n_samples": n_batch, "n_steps": n_steps, "backend": backend,
-                       "params": params, "n_active": n_active, "reverse": reverse, "order": None,
-                       "inverse": None, "scratch": scratch, "for_backward": keep_for_backward}
-        return layer_input
-
-    @staticmethod
-    def _gather_time(array, index, out, backend):
-        """``out[t, b] = array[index[t, b], b]`` (time reversal) into ``out: (T, B, X)``; returns it."""
-        backend.gather_steps(array, index, out)
-        return out
-
-    def _final_states_on_backend(self):
-        """The final hidden states of the last forward, one (B, H) array per layer and direction."""
-        return [h[h.shape[0] - 1] for _, h, _, _, _ in self._cache["runs"]]
-
     def _final_state(self):
         """Final state (host copies, original batch order) as RNN/GRU ``h_n`` or LSTM ``(h_n, c_n)``."""
-        to_host = self._cache["backend"].to_host
-        runs = self._cache["runs"]
-        inverse = self._cache["inverse"]
-        unsort = (lambda a: a) if inverse is None else (lambda a: np.ascontiguousarray(a[:, inverse]))
-        h_n = unsort(np.stack([to_host(h[-1]) for _, h, _, _, _ in runs]))
+        call = self._last_call
+        to_host = call.tape.backend.to_host
+        unsort = (lambda a: a) if call.inverse is None else (lambda a: np.ascontiguousarray(a[:, call.inverse]))
+        h_n = unsort(np.stack([to_host(h) for h in final_states(call.tape)]))
         if self.has_cell_state:
-            return h_n, unsort(np.stack([to_host(c[-1]) for _, _, c, _, _ in runs]))
+            return h_n, unsort(np.stack([to_host(c) for c in final_cell_states(call.tape)]))
         return h_n
 
     def _check_state(self, state, n_samples):
@@ -369,11 +317,6 @@ class _RecurrentLayer(_Module):
             return (check_array_shape(_to_numpy(state[0]), "state[0] (h_0)", shape, self.dtype),
                     check_array_shape(_to_numpy(state[1]), "state[1] (c_0)", shape, self.dtype))
         return check_array_shape(_to_numpy(state), "state (h_0)", shape, self.dtype), None
-
-    @staticmethod
-    def _layer_params(params, layer, direction=0):
-        suffix = _DIRECTION_SUFFIXES[direction]
-        return tuple(params[f"{kind}_l{layer}{suffix}"] for kind in _PARAM_KINDS)
 
     # ------------------------------------------------------------------ backward
     def backward(self, d_out, d_state=None):
@@ -395,12 +338,13 @@ class _RecurrentLayer(_Module):
             (shape of the X given to forward; zero on padded steps) and ``"state"`` (shape of the
             initial state: an array for RNN and GRU, a pair for LSTM).
         """
-        if self._cache is None:
+        call = self._last_call
+        if call is None:
             raise RuntimeError("backward() was called before forward(): run forward(X) first.")
-        n_samples, n_steps = self._cache["n_samples"], self._cache["n_steps"]
+        n_samples, n_steps = call.tape.n_batch, call.tape.n_steps
         state_shape = (self.num_layers * self.num_directions, n_samples, self.hidden_size)
         out_shape = (n_samples, n_steps, self.output_size)
-        order, inverse = self._cache["order"], self._cache["inverse"]
+        order, inverse = call.order, call.inverse
         if d_out is None:
             d_out_tm = np.zeros((n_steps, n_samples, self.output_size), dtype=self.dtype)
         else:
@@ -410,13 +354,13 @@ class _RecurrentLayer(_Module):
         if order is not None:
             dh_n = dh_n[:, order]
             dc_n = None if dc_n is None else dc_n[:, order]
-        backend = self._cache["backend"]
+        backend = call.tape.backend
         grad_flat = backend.empty(self._flat.shape, self.dtype)
-        dx_tm, dh0, dc0 = self._backward_time_major(d_out_tm, dh_n, dc_n, self._views(grad_flat))
+        dx_tm, dh0, dc0 = stack_backward(self, call.tape, d_out_tm, dh_n, dc_n, self._views(grad_flat))
         grads = self._views(backend.to_host(grad_flat))
         unsort = (lambda a, axis: a) if inverse is None else (lambda a, axis: np.take(a, inverse, axis=axis))
         d_input = np.ascontiguousarray(unsort(backend.to_host(dx_tm), 1).transpose(1, 0, 2))
-        grads["input"] = d_input[:, :, 0] if self._cache["was_2d"] else d_input
+        grads["input"] = d_input[:, :, 0] if call.was_2d else d_input
         dh0 = np.ascontiguousarray(unsort(backend.to_host(dh0), 1))
         grads["state"] = (dh0, np.ascontiguousarray(unsort(backend.to_host(dc0), 1))) if self.has_cell_state else dh0
         return grads
@@ -435,60 +379,6 @@ class _RecurrentLayer(_Module):
                 raise ValueError(f"d_state must be a pair (dh_n, dc_n) of arrays of shape {shape} or None.")
             return one(d_state[0], "d_state[0] (dh_n)"), one(d_state[1], "d_state[1] (dc_n)")
         return one(d_state, "d_state"), None
-
-    def _backward_time_major(self, d_out_tm, dh_n, dc_n, grads, input_gradient=True):
-        """BPTT on time-major arrays after :meth:`_forward_time_major`, on its backend.
-
-        ``d_out_tm``: (T, B, num_directions * H); ``grads``: named views (on the backend) that receive
-        the parameter gradients; ``dh_n``, ``dc_n``: (L * num_directions, B, H) on the host or the
-        backend. Returns dx (T, B, D), dh_0 and dc_0 (or None), on the backend; dx is None with
-        ``input_gradient=False`` (the bottom layer of a network, fed by data: its product is skipped).
-        """
-        cache = self._cache
-        if not cache["for_backward"]:
-            raise RuntimeError("backward needs a forward pass that kept its activations; the last one was run "
-                               "for inference (keep_for_backward=False).")
-        backend, params, runs = cache["backend"], cache["params"], cache["runs"]
-        n_active, reverse, scratch = cache["n_active"], cache["reverse"], cache["scratch"]
-        hidden = self.hidden_size
-        d_layer_out = backend.asarray(d_out_tm, self.dtype)
-        n_steps, n_batch = d_layer_out.shape[:2]
-        dh0 = backend.empty((len(runs), n_batch, hidden), self.dtype)
-        dc0 = backend.empty(dh0.shape, self.dtype) if self.has_cell_state else None
-        is_gru = self._kind == CELL_CODES["gru"]
-        for layer in range(self.num_layers - 1, -1, -1):
-            d_layer_input = None
-            for direction in range(self.num_directions):
-                run = layer * self.num_directions + direction
-                run_input, h, c, saved, gx = runs[run]
-                w_ih, w_hh, _, _ = self._layer_params(params, layer, direction)
-                dw_ih, dw_hh, db_ih, db_hh = self._layer_params(grads, layer, direction)
-                if self.bidirectional:  # this direction's features, in its own time order
-                    d_run_out = scratch("d_out", shape=(n_steps, n_batch, hidden))
-                    index = identity_index(n_steps, n_batch) if direction == 0 else reverse
-                    backend.gather_steps(d_layer_out, index, d_run_out, direction * hidden, 0, hidden)
-                else:
-                    d_run_out = d_layer_out
-                dh = backend.copy(backend.asarray(dh_n[run], self.dtype))
-                if self.has_cell_state:
-                    dc = backend.copy(backend.asarray(dc_n[run], self.dtype))
-                else:
-                    dc = backend.empty((n_batch, N_CARRY[self._kind] * hidden), self.dtype)
-                dx = scratch("dx", run, shape=run_input.shape) if input_gradient or layer > 0 else None
-                # the forward's projection buffer gx is no longer needed: it holds the gate gradients
-                # (the GRU's two sets differ, and the second needs a buffer of its own)
-                d_gates_x = scratch("d_gates_x", shape=gx.shape) if is_gru else gx
-                backend.layer_backward(self._kind, run_input, w_ih, w_hh, h, c, saved, d_run_out, dh, dc,
-                                       gx, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, n_active)
-                backend.assign(dh0[run], dh)
-                if self.has_cell_state:
-                    backend.assign(dc0[run], dc)
-                if direction == 0 or dx is None:
-                    d_layer_input = dx
-                else:  # the reverse direction saw its input reversed in time
-                    backend.gather_steps(dx, reverse, d_layer_input, accumulate=True)
-            d_layer_out = d_layer_input
-        return d_layer_out, dh0, dc0
 
     def _repr_args(self):
         device = "" if self.device == "auto" else f", device={self.device!r}"
@@ -677,7 +567,7 @@ class Linear(_Module):
         """Draw weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
         bound = 1.0 / np.sqrt(self.in_features)
         self._flat[:] = as_generator(random_state).uniform(-bound, bound, size=self._flat.size)
-        self._cache = None
+        self._last_call = None
 
     def forward(self, H):
         """Apply the map.
@@ -695,18 +585,13 @@ class Linear(_Module):
         if H.shape[-1] != self.in_features:
             raise ValueError(f"H must have {self.in_features} features on its last axis, got shape {H.shape}.")
         backend = self._backend
-        out = self._forward_on(backend.asarray(H, self.dtype), self._backend_params(backend), backend)
+        H = backend.asarray(H, self.dtype)
+        params = self._backend_params(backend)
+        out = affine_forward(H, params, backend)
+        self._last_call = _LinearCall(H, params, backend)
         return backend.to_host(out)
 
     __call__ = forward
-
-    def _forward_on(self, H, params, backend):
-        """``H @ W^T + b`` for ``H: (..., in_features)`` on ``backend`` with named ``params`` there."""
-        rows = H.reshape(-1, self.in_features) if H.ndim != 2 else H
-        out = backend.empty((rows.shape[0], self.out_features), self.dtype)
-        backend.matmul(rows, params["weight"], out, trans_b=True, bias=params["bias"])
-        self._cache = {"H": H, "params": params, "backend": backend}
-        return out.reshape(H.shape[:-1] + (self.out_features,)) if H.ndim != 2 else out
 
     def backward(self, d_out):
         """Gradients after :meth:`forward`.
@@ -721,42 +606,25 @@ class Linear(_Module):
         dict
             ``weight``, ``bias`` and ``input`` (dL/dH, shape of H).
         """
-        if self._cache is None:
+        call = self._last_call
+        if call is None:
             raise RuntimeError("backward() was called before forward(): run forward(H) first.")
         d_out = np.asarray(d_out, dtype=self.dtype)
-        expected = self._cache["H"].shape[:-1] + (self.out_features,)
+        expected = call.input.shape[:-1] + (self.out_features,)
         if d_out.shape != expected:
             raise ValueError(f"d_out must have shape {expected}, got {d_out.shape}.")
-        backend = self._cache["backend"]
+        backend = call.backend
         grad_flat = backend.empty(self._flat.shape, self.dtype)
-        d_input = self._backward_into(backend.asarray(d_out, self.dtype), self._views(grad_flat))
+        d_input = affine_backward(call.input, call.params, backend.asarray(d_out, self.dtype), self._views(grad_flat),
+                                  backend)
         grads = self._views(backend.to_host(grad_flat))
         grads["input"] = backend.to_host(d_input)
         return grads
-
-    def _backward_into(self, d_out, grads):
-        """Write the parameter gradients into the named views ``grads``; return dL/dH (on the backend)."""
-        H, params, backend = self._cache["H"], self._cache["params"], self._cache["backend"]
-        H_rows = H.reshape(-1, self.in_features) if H.ndim != 2 else H
-        d_rows = d_out.reshape(-1, self.out_features) if d_out.ndim != 2 else d_out
-        backend.matmul(d_rows, H_rows, grads["weight"], trans_a=True)
-        backend.column_sum(d_rows, grads["bias"])
-        d_input = backend.empty(H_rows.shape, self.dtype)
-        backend.matmul(d_rows, params["weight"], d_input)
-        return d_input.reshape(H.shape) if H.ndim != 2 else d_input
 
     def __repr__(self):
         device = "" if self.device == "auto" else f", device={self.device!r}"
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
                 f"dtype={np.dtype(self.dtype).name}{device})")
-
-def _scratch(workspace, backend, dtype):
-    """``scratch(*name, shape=...)``: an uninitialized array of ``dtype`` on ``backend``, from
-    ``workspace`` under that name when one is given (reused by the next batch), else a fresh one."""
-    if workspace is None:
-        return lambda *name, shape: backend.empty(shape, dtype)
-    return lambda *name, shape: workspace.array(name, shape, dtype, backend)
-
 
 def _to_numpy(value):
     """Accept numpy arrays, nested lists and CPU tensors of other libraries (via ``.detach()`` if present)."""

@@ -101,9 +101,9 @@ class CPUBackend:
         from .cpu.linalg import matmul
         from .cpu.vector import sum_squares
 
-        # the time loops, split over the cores by rows where that applies (cpu/threads.py)
+        # the time loops (the contract of kernels/buffers.py), split over the cores by rows where
+        # that applies (cpu/threads.py)
         self.layer_forward = cpu.threads.layer_forward
-        self.layer_infer = cpu.threads.layer_forward  # the same loop, with one step of gx and saved
         self.layer_backward = cpu.threads.layer_backward
         self._sum_squares = sum_squares
         self._matmul = matmul
@@ -183,15 +183,6 @@ class CUDABackend:
         self._elementwise = elementwise
         self.layer_forward = gpu.layer_forward
         self.layer_backward = gpu.layer_backward
-
-    def layer_infer(self, kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
-        """The CPU forward pass for inference (``saved``, ``gx``: one step, ``(1, B, .)``), run as
-        :meth:`layer_forward`: the GPU kernels fill every step's input projection and activations, so
-        those arrays are allocated here for the call, on the device."""
-        n_steps, n_batch = x.shape[:2]
-        every_saved = self.empty((n_steps, n_batch, saved.shape[2]), saved.dtype)
-        every_gx = self.empty((n_steps, n_batch, gx.shape[2]), gx.dtype)
-        self.layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, every_saved, every_gx, gh, n_active)
 
     def asarray(self, array, dtype):
         if is_device_array(array):

@@ -1,8 +1,14 @@
 """Small helpers shared by the tests: relative errors, random problems, finite differences."""
 
+from typing import NamedTuple
+
 import numpy as np
 
 import fastrnn
+from fastrnn.kernels import cells
+from fastrnn.kernels.buffers import (ForwardBuffers, LayerGrads, LayerWeights, backward_buffers, forward_buffers,
+                                     fresh_scratch)
+from fastrnn.kernels.dispatch import get_backend
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 
@@ -108,3 +114,77 @@ def central_differences(f, array, eps=1e-4):
         flat[idx] = saved
         grad.reshape(-1)[idx] = (values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * eps)
     return grad
+
+
+class KernelProblem(NamedTuple):
+    """One layer's kernel call: random inputs, weights, initial state and output gradients, and the
+    forward buffers from the kernels' own allocation helper (:mod:`fastrnn.kernels.buffers`)."""
+
+    kind: int
+    x: np.ndarray            # (T, B, D)
+    weights: LayerWeights
+    forward: ForwardBuffers  # h[0] (and c[0]) hold the initial state
+    d_out: np.ndarray        # (T, B, H)
+    dh_n: np.ndarray         # (B, H): dL/dh_T
+    dc_n: np.ndarray         # (B, H): dL/dc_T (LSTM), else None
+    n_active: np.ndarray     # (T,) int64
+
+
+def kernel_problem(kind, n_batch, n_steps, n_in, hidden, lengths, rng, dtype=np.float64, weight_scale=0.4):
+    """A :class:`KernelProblem` of sequences of the given (decreasingly sorted) ``lengths``."""
+    gate_units = cells.N_GATES[kind] * hidden
+    scratch = fresh_scratch(get_backend("cpu"), dtype)
+    forward = forward_buffers(kind, n_steps, n_batch, hidden, scratch)
+    for array in forward:
+        array[...] = 0.0
+    weights = LayerWeights(rng.normal(scale=weight_scale, size=(gate_units, n_in)),
+                           rng.normal(scale=weight_scale, size=(gate_units, hidden)),
+                           rng.normal(scale=0.1, size=gate_units), rng.normal(scale=0.1, size=gate_units))
+    forward.h[0] = rng.normal(size=(n_batch, hidden))
+    has_cell = cells.HAS_CELL_STATE[kind]
+    if has_cell:
+        forward.c[0] = rng.normal(size=(n_batch, hidden))
+    return KernelProblem(
+        kind, rng.normal(size=(n_steps, n_batch, n_in)).astype(dtype), LayerWeights(*(w.astype(dtype) for w in weights)),
+        forward, rng.normal(size=(n_steps, n_batch, hidden)).astype(dtype),
+        rng.normal(size=(n_batch, hidden)).astype(dtype),
+        rng.normal(size=(n_batch, hidden)).astype(dtype) if has_cell else None,
+        np.array([np.count_nonzero(np.asarray(lengths) > t) for t in range(n_steps)], dtype=np.int64))
+
+
+def on_backend(problem, backend):
+    """A copy of ``problem`` whose arrays live on ``backend`` (``n_active`` stays a host array)."""
+    def move(array):
+        return None if array is None else backend.copy(backend.asarray(array, array.dtype))
+    return problem._replace(x=move(problem.x), weights=LayerWeights(*map(move, problem.weights)),
+                            forward=ForwardBuffers(*map(move, problem.forward)), d_out=move(problem.d_out),
+                            dh_n=move(problem.dh_n), dc_n=move(problem.dc_n))
+
+
+def inference_buffers(problem, backend):
+    """Forward buffers for inference (one step of activations) with the problem's initial state."""
+    kind, forward = problem.kind, problem.forward
+    n_steps, n_batch, hidden = forward.h.shape[0] - 1, forward.h.shape[1], forward.h.shape[2]
+    buffers = forward_buffers(kind, n_steps, n_batch, hidden, fresh_scratch(backend, forward.h.dtype), train=False)
+    backend.assign(buffers.h[0], forward.h[0])
+    backend.assign(buffers.c[0], forward.c[0])
+    return buffers
+
+
+def run_kernels(problem, layer_forward, layer_backward, backend=None, input_gradient=True, **options):
+    """Forward then backward pass of ``problem`` with the given entry points (on ``backend``, the CPU
+    by default; ``options`` go to both); returns host copies of the states, activations, state
+    gradients, dx (None without ``input_gradient``) and dW."""
+    backend = get_backend("cpu") if backend is None else backend
+    kind, x, weights, forward = problem.kind, problem.x, problem.weights, problem.forward
+    layer_forward(kind, x, weights, forward, problem.n_active, **options)
+    result = {name: backend.to_host(array).copy() for name, array in zip(("h", "c", "saved"), forward)}
+    scratch = fresh_scratch(backend, forward.h.dtype)
+    backward = backward_buffers(kind, forward, x.shape[2], scratch, backend, problem.dh_n, problem.dc_n,
+                                input_gradient=input_gradient)
+    grads = LayerGrads(*(backend.empty(w.shape, w.dtype) for w in weights))
+    layer_backward(kind, x, weights, forward, problem.d_out, backward, grads, problem.n_active, **options)
+    for name, array in [("dh", backward.dh), ("dc", backward.dc), ("dx", backward.dx), ("dw_ih", grads.w_ih),
+                        ("dw_hh", grads.w_hh), ("db_ih", grads.b_ih), ("db_hh", grads.b_hh)]:
+        result[name] = None if array is None else backend.to_host(array).copy()
+    return result

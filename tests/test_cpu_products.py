@@ -5,11 +5,14 @@ import numpy as np
 import pytest
 
 import reference
-from helpers import layer_state, make_layer, make_problem, rel_error
+from helpers import kernel_problem, layer_state, make_layer, make_problem, on_backend, rel_error
 from fastrnn.kernels import cells
+from fastrnn.kernels.buffers import backward_buffers, fresh_scratch
 from fastrnn.kernels.cpu import (backward_steps, column_slabs, forward_steps, product_plan, projection_bias,
                                  recurrent, slab_width)
-from test_cpu_threads import _layer_arrays
+from fastrnn.kernels.dispatch import get_backend
+
+CPU = get_backend("cpu")
 
 
 @pytest.mark.parametrize("transpose", [False, True])
@@ -42,27 +45,29 @@ def test_product_plan_keeps_each_call_on_the_small_matrix_path():
     assert product_plan(2, 512, 2048) == (2, 2048)  # too few rows for the small kernel: one call
 
 
-def _loops(kind, a, input_width, forward_width, backward_width, block_rows, min_chunk_rows=128):
+def _loops(problem, input_width, forward_width, backward_width, block_rows, min_chunk_rows=128):
     """Forward and backward passes of one layer (one thread) with the given slab widths, row blocks
-    and weight-gradient chunks."""
-    n_batch = a["x"].shape[1]
-    d_gates_x = a["d_gates_x"] if kind == cells.GRU else a["gx"]
-    forward_steps(kind, a["x"], column_slabs(a["w_ih"], True, input_width), projection_bias(kind, a["b_ih"], a["b_hh"]),
-                  column_slabs(a["w_hh"], True, forward_width), a["b_hh"], a["h"], a["c"], a["saved"],
-                  a["gx"], a["gh"], a["n_active"], 0, n_batch, block_rows)
-    result = {k: a[k].copy() for k in ("h", "c", "saved")}
-    backward_steps(kind, a["x"], a["w_ih"], column_slabs(a["w_hh"], False, backward_width), a["h"], a["c"],
-                   a["saved"], a["d_out"], a["dh"], a["dc"], a["gx"], d_gates_x, a["dx"], a["dw_ih"], a["dw_hh"],
-                   a["db_ih"], a["db_hh"], a["n_active"], 0, n_batch, block_rows, min_chunk_rows)
-    result.update({k: a[k].copy() for k in ("dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh")})
+    and weight-gradient chunks, on a copy of ``problem``."""
+    p = on_backend(problem, CPU)
+    kind, x, w, forward = p.kind, p.x, p.weights, p.forward
+    n_batch = x.shape[1]
+    forward_steps(kind, x, column_slabs(w.w_ih, True, input_width), projection_bias(kind, w.b_ih, w.b_hh),
+                  column_slabs(w.w_hh, True, forward_width), w.b_hh, *forward, p.n_active, 0, n_batch, block_rows)
+    result = {k: v.copy() for k, v in zip(("h", "c", "saved"), forward)}
+    backward = backward_buffers(kind, forward, x.shape[2], fresh_scratch(CPU, x.dtype), CPU, p.dh_n, p.dc_n)
+    grads = [np.empty_like(a) for a in w]
+    backward_steps(kind, x, w.w_ih, column_slabs(w.w_hh, False, backward_width), forward.h, forward.c, forward.saved,
+                   p.d_out, *backward, *grads, p.n_active, 0, n_batch, block_rows, min_chunk_rows)
+    result.update(dh=backward.dh, dc=backward.dc, dx=backward.dx)
+    result.update(zip(("dw_ih", "dw_hh", "db_ih", "db_hh"), grads))
     return result
 
 
 def _arrays(kind, n_batch, n_steps, hidden, ragged, seed):
-    """One layer's arrays (3 input features); sequences of random lengths when ``ragged``."""
+    """One layer's kernel problem (3 input features); sequences of random lengths when ``ragged``."""
     rng = np.random.default_rng(seed)
     lengths = np.sort(rng.integers(1, n_steps + 1, size=n_batch))[::-1] if ragged else np.full(n_batch, n_steps)
-    return _layer_arrays(kind, n_batch, n_steps, 3, hidden, lengths, rng)
+    return kernel_problem(kind, n_batch, n_steps, 3, hidden, lengths, rng)
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
@@ -72,9 +77,9 @@ def test_time_loops_by_slabs_match_whole_products(cell, ragged):
     n_batch, hidden = 7, 8
     arrays = _arrays(kind, n_batch, 9, hidden, ragged, seed=3)
     gate_units = cells.N_GATES[kind] * hidden
-    whole = _loops(kind, {k: v.copy() for k, v in arrays.items()}, gate_units, gate_units, hidden, n_batch)
+    whole = _loops(arrays, gate_units, gate_units, hidden, n_batch)
     # slabs of 4 columns in all three products, blocks of 3 rows (the last block of a step is shorter)
-    by_slabs = _loops(kind, arrays, 4, 4, 4, 3)
+    by_slabs = _loops(arrays, 4, 4, 4, 3)
     for name, value in whole.items():
         np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
 
@@ -87,11 +92,11 @@ def test_weight_gradients_by_chunks_of_steps_match_one_chunk(cell, ragged):
     arrays = _arrays(kind, n_batch, n_steps, hidden, ragged, seed=4)
     gate_units = cells.N_GATES[kind] * hidden
     widths = (gate_units, gate_units, hidden)
-    one_chunk = _loops(kind, {k: v.copy() for k, v in arrays.items()}, *widths, n_batch, n_steps * n_batch)
+    one_chunk = _loops(arrays, *widths, n_batch, n_steps * n_batch)
     assert set(one_chunk) >= {"dx", "dw_ih", "dw_hh", "db_ih", "db_hh"}
     # chunks of one step, and of 3 steps (11 = 3 + 3 + 3 + 2: the oldest chunk is shorter), 2-row blocks
     for min_chunk_rows, block_rows in [(1, n_batch), (3 * n_batch, 2)]:
-        by_chunks = _loops(kind, {k: v.copy() for k, v in arrays.items()}, *widths, block_rows, min_chunk_rows)
+        by_chunks = _loops(arrays, *widths, block_rows, min_chunk_rows)
         for name, value in one_chunk.items():
             np.testing.assert_allclose(by_chunks[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
 

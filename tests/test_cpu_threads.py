@@ -6,50 +6,10 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import kernel_problem, on_backend, run_kernels
 from fastrnn.kernels import cells
 from fastrnn.kernels.cpu import blas_threads, layer_backward, layer_forward, threads
-
-
-def _layer_arrays(kind, n_batch, n_steps, n_in, hidden, lengths, rng, dtype=np.float64):
-    gates, saved, carry = cells.N_GATES[kind], cells.N_SAVED[kind], cells.N_CARRY[kind]
-    cell_width = hidden if cells.HAS_CELL_STATE[kind] else 0
-    a = {
-        "x": rng.normal(size=(n_steps, n_batch, n_in)),
-        "w_ih": rng.normal(scale=0.4, size=(gates * hidden, n_in)),
-        "w_hh": rng.normal(scale=0.4, size=(gates * hidden, hidden)),
-        "b_ih": rng.normal(scale=0.1, size=gates * hidden),
-        "b_hh": rng.normal(scale=0.1, size=gates * hidden),
-        "h": np.zeros((n_steps + 1, n_batch, hidden)),
-        "c": np.zeros((n_steps + 1, n_batch, cell_width)),
-        "saved": np.zeros((n_steps, n_batch, saved * hidden)),
-        "gx": np.zeros((n_steps, n_batch, gates * hidden)),
-        "gh": np.zeros((n_batch, gates * hidden)),
-        "d_out": rng.normal(size=(n_steps, n_batch, hidden)),
-        "dh": rng.normal(size=(n_batch, hidden)),
-        "dc": rng.normal(size=(n_batch, carry * hidden)) if kind == cells.LSTM else np.zeros((n_batch, carry * hidden)),
-        "d_gates_x": np.zeros((n_steps, n_batch, gates * hidden)),
-        "dx": np.zeros((n_steps, n_batch, n_in)),
-        "dw_ih": np.zeros((gates * hidden, n_in)),
-        "dw_hh": np.zeros((gates * hidden, hidden)),
-        "db_ih": np.zeros(gates * hidden),
-        "db_hh": np.zeros(gates * hidden),
-        "n_active": np.array([np.count_nonzero(lengths > t) for t in range(n_steps)], dtype=np.int64),
-    }
-    a["h"][0] = rng.normal(size=(n_batch, hidden))
-    if cell_width:
-        a["c"][0] = rng.normal(size=(n_batch, hidden))
-    return {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in a.items()}
-
-
-def _run(forward, backward, kind, a):
-    d_gates_x = a["d_gates_x"] if kind == cells.GRU else a["gx"]
-    forward(kind, a["x"], a["w_ih"], a["w_hh"], a["b_ih"], a["b_hh"], a["h"], a["c"], a["saved"], a["gx"], a["gh"],
-            a["n_active"])
-    outputs = {k: a[k].copy() for k in ("h", "c", "saved")}
-    backward(kind, a["x"], a["w_ih"], a["w_hh"], a["h"], a["c"], a["saved"], a["d_out"], a["dh"], a["dc"], a["gx"],
-             d_gates_x, a["dx"], a["dw_ih"], a["dw_hh"], a["db_ih"], a["db_hh"], a["n_active"])
-    outputs.update({k: a[k].copy() for k in ("dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh") if a[k] is not None})
-    return outputs
+from fastrnn.kernels.dispatch import get_backend
 
 
 @pytest.mark.skipif(blas_threads.blas_threads() is None, reason="scipy's OpenBLAS cannot be held to one thread")
@@ -64,9 +24,9 @@ def test_split_over_threads_matches_one_thread(monkeypatch, n_threads, cell, rag
     monkeypatch.setattr(threads, "n_threads", lambda: n_threads)
     monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)  # split however small
     assert threads.split_threads(n_batch, 1) == n_threads
-    arrays = _layer_arrays(kind, n_batch, n_steps, 3, 5, lengths, rng)
-    expected = _run(layer_forward, layer_backward, kind, {k: v.copy() for k, v in arrays.items()})
-    got = _run(threads.layer_forward, threads.layer_backward, kind, arrays)
+    problem = kernel_problem(kind, n_batch, n_steps, 3, 5, lengths, rng)
+    expected = run_kernels(on_backend(problem, get_backend("cpu")), layer_forward, layer_backward)
+    got = run_kernels(problem, threads.layer_forward, threads.layer_backward)
     for name, value in expected.items():
         np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
 
@@ -137,11 +97,10 @@ def test_backward_without_input_gradient_gives_the_same_weight_gradients(monkeyp
     rng = np.random.default_rng(5)
     monkeypatch.setattr(threads, "n_threads", lambda: 2 if split else 1)
     monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)
-    arrays = _layer_arrays(kind, 12, 40, 3, 4, np.full(12, 40), rng)
-    expected = _run(threads.layer_forward, threads.layer_backward, kind, {k: v.copy() for k, v in arrays.items()})
-    arrays["dx"] = None
-    got = _run(threads.layer_forward, threads.layer_backward, kind,
-               {k: (None if v is None else v.copy()) for k, v in arrays.items()})
+    problem = kernel_problem(kind, 12, 40, 3, 4, np.full(12, 40), rng)
+    expected = run_kernels(on_backend(problem, get_backend("cpu")), threads.layer_forward, threads.layer_backward)
+    got = run_kernels(problem, threads.layer_forward, threads.layer_backward, input_gradient=False)
+    assert got["dx"] is None and expected["dx"] is not None
     for name in ("dh", "dc", "dw_ih", "dw_hh", "db_ih", "db_hh"):
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
 

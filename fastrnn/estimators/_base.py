@@ -1,74 +1,36 @@
-"""Shared machinery of the recurrent estimators: parameters, validation, the epoch loop.
+"""The recurrent regressor and classifier's shared machinery: parameters, input checks, batches.
 
 The estimators follow scikit-learn's conventions without depending on it at run time: ``__init__``
-stores parameters only; every parameter is checked in :meth:`BaseRNNEstimator._validate_params`;
-fitted attributes end in ``_``; ``fit`` and ``partial_fit`` share ``_fit(incremental=...)``; the
-epoch loop is plain Python around the compiled forward/backward of :class:`SequenceNetwork`.
+stores parameters only; every parameter is checked by :class:`~._params.EstimatorParams`; fitted
+attributes end in ``_``; ``fit`` and ``partial_fit`` share ``_fit(incremental=...)``, which prepares
+the data and hands it to the training loop of :mod:`._training`; this module makes the batches
+(shuffled, sorted by length, in chunks of ``bptt_steps``) and computes a batch's loss and gradient.
 """
 
-import functools
-import inspect
-import numbers
-import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse
 
 from .._network import SequenceNetwork
 from .._packing import padding_mask, sort_by_length
-from .._progress import ProgressBar
 from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import resolve_device
 from .._validation import as_generator, as_real_array, check_finite, check_sequences
-from .. import exceptions
-from ..exceptions import TrainingDivergedError
-from ..optimizers import SGD, Adagrad, Adam
+from ._params import EstimatorParams
+from ._training import StochasticTraining, TrainingData
 
 _PREDICT_CHUNK = 1024  # samples per forward pass at prediction time (bounds memory)
 
 
-def _is_int(value):
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+class _SequenceData(NamedTuple):
+    """The training data of :meth:`BaseRNNEstimator._fit`, on the network's device where marked."""
 
-
-def _is_real(value):
-    return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-# name -> (check, description of what is expected); one table for every parameter
-_PARAMETER_RULES = {
-    "cell": (lambda v: v in ("rnn", "lstm", "gru"), "one of 'rnn', 'lstm', 'gru'"),
-    "hidden_sizes": (lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_is_int(s) and s >= 1 for s in v),
-                     "a non-empty tuple of integers >= 1"),
-    "nonlinearity": (lambda v: v in ("tanh", "relu"), "one of 'tanh', 'relu'"),
-    "output": (lambda v: v in ("last", "sequence"), "one of 'last', 'sequence'"),
-    "bidirectional": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
-    "bptt_steps": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
-    "seq_length": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "max_output_length": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
-    "device": (lambda v: v in ("auto", "cpu", "cuda"), "one of 'auto', 'cpu', 'cuda'"),
-    "dtype": (lambda v: v in ("float32", "float64", np.float32, np.float64), "'float32' or 'float64'"),
-    "solver": (lambda v: v in ("sgd", "adam", "adagrad"), "one of 'sgd', 'adam', 'adagrad'"),
-    "learning_rate_init": (lambda v: _is_real(v) and v > 0, "a float > 0"),
-    "batch_size": (lambda v: v == "auto" or (_is_int(v) and v >= 1), "'auto' or an integer >= 1"),
-    "max_iter": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "shuffle": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
-    "alpha": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
-    "clip_grad_norm": (lambda v: v is None or (_is_real(v) and v > 0), "None or a float > 0"),
-    "tol": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
-    "n_iter_no_change": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "early_stopping": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
-    "validation_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a float in (0, 1)"),
-    "momentum": (lambda v: _is_real(v) and 0 <= v < 1, "a float in [0, 1)"),
-    "nesterovs_momentum": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
-    "beta_1": (lambda v: _is_real(v) and 0 <= v < 1, "a float in [0, 1)"),
-    "beta_2": (lambda v: _is_real(v) and 0 <= v < 1, "a float in [0, 1)"),
-    "epsilon": (lambda v: _is_real(v) and v > 0, "a float > 0"),
-    "random_state": (lambda v: v is None or _is_int(v) or isinstance(v, (np.random.RandomState, np.random.Generator)),
-                     "None, an int, a numpy RandomState or Generator"),
-    "warm_start": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
-    "verbose": (lambda v: isinstance(v, (bool, np.bool_)) or (_is_int(v) and v >= 0), "a bool or an integer >= 0"),
-}
+    x: object              # (T, N, D) time-major inputs, on the device
+    targets: object        # (N, n_out) / (N,) or time-major (T, N, ...) encoded targets
+    lengths: object        # (N,) int64 lengths of padded sequences, or None
+    states: object         # initial state per layer (initial_state), or None
+    validation: object     # (X_val, targets_val, lengths_val) with early stopping, else None
 
 
 def _check_not_sparse(X, name="X"):
@@ -77,7 +39,7 @@ def _check_not_sparse(X, name="X"):
                         f"(for example {name}.toarray()).")
 
 
-class BaseRNNEstimator:
+class BaseRNNEstimator(EstimatorParams, StochasticTraining):
     """Base of :class:`RNNRegressor` and :class:`RNNClassifier`; see their docstrings."""
 
     def __init__(self, cell="lstm", hidden_sizes=(64,), nonlinearity="tanh", output="last", bidirectional=False,
@@ -112,90 +74,6 @@ class BaseRNNEstimator:
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
-
-    # ------------------------------------------------------------------ scikit-learn estimator API
-    @classmethod
-    def _get_param_names(cls):
-        return list(_init_parameter_names(cls))
-
-    def get_params(self, deep=True):
-        """Parameters of this estimator (scikit-learn's API).
-
-        Parameters
-        ----------
-        deep : bool
-            Unused: the estimator holds no sub-estimators.
-
-        Returns
-        -------
-        dict of str -> value
-        """
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set parameters (scikit-learn's API); they are checked at the next ``fit``.
-
-        Returns
-        -------
-        self
-        """
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
-                                 f"Valid parameters are: {valid!r}.")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = inspect.signature(type(self).__init__).parameters
-        changed = []
-        for name in self._get_param_names():
-            value = getattr(self, name)
-            default = defaults[name].default
-            same = value is default
-            if not same:
-                try:
-                    same = bool(np.all(value == default)) and type(value) is type(default)
-                except Exception:  # noqa: BLE001 - arbitrary user values
-                    same = False
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "network_")
-
-    def _base_tags(self):
-        from sklearn.utils import Tags, TargetTags  # only called by scikit-learn itself
-
-        tags = Tags(estimator_type=None, target_tags=TargetTags(required=True))
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        tags.non_deterministic = self.random_state is None
-        return tags
-
-    def _check_is_fitted(self):
-        if not self.__sklearn_is_fitted__():
-            raise exceptions.NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                                 f"appropriate arguments before using this estimator.")
-
-    def _validate_params(self):
-        for name in self._get_param_names():
-            check, expected = _PARAMETER_RULES[name]
-            value = getattr(self, name)
-            try:
-                ok = bool(check(value))
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ValueError(f"The {name!r} parameter of {type(self).__name__} must be {expected}; "
-                                 f"got {value!r}.")
-        resolve_device(self.device)  # RuntimeError for "cuda" without numba-cuda or a GPU
-
-    @property
-    def _float_type(self):
-        return np.float64 if self.dtype in ("float64", np.float64) else np.float32
 
     # ------------------------------------------------------------------ input checks
     def _check_X(self, X, reset):
@@ -294,22 +172,27 @@ class BaseRNNEstimator:
         """Network outputs for validated X (batch-first), chunked; (n, n_out) or (n, T, n_out).
 
         Runs on the resolved ``device``; with ``on_device`` (during fit) the parameters already there
-        are used, otherwise the host parameters are (re)loaded onto it first. ``lengths``: per-sample
-        lengths of a padded X (None: all steps).
+        are used, otherwise the host parameters are (re)loaded onto it first. ``X`` may already be a
+        time-major array on the device (``on_device``: the validation set, uploaded once).
+        ``lengths``: per-sample lengths of a padded X (None: all steps).
         """
         network = self.network_
         if not on_device:
             network.to(resolve_device(self.device))
-        x_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
-        states = self._check_initial_state(initial_state, X.shape[0])
+        backend = network.backend
+        if on_device:
+            x_tm, n_samples = X, X.shape[1]
+        else:
+            x_tm, n_samples = np.ascontiguousarray(X.transpose(1, 0, 2)), X.shape[0]
+        states = self._check_initial_state(initial_state, n_samples)
         pieces = []
-        for start in range(0, X.shape[0], _PREDICT_CHUNK):
-            index = np.arange(start, min(start + _PREDICT_CHUNK, X.shape[0]))
+        for start in range(0, n_samples, _PREDICT_CHUNK):
+            index = np.arange(start, min(start + _PREDICT_CHUNK, n_samples))
             batch_lengths = None
             if lengths is not None:  # the kernels take a batch sorted by decreasing length
                 order, inverse = sort_by_length(lengths[index])
                 index, batch_lengths = index[order], lengths[index[order]]
-            x_batch = np.ascontiguousarray(x_tm[:, index])
+            x_batch = backend.gather_batch(x_tm, index) if on_device else np.ascontiguousarray(x_tm[:, index])
             batch_states = self._slice_states(states, index)
             outs = []
             # with bptt_steps, in chunks of time (bounded memory); not across the reverse direction or padding
@@ -317,21 +200,14 @@ class BaseRNNEstimator:
             chunks = [slice(0, x_batch.shape[0])] if whole else self._time_chunks(x_batch.shape[0])
             for k, chunk in enumerate(chunks):
                 if k > 0:
-                    batch_states = network.final_states()
-                outs.append(network.backend.to_host(network.forward(x_batch[chunk], batch_states, batch_lengths,
-                                                                  train=False)))
+                    batch_states = network.final_states(tape)
+                outputs, tape = network.forward(x_batch[chunk], batch_states, batch_lengths, train=False)
+                outs.append(backend.to_host(outputs))
             out = outs[-1] if self.output == "last" else np.concatenate(outs, axis=0).transpose(1, 0, 2)
             pieces.append(out if lengths is None else out[inverse])
         return np.concatenate(pieces, axis=0)
 
     # ------------------------------------------------------------------ training
-    def _make_optimizer(self):
-        if self.solver == "adam":
-            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
-        if self.solver == "sgd":
-            return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
-        return Adagrad(self.learning_rate_init)
-
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             return min(32, n_samples)
@@ -355,6 +231,8 @@ class BaseRNNEstimator:
         return order[n_val:], order[:n_val]
 
     def _fit(self, X, y, incremental, initial_state=None, classes=None):
+        """``fit`` (``incremental=False``) and ``partial_fit`` (one epoch): check the data, build the
+        network on a first fit, and train it (:meth:`~._training.StochasticTraining._fit_stochastic`)."""
         self._validate_params()
         first_fit = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
         X, lengths = self._check_X(X, reset=first_fit)
@@ -365,15 +243,7 @@ class BaseRNNEstimator:
             self.network_ = SequenceNetwork(
                 self.cell, self.nonlinearity, X.shape[2], tuple(int(s) for s in self.hidden_sizes),
                 self._n_network_outputs(), self.output, self._float_type, rng, bool(self.bidirectional))
-            self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
-            self.validation_loss_curve_ = [] if self.early_stopping else None
-            self.validation_scores_ = [] if self.early_stopping else None
-            self.best_loss_ = np.inf if not self.early_stopping else None
-            self.best_validation_score_ = -np.inf if self.early_stopping else None
-            self.n_iter_, self.t_ = 0, 0
-        if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer()
-            self._no_improvement_count = 0
+            self._start_training(self.early_stopping)
         network = self.network_.to(resolve_device(self.device))  # parameters go to the device once
         backend = network.backend
         states = self._check_initial_state(initial_state, X.shape[0])
@@ -381,119 +251,80 @@ class BaseRNNEstimator:
             raise ValueError("bptt_steps (truncated BPTT) needs unidirectional layers and sequences of equal "
                              "length: the state is carried forward in time from chunk to chunk.")
         early_stopping = self.early_stopping and not incremental
+        validation = None
         if early_stopping:
             if states is not None:
                 raise ValueError("initial_state cannot be combined with early_stopping=True.")
             train, val = self._split_validation(X.shape[0], targets, rng)
             X, targets, X_val, targets_val = X[train], targets[train], X[val], targets[val]
+            lengths_val = None
             if lengths is not None:
                 lengths, lengths_val = lengths[train], lengths[val]
-            best_params = backend.copy(network.active_params)
+            # the validation inputs go to the device once
+            x_val = backend.asarray(np.ascontiguousarray(X_val.transpose(1, 0, 2)), self._float_type)
+            validation = (x_val, targets_val, lengths_val)
         # the training data go to the device once; mini-batches are gathered there
         x_tm = backend.asarray(np.ascontiguousarray(X.transpose(1, 0, 2)), self._float_type)
         targets_tm = targets if self.output == "last" else np.ascontiguousarray(np.swapaxes(targets, 0, 1))
-        n_samples = X.shape[0]
+        data = TrainingData(_SequenceData(x_tm, targets_tm, lengths, states, validation), X.shape[0], X.shape[0])
+        return self._fit_stochastic(data, incremental, early_stopping)
+
+    # ------------------------------------------------------------------ hooks of the training loop
+    def _epoch_batches(self, data):
+        """Mini-batches ``(index, weight)`` of one epoch: ``batch_size`` samples each, shuffled when
+        ``shuffle``, each batch sorted by decreasing length when the lengths differ."""
+        lengths = data.content.lengths
+        n_samples = data.n_samples
+        order = self._rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
         batch = self._batch_size(n_samples)
-        n_epochs = 1 if incremental else self.max_iter
-        progress = ProgressBar(n_epochs, self.verbose) if self.verbose else None
-        stopped_early = False
-        last_good = backend.copy(network.active_params)  # weights that gave the last finite loss
-        for _ in range(n_epochs):
-            order = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
-            epoch_loss, norms, n_clipped = 0.0, [], 0
-            for start in range(0, n_samples, batch):
-                index = order[start:start + batch]
-                batch_lengths = None
-                if lengths is not None:  # the kernels take a batch sorted by decreasing length
-                    index = index[sort_by_length(lengths[index])[0]]
-                    batch_lengths = lengths[index]
-                if self.output == "last":
-                    target_batch = targets_tm[index]
-                else:
-                    target_batch = targets_tm[:, index]
-                try:
-                    with network.reusing_buffers():
-                        batch_loss, batch_norms, batch_clipped = self._train_batch(
-                            backend.gather_batch(x_tm, index), target_batch, self._slice_states(states, index),
-                            last_good, batch_lengths)
-                except TrainingDivergedError:  # the last good weights are already back in place
-                    network.release_buffers()
-                    if progress:
-                        progress.close()
-                    raise
-                epoch_loss += batch_loss * len(index)
-                norms += batch_norms
-                n_clipped += batch_clipped
-            self.n_iter_ += 1
-            self.t_ += n_samples
-            self.loss_curve_.append(epoch_loss / n_samples)
-            self.grad_norm_curve_.append(float(np.mean(norms)))
-            self.clipped_fraction_curve_.append(n_clipped / len(norms))
-            extra = ""
-            if early_stopping:
-                val_out = self._raw_outputs(X_val, on_device=True, lengths=None if lengths is None else lengths_val)
-                val_lengths = None if lengths is None else lengths_val
-                val_weights = self._step_weights(val_lengths, X_val.shape[1])
-                val_loss = self._loss(val_out if self.output == "last" else val_out.transpose(1, 0, 2),
-                                      targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1),
-                                      val_weights)[0]
-                score = self._score_outputs(val_out, targets_val, None if val_weights is None else val_weights.T > 0)
-                self.validation_loss_curve_.append(val_loss)
-                self.validation_scores_.append(score)
-                extra = f" val_loss {val_loss:.5g} val_score {score:.4f}"
-                if score < self.best_validation_score_ + self.tol:
-                    self._no_improvement_count += 1
-                else:
-                    self._no_improvement_count = 0
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    backend.assign(best_params, network.active_params)
-            else:
-                if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                    self._no_improvement_count += 1
-                else:
-                    self._no_improvement_count = 0
-                self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
-            if progress:
-                progress.update(self.n_iter_ if not incremental else 1, self.loss_curve_[-1], extra)
-            if not incremental and self._no_improvement_count > self.n_iter_no_change:
-                stopped_early = True
-                break
-        if early_stopping:
-            backend.assign(network.active_params, best_params)
-        network.sync_to_host()
-        if not incremental:  # partial_fit keeps the training buffers for its next call
-            network.release_buffers()
-        if progress:
-            message = ""
-            if stopped_early:
-                what = "Validation score" if early_stopping else "Training loss"
-                message = (f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                           f"consecutive epochs. Stopping.")
-            progress.close(message)
-        if not incremental and not stopped_early:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                          f"optimization hasn't converged yet.", exceptions.ConvergenceWarning, stacklevel=3)
-        return self
+        for start in range(0, n_samples, batch):
+            index = order[start:start + batch]
+            if lengths is not None:  # the kernels take a batch sorted by decreasing length
+                index = index[sort_by_length(lengths[index])[0]]
+            yield index, len(index)
 
-    def _start_record(self):
-        """A first fit of the estimators that train on the training loss alone (CharRNN, Seq2Seq):
-        empty curves, a new optimizer."""
-        self.loss_curve_, self.grad_norm_curve_, self.clipped_fraction_curve_ = [], [], []
-        self.best_loss_, self.n_iter_ = np.inf, 0
-        self._optimizer = self._make_optimizer()
-        self._no_improvement_count = 0
+    def _train_batch(self, data, index, step):
+        """Train on the mini-batch ``index``, in chunks of ``bptt_steps`` when set.
 
-    def _end_epoch(self, loss, norms, n_clipped):
-        """Record an epoch's loss, gradient norms and clipping; count epochs without improvement of
-        the training loss (for the estimators of :meth:`_start_record`)."""
-        self.n_iter_ += 1
-        self.loss_curve_.append(loss)
-        self.grad_norm_curve_.append(float(np.mean(norms)))
-        self.clipped_fraction_curve_.append(n_clipped / len(norms))
-        self._no_improvement_count = (self._no_improvement_count + 1
-                                      if self.loss_curve_[-1] > self.best_loss_ - self.tol else 0)
-        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+        Truncated BPTT: the chunks run in time order and each starts from the previous chunk's final
+        state (carried, but not backpropagated through). With output="sequence" every chunk makes an
+        update on its own steps' loss; with output="last" the earlier chunks only carry the state
+        forward and the update is made on the last chunk. Returns the mean loss over the batch's steps.
+        """
+        content = data.content
+        network = self.network_
+        backend = network.backend
+        lengths = None if content.lengths is None else content.lengths[index]
+        targets = content.targets[index] if self.output == "last" else content.targets[:, index]
+        states = self._slice_states(content.states, index)
+        x = backend.gather_batch(content.x, index)
+        chunks = self._time_chunks(x.shape[0])
+        loss_sum = 0.0
+        for k, chunk in enumerate(chunks):
+            x_chunk = x[chunk]
+            if k > 0:
+                states = network.final_states(tape)
+            if self.output == "last" and k < len(chunks) - 1:
+                _, tape = network.forward(x_chunk, states, lengths, train=False)
+                continue
+            outputs, tape = network.forward(x_chunk, states, lengths)
+            loss, d_outputs = self._loss(backend.to_host(outputs), targets if self.output == "last" else targets[chunk],
+                                         self._step_weights(lengths, x_chunk.shape[0]))
+            loss = step(loss, x_chunk.shape[1],
+                        lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
+            loss_sum += loss * (1 if self.output == "last" else chunk.stop - chunk.start)
+        return loss_sum / (1 if self.output == "last" else x.shape[0])
+
+    def _validation_loss_and_score(self, data):
+        """Loss and score of the held-out set (early stopping), with the current weights."""
+        x_val, targets_val, lengths_val = data.content.validation
+        val_out = self._raw_outputs(x_val, on_device=True, lengths=lengths_val)
+        val_weights = self._step_weights(lengths_val, x_val.shape[0])
+        val_loss = self._loss(val_out if self.output == "last" else val_out.transpose(1, 0, 2),
+                              targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1),
+                              val_weights)[0]
+        score = self._score_outputs(val_out, targets_val, None if val_weights is None else val_weights.T > 0)
+        return val_loss, score
 
     def _time_chunks(self, n_steps):
         """Slices of the time axis that truncated BPTT trains one after the other (one slice, all
@@ -501,89 +332,3 @@ class BaseRNNEstimator:
         if self.bptt_steps is None or self.bptt_steps >= n_steps:
             return [slice(0, n_steps)]
         return [slice(start, min(start + self.bptt_steps, n_steps)) for start in range(0, n_steps, self.bptt_steps)]
-
-    def _train_batch(self, x, targets, states, last_good, lengths):
-        """Train on one mini-batch (time-major ``x``), in chunks of ``bptt_steps`` when set.
-
-        Truncated BPTT: the chunks run in time order and each starts from the previous chunk's final
-        state (carried, but not backpropagated through). With output="sequence" every chunk makes an
-        update on its own steps' loss; with output="last" the earlier chunks only carry the state
-        forward and the update is made on the last chunk. Returns (mean loss over the batch's steps,
-        gradient norms of the updates, how many of them were clipped).
-        """
-        chunks = self._time_chunks(x.shape[0])
-        loss_sum, norms, n_clipped = 0.0, [], 0
-        for k, chunk in enumerate(chunks):
-            x_chunk = x[chunk]
-            if k > 0:
-                states = self.network_.final_states()
-            if self.output == "last" and k < len(chunks) - 1:
-                self.network_.forward(x_chunk, states, lengths, train=False)
-                continue
-            loss, norm, clipped = self._train_step(x_chunk, targets if self.output == "last" else targets[chunk],
-                                                   states, last_good, lengths)
-            loss_sum += loss * (1 if self.output == "last" else chunk.stop - chunk.start)
-            norms.append(norm)
-            n_clipped += clipped
-        return loss_sum / (1 if self.output == "last" else x.shape[0]), norms, n_clipped
-
-    def _train_step(self, x, targets, states, last_good, lengths=None):
-        """One mini-batch: forward, loss, BPTT, clipping, update, on the network's device.
-
-        ``lengths``: the batch's lengths, sorted in decreasing order (None: all steps).
-
-        The loss is computed on the host from the outputs (a small copy); before the update, the
-        current weights (which gave this finite loss) are copied into ``last_good``. Returns (loss,
-        gradient norm before clipping, whether it was clipped).
-        """
-        network = self.network_
-        backend = network.backend
-        outputs = backend.to_host(network.forward(x, states, lengths))
-        loss, d_outputs = self._loss(outputs, targets, self._step_weights(lengths, x.shape[0]))
-        return self._gradient_step(
-            loss, x.shape[1], lambda: network.backward(backend.asarray(d_outputs, network.dtype)), last_good)
-
-    def _gradient_step(self, loss, n, backward, last_good):
-        """The end of every training step, after the forward pass and the loss of ``n`` samples.
-
-        Adds the L2 term, stops on a non-finite loss (before ``backward()`` fills ``network_.grad``)
-        or gradient (putting back the weights in ``last_good``), clips, keeps the current weights in
-        ``last_good`` and lets the optimizer update.
-        Returns (loss, gradient norm before clipping, whether it was clipped).
-        """
-        network = self.network_
-        backend = network.backend
-        if self.alpha:
-            loss += 0.5 * self.alpha * network.weight_sum_squares() / n
-        if not np.isfinite(loss):
-            self._diverged(loss, last_good)
-        backward()
-        grad = network.grad
-        if self.alpha:
-            backend.masked_axpy(grad, network.active_params, network.weight_mask, self.alpha / n)
-        norm = float(np.sqrt(backend.sum_squares(grad)))
-        if not np.isfinite(norm):
-            self._diverged(norm, last_good, what="gradient norm")
-        clipped = self.clip_grad_norm is not None and norm > self.clip_grad_norm
-        if clipped:
-            backend.scale(grad, self.clip_grad_norm / norm)
-        backend.assign(last_good, network.active_params)
-        self._optimizer.step([network.active_params], [grad])
-        return loss, norm, clipped
-
-    def _diverged(self, value, last_good, what="loss"):
-        """Put back the weights that gave the last finite loss (on the device and the host) and stop."""
-        network = self.network_
-        network.backend.assign(network.active_params, last_good)
-        network.sync_to_host()
-        raise TrainingDivergedError(
-            f"Training diverged at epoch {self.n_iter_ + 1}: the {what} became {value}. The last weights "
-            f"that gave a finite loss are kept. Lower learning_rate_init, keep clip_grad_norm on, or "
-            f"scale the inputs and targets.")
-
-
-@functools.lru_cache(maxsize=None)
-def _init_parameter_names(cls):
-    """Sorted names of ``cls.__init__``'s parameters, read once per class (``inspect.signature``
-    takes ~40 us, paid at every ``fit`` and ``partial_fit`` call by the parameter checks)."""
-    return tuple(sorted(name for name in inspect.signature(cls.__init__).parameters if name != "self"))

@@ -14,21 +14,39 @@ start symbol and learns to write the text and then an end symbol. ``sample(featu
 the text for a new vector.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._network import ConditionedSequenceNetwork, SequenceNetwork
 from .._packing import sort_by_length
-from .._validation import as_real_array, check_finite
-from .._progress import ProgressBar
-from .._validation import as_generator
+from .._validation import as_generator, as_real_array, check_finite
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax, softmax_cross_entropy
-from ._base import BaseRNNEstimator
+from ._params import EstimatorParams
+from ._training import StochasticTraining, TrainingData
 
 _TEXT_SEPARATOR = "\n"  # joins the texts of a list into one stream
 
 
-class CharRNN(BaseRNNEstimator):
+class _TextStreams(NamedTuple):
+    """One text cut into streams read side by side (time-major codes), and the state carried from
+    one chunk to the next within an epoch (``carried[0]``)."""
+
+    inputs: np.ndarray   # (L, B) character codes
+    targets: np.ndarray  # (L, B) the next characters
+    carried: list
+
+
+class _ConditionedTexts(NamedTuple):
+    """Texts with their feature vectors, one sequence each."""
+
+    codes: list           # (n_chars_i,) code arrays
+    lengths: np.ndarray   # (n,) steps of each sequence: characters + the start/end symbol
+    features: np.ndarray  # (n, n_features)
+
+
+class CharRNN(EstimatorParams, StochasticTraining):
     """Character-level recurrent language model (one-hot characters in, softmax over the next one out).
 
     Parameters
@@ -155,37 +173,15 @@ class CharRNN(BaseRNNEstimator):
             n_chars = len(self.vocabulary_)
             self.network_ = SequenceNetwork(self.cell, "tanh", n_chars, tuple(int(s) for s in self.hidden_sizes),
                                             n_chars, "sequence", self._float_type, self._rng)
-            self._start_record()
+            self._start_training(early_stopping=False)
         codes = self._encode(text, "X")
         n_streams = max(1, min(self.batch_size, (codes.size - 1) // self.seq_length))
         stream_length = (codes.size - 1) // n_streams
         inputs = codes[:n_streams * stream_length].reshape(n_streams, stream_length).T  # (L, B), time-major
         targets = codes[1:n_streams * stream_length + 1].reshape(n_streams, stream_length).T
-        network = self.network_.to(resolve_device(self.device))
-        backend = network.backend
-        last_good = backend.copy(network.active_params)
-        progress = ProgressBar(self.max_iter, self.verbose) if self.verbose else None
-        for _ in range(self.max_iter):
-            states, loss_sum, norms, n_clipped = None, 0.0, [], 0
-            for start in range(0, stream_length, self.seq_length):
-                chunk = slice(start, min(start + self.seq_length, stream_length))
-                x = backend.asarray(self._one_hot(inputs[chunk]), self._float_type)
-                with network.reusing_buffers():
-                    loss, norm, clipped = self._train_step(x, targets[chunk], states, last_good)
-                    states = network.final_states()
-                loss_sum += loss * (chunk.stop - chunk.start)
-                norms.append(norm)
-                n_clipped += clipped
-            self._end_epoch(loss_sum / stream_length, norms, n_clipped)
-            if progress:
-                progress.update(self.n_iter_, self.loss_curve_[-1])
-            if self._no_improvement_count > self.n_iter_no_change:
-                break
-        network.sync_to_host()
-        network.release_buffers()
-        if progress:
-            progress.close()
-        return self
+        self.network_.to(resolve_device(self.device))
+        data = TrainingData(_TextStreams(inputs, targets, [None]), n_streams * stream_length, stream_length)
+        return self._fit_stochastic(data, incremental=False)
 
     def _fit_conditioned(self, X, features):
         """fit() with one feature vector per text (see the module docstring)."""
@@ -204,38 +200,53 @@ class CharRNN(BaseRNNEstimator):
             self.network_ = ConditionedSequenceNetwork(self.cell, "tanh", self._n_symbols,
                                                        tuple(int(s) for s in self.hidden_sizes), self._n_symbols,
                                                        "sequence", self._float_type, self._rng, self.n_conditions_)
-            self._start_record()
+            self._start_training(early_stopping=False)
         elif not self._conditioned or features.shape[1] != self.n_conditions_:
             raise ValueError(f"warm_start needs the same kind of training: features of {self.n_conditions_} values.")
         codes = [self._encode(text, f"X[{i}]") for i, text in enumerate(X)]
         lengths = np.array([c.size + 1 for c in codes], dtype=np.int64)  # + the start (input) / end (target) symbol
-        network = self.network_.to(resolve_device(self.device))
+        self.network_.to(resolve_device(self.device))
+        data = TrainingData(_ConditionedTexts(codes, lengths, features), len(X), len(X))
+        return self._fit_stochastic(data, incremental=False)
+
+    # ------------------------------------------------------------------ hooks of the training loop
+    def _epoch_batches(self, data):
+        """Plain text: the chunks of ``seq_length`` steps in time order (the state carries over from
+        one to the next; it starts from zeros every epoch). With features: shuffled batches of texts,
+        each sorted by decreasing length."""
+        content = data.content
+        if isinstance(content, _TextStreams):
+            content.carried[0] = None
+            stream_length = content.inputs.shape[0]
+            for start in range(0, stream_length, self.seq_length):
+                chunk = slice(start, min(start + self.seq_length, stream_length))
+                yield chunk, chunk.stop - chunk.start
+            return
+        n = len(content.codes)
+        order = self._rng.permutation(n)
+        batch = min(self.batch_size, n)
+        for start in range(0, n, batch):
+            index = order[start:start + batch]
+            yield index[sort_by_length(content.lengths[index])[0]], len(index)
+
+    def _train_batch(self, data, batch, step):
+        """One update on a chunk of the streams (from the state the previous chunk ended in), or on a
+        batch of conditioned texts (teacher forcing, the padding weighted 0)."""
+        content = data.content
+        network = self.network_
         backend = network.backend
-        last_good = backend.copy(network.active_params)
-        n, batch = len(X), min(self.batch_size, len(X))
-        for _ in range(self.max_iter):
-            order = self._rng.permutation(n)
-            loss_sum, norms, n_clipped = 0.0, [], 0
-            for start in range(0, n, batch):
-                index = order[start:start + batch]
-                index = index[sort_by_length(lengths[index])[0]]
-                inputs, targets, weights = self._teacher_forcing([codes[i] for i in index])
-                x = backend.asarray(self._one_hot(inputs), self._float_type)
-                with network.reusing_buffers():
-                    outputs = backend.to_host(network.forward(x, features[index], lengths[index]))
-                    loss, d_outputs = self._loss(outputs, targets, weights)
-                    loss, norm, clipped = self._gradient_step(
-                        loss, len(index), lambda: network.backward(backend.asarray(d_outputs, network.dtype)),
-                        last_good)
-                loss_sum += loss * len(index)
-                norms.append(norm)
-                n_clipped += clipped
-            self._end_epoch(loss_sum / n, norms, n_clipped)
-            if self._no_improvement_count > self.n_iter_no_change:
-                break
-        network.sync_to_host()
-        network.release_buffers()
-        return self
+        if isinstance(content, _TextStreams):
+            x = backend.asarray(self._one_hot(content.inputs[batch]), self._float_type)
+            outputs, tape = network.forward(x, content.carried[0])
+            loss, d_outputs = self._loss(backend.to_host(outputs), content.targets[batch])
+            loss = step(loss, x.shape[1], lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
+            content.carried[0] = network.final_states(tape)
+            return loss
+        inputs, targets, weights = self._teacher_forcing([content.codes[i] for i in batch])
+        x = backend.asarray(self._one_hot(inputs), self._float_type)
+        outputs, tape = network.forward(x, content.features[batch], content.lengths[batch])
+        loss, d_outputs = self._loss(backend.to_host(outputs), targets, weights)
+        return step(loss, len(batch), lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
 
     def _teacher_forcing(self, codes):
         """Time-major inputs (start, text), targets (text, end) and weights for a batch of texts."""
@@ -259,10 +270,10 @@ class CharRNN(BaseRNNEstimator):
         network = self.network_
         x = network.backend.asarray(self._one_hot(codes_tm), self._float_type)
         if self._conditioned:
-            logits = network.backend.to_host(network.continue_from(x, states))
+            logits, tape = network.continue_from(x, states)
         else:
-            logits = network.backend.to_host(network.forward(x, states, train=False))
-        return logits.astype(np.float64), network.final_states()
+            logits, tape = network.forward(x, states, train=False)
+        return network.backend.to_host(logits).astype(np.float64), network.final_states(tape)
 
     def _check_features(self, features, n):
         """Validate the feature vectors given to sample/perplexity: required exactly when fitted with them."""
@@ -313,7 +324,7 @@ class CharRNN(BaseRNNEstimator):
         features = self._check_features(features, 1)
         network = self.network_.to(resolve_device(self.device))
         if self._conditioned:  # the vector's states, then the start symbol and the prime
-            states = network.initial_states(features)
+            states = network.initial_states(network.backend.asarray(features, self._float_type))
             codes = np.concatenate([[len(self.vocabulary_)], self._encode(prime, "prime")])
             logits, states = self._run(codes[:, np.newaxis], states)
         elif prime:
@@ -374,8 +385,9 @@ class CharRNN(BaseRNNEstimator):
         total, count = 0.0, 0
         for i, c in enumerate(codes):
             inputs, targets, _ = self._teacher_forcing([c])
-            logits = network.backend.to_host(network.forward(
-                network.backend.asarray(self._one_hot(inputs), self._float_type), features[i:i + 1], train=False))
+            logits, _ = network.forward(network.backend.asarray(self._one_hot(inputs), self._float_type),
+                                        features[i:i + 1], train=False)
+            logits = network.backend.to_host(logits)
             log_p = log_softmax(logits.astype(np.float64)[:, 0])
             total -= float(np.sum(log_p[np.arange(c.size + 1), targets[:, 0]]))
             count += c.size + 1

@@ -12,16 +12,18 @@ and a start flag, and the output length is given to predict, or learned in fit w
 output had the same length.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._network import EncoderDecoderNetwork
 from .._packing import sort_by_length
-from .._progress import ProgressBar
 from .._validation import as_generator, as_real_array, check_finite, check_positive_int
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax, softmax_cross_entropy, squared_error
-from ._base import BaseRNNEstimator
+from ._params import EstimatorParams
 from ._regressor import r2_score
+from ._training import StochasticTraining, TrainingData
 
 
 def _as_sequences(seqs, name):
@@ -42,7 +44,17 @@ def _as_sequences(seqs, name):
     return arrays, tokens
 
 
-class Seq2Seq(BaseRNNEstimator):
+class _Pairs(NamedTuple):
+    """Training pairs, batch-first and padded: encoder inputs and the decoder's teacher forcing."""
+
+    x: np.ndarray         # (n, T_in, D_in) encoder inputs
+    lengths: np.ndarray   # (n,) input lengths
+    dec_in: np.ndarray    # (n, T_out, D_out) decoder inputs (start symbol, then the true outputs)
+    targets: np.ndarray   # (n, T_out) tokens or (n, T_out, D) values
+    weights: np.ndarray   # (n, T_out): 1 on each output's steps (and its end token), 0 past them
+
+
+class Seq2Seq(EstimatorParams, StochasticTraining):
     """Encoder-decoder recurrent network for sequences to sequences of another length.
 
     Parameters
@@ -204,35 +216,40 @@ class Seq2Seq(BaseRNNEstimator):
             self.network_ = EncoderDecoderNetwork(self.cell, X_pad.shape[2], dec_in.shape[2],
                                                   tuple(int(s) for s in self.hidden_sizes), n_outputs,
                                                   self._float_type, self._rng)
-            self._start_record()
-        network = self.network_.to(resolve_device(self.device))
-        backend = network.backend
-        last_good = backend.copy(network.active_params)
+            self._start_training(early_stopping=False)
+        self.network_.to(resolve_device(self.device))
         n = len(X_arrays)
+        data = TrainingData(_Pairs(X_pad, lengths, dec_in, targets, weights), n, n)
+        return self._fit_stochastic(data, incremental=False)
+
+    # ------------------------------------------------------------------ hooks of the training loop
+    def _epoch_batches(self, data):
+        """Batches of ``batch_size`` pairs, shuffled when ``shuffle``, each sorted by decreasing input
+        length (the encoder's kernels take them so)."""
+        lengths = data.content.lengths
+        n = data.n_samples
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         batch = min(self.batch_size, n)
-        progress = ProgressBar(self.max_iter, self.verbose) if self.verbose else None
-        for _ in range(self.max_iter):
-            order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-            loss_sum, norms, n_clipped = 0.0, [], 0
-            for start in range(0, n, batch):
-                index = order[start:start + batch]
-                index = index[sort_by_length(lengths[index])[0]]  # the encoder takes decreasing lengths
-                with network.reusing_buffers():
-                    loss, norm, clipped = self._train_pairs(X_pad[index], lengths[index], dec_in[index],
-                                                            targets[index], weights[index], last_good)
-                loss_sum += loss * len(index)
-                norms.append(norm)
-                n_clipped += clipped
-            self._end_epoch(loss_sum / n, norms, n_clipped)
-            if progress:
-                progress.update(self.n_iter_, self.loss_curve_[-1])
-            if self._no_improvement_count > self.n_iter_no_change:
-                break
-        network.sync_to_host()
-        network.release_buffers()
-        if progress:
-            progress.close()
-        return self
+        for start in range(0, n, batch):
+            index = order[start:start + batch]
+            yield index[sort_by_length(lengths[index])[0]], len(index)
+
+    def _train_batch(self, data, index, step):
+        """One update on the pairs ``index``: encode, decode with teacher forcing, loss, BPTT."""
+        pairs = data.content
+        network = self.network_
+        backend = network.backend
+        x = backend.asarray(pairs.x[index].transpose(1, 0, 2), self._float_type)
+        dec_in = backend.asarray(pairs.dec_in[index].transpose(1, 0, 2), self._float_type)
+        outputs, tape = network.forward(x, pairs.lengths[index], dec_in)
+        outputs = backend.to_host(outputs)
+        targets_tm = np.swapaxes(pairs.targets[index], 0, 1)
+        weights_tm = np.ascontiguousarray(pairs.weights[index].T)
+        if self._output_tokens:
+            loss, d_outputs = softmax_cross_entropy(outputs, targets_tm, weights_tm)
+        else:
+            loss, d_outputs = squared_error(outputs, targets_tm, weights_tm)
+        return step(loss, len(index), lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
 
     def _learn_vocabularies(self, X_arrays, input_tokens, Y_arrays, output_tokens):
         self._input_tokens, self._output_tokens = input_tokens, output_tokens
@@ -246,21 +263,6 @@ class Seq2Seq(BaseRNNEstimator):
         self._longest_output = max(a.shape[0] for a in Y_arrays)
         if not output_tokens and any(a.reshape(a.shape[0], -1).shape[1] != self._n_output_features for a in Y_arrays):
             raise ValueError("every sequence in Y needs the same number of features.")
-
-    def _train_pairs(self, x, lengths, dec_in, targets, weights, last_good):
-        """One mini-batch of pairs (batch-first host arrays, sorted by decreasing input length)."""
-        network = self.network_
-        backend = network.backend
-        states = network.encode(backend.asarray(x.transpose(1, 0, 2), self._float_type), lengths)
-        outputs = backend.to_host(network.decode(backend.asarray(dec_in.transpose(1, 0, 2), self._float_type), states))
-        targets_tm = np.swapaxes(targets, 0, 1)
-        weights_tm = np.ascontiguousarray(weights.T)
-        if self._output_tokens:
-            loss, d_outputs = softmax_cross_entropy(outputs, targets_tm, weights_tm)
-        else:
-            loss, d_outputs = squared_error(outputs, targets_tm, weights_tm)
-        return self._gradient_step(loss, x.shape[0],
-                                   lambda: network.backward(backend.asarray(d_outputs, network.dtype)), last_good)
 
     # ------------------------------------------------------------------ prediction
     def predict(self, X, output_lengths=None, beam_width=1):
@@ -328,8 +330,9 @@ class Seq2Seq(BaseRNNEstimator):
         n, n_tokens = x.shape[0], len(self.output_vocabulary_)
         end = n_tokens
         rows = np.repeat(np.arange(n), width)  # hypothesis r belongs to sequence rows[r]
+        encoded, _ = network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths, train=False)
         states = [(backend.gather_batch(h, rows), None if c is None else backend.gather_batch(c, rows))
-                  for h, c in network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths, train=False)]
+                  for h, c in encoded]
         scores = np.full((n, width), -np.inf)
         scores[:, 0] = 0.0  # one live hypothesis per sequence at the start
         history = np.full((n, width, int(limit.max())), end, dtype=np.int64)
@@ -337,8 +340,9 @@ class Seq2Seq(BaseRNNEstimator):
         step_in = np.zeros((1, n * width, n_tokens + 1), dtype=dtype)
         step_in[0, :, n_tokens] = 1.0  # start token
         for t in range(int(limit.max())):
-            logits = backend.to_host(network.decode(backend.asarray(step_in, dtype), states, train=False))[0]
-            states = network.decoder_states()
+            logits, tape = network.decode(backend.asarray(step_in, dtype), states, train=False)
+            logits = backend.to_host(logits)[0]
+            states = network.decoder_states(tape)
             log_p = log_softmax(logits.astype(np.float64)).reshape(n, width, n_tokens + 1)
             stopped = finished | (t >= limit)[:, None]
             log_p[stopped] = -np.inf
@@ -365,7 +369,7 @@ class Seq2Seq(BaseRNNEstimator):
         network = self.network_
         backend = network.backend
         dtype = self._float_type
-        states = network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths, train=False)
+        states, _ = network.encode(backend.asarray(x.transpose(1, 0, 2), dtype), lengths, train=False)
         n = x.shape[0]
         if self._output_tokens:
             n_tokens = len(self.output_vocabulary_)
@@ -374,8 +378,9 @@ class Seq2Seq(BaseRNNEstimator):
             codes = np.full((n, int(limit.max())), n_tokens, dtype=np.int64)
             finished = np.zeros(n, dtype=bool)
             for t in range(int(limit.max())):
-                logits = backend.to_host(network.decode(backend.asarray(step_in, dtype), states, train=False))[0]
-                states = network.decoder_states()
+                logits, tape = network.decode(backend.asarray(step_in, dtype), states, train=False)
+                logits = backend.to_host(logits)[0]
+                states = network.decoder_states(tape)
                 best = np.argmax(logits, axis=1)
                 best[finished | (t >= limit)] = n_tokens
                 codes[:, t] = best
@@ -392,8 +397,9 @@ class Seq2Seq(BaseRNNEstimator):
         step_in[0, :, width] = 1.0  # start flag
         values = np.zeros((n, int(limit.max()), width))
         for t in range(int(limit.max())):
-            out = backend.to_host(network.decode(backend.asarray(step_in, dtype), states, train=False))[0]
-            states = network.decoder_states()
+            out, tape = network.decode(backend.asarray(step_in, dtype), states, train=False)
+            out = backend.to_host(out)[0]
+            states = network.decoder_states(tape)
             values[:, t] = out
             step_in = np.zeros_like(step_in)
             step_in[0, :, :width] = out

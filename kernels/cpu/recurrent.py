@@ -211,7 +211,7 @@ def column_slabs(w, transpose, width):
     return out
 
 
-def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
+def layer_forward(kind, x, weights, buffers, n_active):
     """Run one recurrent layer forward over a batch of sequences (all rows in this thread).
 
     Parameters
@@ -220,36 +220,28 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
         Cell code from :data:`fastrnn.kernels.cells.CELL_CODES`.
     x : (T, B, D) array
         Input sequence, time-major, C-contiguous.
-    w_ih : (G*H, D) array
-        Input weights (PyTorch's ``weight_ih``).
-    w_hh : (G*H, H) array
-        Recurrent weights (PyTorch's ``weight_hh``).
-    b_ih, b_hh : (G*H,) arrays
-        Biases.
-    h : (T+1, B, H) array
-        On entry ``h[0]`` is the initial hidden state; on exit ``h[t+1]`` is ``h_t``.
-    c : (T+1, B, H) array, or (T+1, B, 0) for cells without a cell state
-        On entry ``c[0]`` is the initial cell state; on exit ``c[t+1]`` is ``c_t``.
-    saved : (T, B, N_SAVED*H) array, or (1, B, N_SAVED*H)
-        Written: per-step activations for the backward pass; with one step (inference), each
-        step's, overwritten by the next.
-    gx : (T, B, G*H) array, or (1, B, G*H)
-        Workspace: input projections of every step (training), or of one step (inference).
-    gh : (B, G*H) array
-        Workspace: recurrent projection of one step.
+    weights : LayerWeights
+        The layer's parameters (:mod:`fastrnn.kernels.buffers`).
+    buffers : ForwardBuffers
+        ``h[0]`` (and ``c[0]``) the initial state on entry; written: every step's states and, for
+        training, every step's activations (with one step of ``saved`` and ``gx``: inference, each
+        step's overwritten by the next).
     n_active : (T,) int64 array
         Sequences running at each step, non-increasing; all ``B`` for equal lengths. Rows at and
         beyond ``n_active[t]`` copy their state from step t-1 (see the module docstring).
     """
     n_batch = x.shape[1]
-    w_ih_slabs, bias, w_hh_slabs, block_rows = forward_operands(kind, w_ih, w_hh, b_ih, b_hh, n_batch)
-    forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, 0, n_batch, block_rows)
+    w_ih_slabs, bias, w_hh_slabs, block_rows = forward_operands(kind, weights, n_batch)
+    h, c, saved, gx, gh = buffers
+    forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, weights.b_hh, h, c, saved, gx, gh, n_active, 0, n_batch,
+                  block_rows)
 
 
-def forward_operands(kind, w_ih, w_hh, b_ih, b_hh, n_rows):
+def forward_operands(kind, weights, n_rows):
     """What :func:`forward_steps` takes besides the pass's arrays, for ``n_rows`` batch rows per
     thread: ``(w_ih_slabs, bias, w_hh_slabs, block_rows)`` (:func:`step_plan`, :func:`column_slabs`,
     :func:`projection_bias`)."""
+    w_ih, w_hh, b_ih, b_hh = weights
     n_gate_units, hidden = w_hh.shape
     block_rows, width_h, width_x = step_plan(n_rows, w_ih.shape[1], hidden, n_gate_units)
     return (column_slabs(w_ih, True, width_x), projection_bias(kind, b_ih, b_hh), column_slabs(w_hh, True, width_h),
@@ -377,8 +369,7 @@ def add_chunk_gradients(d_gate_rows, input_rows, total, scratch, first):
         add_to(total[j], scratch[j])
 
 
-def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
-                   d_gates, d_gates_x, dx, dw_ih, dw_hh, db_ih, db_hh, n_active):
+def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active):
     """Backpropagate through time over one layer, after :func:`layer_forward` (all rows in this thread).
 
     Parameters
@@ -387,36 +378,23 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc,
         Cell code.
     x : (T, B, D) array
         The input sequence given to the forward pass.
-    w_ih : (G*H, D) array
-        Input weights.
-    w_hh : (G*H, H) array
-        Recurrent weights.
-    h, c, saved : arrays
-        As left by :func:`layer_forward`.
+    weights : LayerWeights
+        The layer's parameters.
+    forward : ForwardBuffers
+        As left by :func:`layer_forward` for training (every step kept).
     d_out : (T, B, H) array
-        dL/dh_t from outside the recurrence at every step (zero where a step has no loss).
-    dh : (B, H) array
-        On entry dL/dh_T through the final state; on exit dL/dh_0 (initial-state gradient).
-    dc : (B, H) array, or (B, 0)
-        On entry dL/dc_T; on exit dL/dc_0 (LSTM only).
-    d_gates : (T, B, G*H) array
-        Workspace for the pre-activation gradients of a few steps at a time (may be the forward's
-        ``gx``); its contents on exit are unspecified.
-    d_gates_x : (T, B, G*H) array
-        GRU: workspace for the gate gradients w.r.t. the input projection; other cells: ``d_gates``.
-    dx : (T, B, D) array, or None
-        Written: dL/dx. None skips it (the bottom layer of a network: nothing needs the gradient
-        with respect to the data).
-    dw_ih : (G*H, D) array
-        Written: dL/dW_ih.
-    dw_hh : (G*H, H) array
-        Written: dL/dW_hh.
-    db_ih, db_hh : (G*H,) arrays
-        Written: dL/db_ih and dL/db_hh.
+        dL/dh_t from outside the recurrence at every step (zero where a step has no loss). Ignored
+        at a finished sequence's padded steps, whose gate gradients (and so ``dx`` there) are zero.
+    backward : BackwardBuffers
+        ``dh`` (and the LSTM's ``dc``): dL/dh_T (dL/dc_T) on entry, dL/dh_0 (dL/dc_0) on exit;
+        ``dx`` written (unless None); the gate-gradient workspaces.
+    grads : LayerGrads
+        Written: dL/d(parameters).
     n_active : (T,) int64 array
-        As given to :func:`layer_forward`. ``d_out`` at a finished sequence's padded steps is
-        ignored; their gate gradients (and so ``dx`` there) are zero.
+        As given to :func:`layer_forward`.
     """
-    w_hh_slabs, block_rows, min_chunk_rows = backward_operands(w_hh, x.shape[1])
-    backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih, dw_hh,
-                   db_ih, db_hh, n_active, 0, x.shape[1], block_rows, min_chunk_rows)
+    w_hh_slabs, block_rows, min_chunk_rows = backward_operands(weights.w_hh, x.shape[1])
+    h, c, saved, _, _ = forward
+    dh, dc, d_gates, d_gates_x, dx = backward
+    backward_steps(kind, x, weights.w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, *grads,
+                   n_active, 0, x.shape[1], block_rows, min_chunk_rows)

@@ -87,39 +87,40 @@ def _ranges(bounds):
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active):
+def layer_forward(kind, x, weights, buffers, n_active):
     """:func:`fastrnn.kernels.cpu.recurrent.layer_forward` (same arguments and results, for training
     or, with one step of ``saved`` and ``gx``, inference), the batch rows split over the cores where
     :func:`split_threads` allows."""
     n_batch = x.shape[1]
-    threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
+    threads = split_threads(n_batch, pass_work(x.shape, weights.w_hh.shape))
     if threads == 1:  # all rows in this thread; BLAS keeps its own threads
-        recurrent.layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active)
+        recurrent.layer_forward(kind, x, weights, buffers, n_active)
         return
-    w_ih_slabs, bias, w_hh_slabs, block_rows = forward_operands(kind, w_ih, w_hh, b_ih, b_hh, n_batch // threads)
+    w_ih_slabs, bias, w_hh_slabs, block_rows = forward_operands(kind, weights, n_batch // threads)
+    h, c, saved, gx, gh = buffers
     with blas_threads().limited_to(1):
-        run_in_threads([(forward_steps, (kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh,
+        run_in_threads([(forward_steps, (kind, x, w_ih_slabs, bias, w_hh_slabs, weights.b_hh, h, c, saved, gx, gh,
                                          n_active, start, stop, block_rows))
                         for start, stop in batch_ranges(n_active, n_batch, threads)])
 
 
-def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx,
-                   dw_ih, dw_hh, db_ih, db_hh, n_active):
+def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active):
     """:func:`fastrnn.kernels.cpu.recurrent.layer_backward` (same arguments and results), split like
     :func:`layer_forward`; each thread's weight gradients go to its own arrays, summed at the end."""
     n_batch = x.shape[1]
-    threads = split_threads(n_batch, pass_work(x.shape, w_hh.shape))
+    threads = split_threads(n_batch, pass_work(x.shape, weights.w_hh.shape))
     if threads == 1:
-        recurrent.layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx,
-                                 dw_ih, dw_hh, db_ih, db_hh, n_active)
+        recurrent.layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active)
         return
-    w_hh_slabs, block_rows, min_chunk_rows = backward_operands(w_hh, n_batch // threads)
+    w_hh_slabs, block_rows, min_chunk_rows = backward_operands(weights.w_hh, n_batch // threads)
     ranges = batch_ranges(n_active, n_batch, threads)
-    totals = (dw_ih, dw_hh, db_ih, db_hh)
+    totals = tuple(grads)
     parts = [totals] + [tuple(np.empty_like(a) for a in totals) for _ in ranges[1:]]
+    h, c, saved, _, _ = forward
+    dh, dc, d_gates, d_gates_x, dx = backward
     with blas_threads().limited_to(1):
-        run_in_threads([(backward_steps, (kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x,
-                                          dx, *part, n_active, start, stop, block_rows, min_chunk_rows))
+        run_in_threads([(backward_steps, (kind, x, weights.w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates,
+                                          d_gates_x, dx, *part, n_active, start, stop, block_rows, min_chunk_rows))
                         for part, (start, stop) in zip(parts, ranges)])
     for part in parts[1:]:
         for total, partial in zip(totals, part):

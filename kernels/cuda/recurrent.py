@@ -192,14 +192,22 @@ def _rows(array):
     return array.reshape(array.shape[0] * array.shape[1], array.shape[2])
 
 
-def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active, path="auto"):
+def layer_forward(kind, x, weights, buffers, n_active, path="auto"):
     """GPU twin of :func:`fastrnn.kernels.cpu.layer_forward` (same arguments, device arrays;
     ``n_active`` a host array).
 
-    ``path`` picks the time-loop variant ("auto", "persistent", "per_step"); see the module docstring.
+    Inference buffers (one step of ``saved`` and ``gx``) are accepted: the GPU loops read the input
+    projections of every step, computed before the loop, so such a call runs on arrays for every
+    step allocated here. ``path`` picks the time-loop variant ("auto", "persistent", "per_step"); see
+    the module docstring.
     """
     n_steps, n_batch, _ = x.shape
+    w_ih, w_hh, b_ih, b_hh = weights
+    h, c, saved, gx, gh = buffers
     hidden = h.shape[2]
+    if saved.shape[0] != n_steps:  # inference buffers
+        saved = cuda.device_array((n_steps, n_batch, saved.shape[2]), dtype=saved.dtype)
+        gx = cuda.device_array((n_steps, n_batch, gx.shape[2]), dtype=gx.dtype)
     x_bias, h_bias = _split_recurrent_bias(kind, b_hh, hidden)
     matmul(_rows(x), w_ih, _rows(gx), trans_b=True, bias1=b_ih, bias2=x_bias)
     if choose_path(hidden, path) == "persistent":
@@ -239,10 +247,13 @@ def _split_recurrent_bias(kind, b_hh, hidden):
     return x_bias, h_bias
 
 
-def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih, dw_hh,
-                   db_ih, db_hh, n_active, path="auto"):
+def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active, path="auto"):
     """GPU twin of :func:`fastrnn.kernels.cpu.layer_backward` (same arguments, device arrays)."""
     n_steps, n_batch, _ = x.shape
+    w_ih, w_hh = weights.w_ih, weights.w_hh
+    h, c, saved, _, _ = forward
+    dh, dc, d_gates, d_gates_x, dx = backward
+    dw_ih, dw_hh, db_ih, db_hh = grads
     hidden = w_hh.shape[1]
     gru = kind == cells.GRU
     if choose_path(hidden, path) == "persistent":

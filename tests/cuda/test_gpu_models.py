@@ -171,13 +171,13 @@ def test_seq2seq_and_conditioned_networks_on_gpu_match_cpu(network_kind):
         weights_rng = np.random.default_rng(0)
         if network_kind == "encoder_decoder":
             network = EncoderDecoderNetwork("lstm", 2, 3, (3,), 2, np.float64, weights_rng).to(device)
-            out = network.decode(network.backend.asarray(y_in, np.float64),
-                                 network.encode(network.backend.asarray(x, np.float64), lengths))
+            out, tape = network.forward(network.backend.asarray(x, np.float64), lengths,
+                                        network.backend.asarray(y_in, np.float64))
         else:
             network = ConditionedSequenceNetwork("gru", "tanh", 2, (3,), 2, "sequence", np.float64, weights_rng,
                                                  2).to(device)
-            out = network.forward(network.backend.asarray(x, np.float64), conditions, lengths)
-        network.backward(network.backend.asarray(np.ones(out.shape), np.float64))
+            out, tape = network.forward(network.backend.asarray(x, np.float64), conditions, lengths)
+        network.backward(tape, network.backend.asarray(np.ones(out.shape), np.float64))
         results[device] = (network.backend.to_host(out), network.backend.to_host(network.grad))
     assert rel_error(results["cuda"][0], results["cpu"][0]) < 1e-10
     assert rel_error(results["cuda"][1], results["cpu"][1]) < 1e-10

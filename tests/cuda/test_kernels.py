@@ -7,7 +7,11 @@ from numba import cuda
 from fastrnn.kernels import cpu
 from fastrnn.kernels import cuda as gpu
 from fastrnn.kernels.cuda import recurrent
-from fastrnn.kernels.cells import CELL_CODES, GRU, HAS_CELL_STATE, N_CARRY, N_GATES, N_SAVED
+from fastrnn.kernels.cells import CELL_CODES
+from fastrnn.kernels.dispatch import get_backend
+from helpers import inference_buffers, kernel_problem, on_backend, run_kernels
+
+CPU = get_backend("cpu")
 
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
 
@@ -18,56 +22,20 @@ def rel_error(a, b):
 
 
 def problem(cell, n_steps, n_batch, n_in, hidden, dtype, seed=0, n_active=None):
+    """A kernel problem (:func:`helpers.kernel_problem`) with all sequences running, or ``n_active``."""
     kind = CELL_CODES[cell]
-    rng = np.random.default_rng(seed)
-    units = N_GATES[kind] * hidden
-    width = hidden if HAS_CELL_STATE[kind] else 0
-    carry = N_CARRY[kind] * hidden
-    arrays = dict(
-        x=rng.normal(size=(n_steps, n_batch, n_in)),
-        w_ih=rng.uniform(-0.5, 0.5, (units, n_in)), w_hh=rng.uniform(-0.5, 0.5, (units, hidden)),
-        b_ih=rng.uniform(-0.5, 0.5, units), b_hh=rng.uniform(-0.5, 0.5, units),
-        h=np.zeros((n_steps + 1, n_batch, hidden)), c=np.zeros((n_steps + 1, n_batch, width)),
-        saved=np.zeros((n_steps, n_batch, N_SAVED[kind] * hidden)),
-        gx=np.zeros((n_steps, n_batch, units)), gh=np.zeros((n_batch, units)),
-        d_gates_x=np.zeros((n_steps, n_batch, units)),
-        d_out=rng.normal(size=(n_steps, n_batch, hidden)),
-        dh=rng.normal(size=(n_batch, hidden)), dc=rng.normal(size=(n_batch, carry)),
-        dx=np.zeros((n_steps, n_batch, n_in)), dw_ih=np.zeros((units, n_in)), dw_hh=np.zeros((units, hidden)),
-        db_ih=np.zeros(units), db_hh=np.zeros(units),
-    )
-    arrays["h"][0] = rng.normal(size=(n_batch, hidden))
-    arrays["c"][0] = rng.normal(size=(n_batch, width))
-    arrays = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in arrays.items()}
-    arrays["n_active"] = np.full(n_steps, n_batch, np.int64) if n_active is None else np.asarray(n_active, np.int64)
-    return kind, arrays
+    p = kernel_problem(kind, n_batch, n_steps, n_in, hidden, np.full(n_batch, n_steps), np.random.default_rng(seed),
+                       dtype, weight_scale=0.3)
+    return p if n_active is None else p._replace(n_active=np.asarray(n_active, np.int64))
 
 
-def _input_gate_grads(kind, arrays):
-    """The GRU has its own buffer for the input-side gate gradients; the other cells reuse gx."""
-    return arrays["d_gates_x"] if kind == GRU else arrays["gx"]
+def run_cpu(p):
+    return run_kernels(on_backend(p, CPU), cpu.layer_forward, cpu.layer_backward)
 
 
-def run_cpu(kind, a):
-    cpu.layer_forward(kind, a["x"], a["w_ih"], a["w_hh"], a["b_ih"], a["b_hh"], a["h"], a["c"], a["saved"],
-                      a["gx"], a["gh"], a["n_active"])
-    cpu.layer_backward(kind, a["x"], a["w_ih"], a["w_hh"], a["h"], a["c"], a["saved"], a["d_out"], a["dh"],
-                       a["dc"], a["gx"], _input_gate_grads(kind, a), a["dx"], a["dw_ih"], a["dw_hh"], a["db_ih"],
-                       a["db_hh"], a["n_active"])
-    return a
-
-
-def run_gpu(kind, a, path):
-    d = {k: cuda.to_device(v) for k, v in a.items() if k != "n_active"}
-    gpu.layer_forward(kind, d["x"], d["w_ih"], d["w_hh"], d["b_ih"], d["b_hh"], d["h"], d["c"], d["saved"],
-                      d["gx"], d["gh"], a["n_active"], path=path)
-    forward = {k: d[k].copy_to_host() for k in ("h", "c", "saved")}
-    gpu.layer_backward(kind, d["x"], d["w_ih"], d["w_hh"], d["h"], d["c"], d["saved"], d["d_out"], d["dh"],
-                       d["dc"], d["gx"], _input_gate_grads(kind, d), d["dx"], d["dw_ih"], d["dw_hh"], d["db_ih"],
-                       d["db_hh"], a["n_active"], path=path)
-    result = {k: v.copy_to_host() for k, v in d.items()}
-    result.update(forward)
-    return result
+def run_gpu(p, path):
+    gpu_backend = get_backend("cuda")
+    return run_kernels(on_backend(p, gpu_backend), gpu.layer_forward, gpu.layer_backward, gpu_backend, path=path)
 
 
 @pytest.mark.parametrize("path", ["persistent", "per_step"])
@@ -78,9 +46,9 @@ def test_gpu_kernels_match_cpu_kernels(cell, dtype, path):
     # strided over them, the per-step kernels' 3*H (sequence, unit) pairs span several blocks;
     # 3 sequences: 3 blocks
     hidden = 3 if cell in ("lstm", "gru") else 10
-    kind, arrays = problem(cell, n_steps=3, n_batch=3, n_in=2, hidden=hidden, dtype=dtype)
-    expected = run_cpu(kind, {k: v.copy() for k, v in arrays.items()})
-    got = run_gpu(kind, arrays, path)
+    p = problem(cell, n_steps=3, n_batch=3, n_in=2, hidden=hidden, dtype=dtype)
+    expected = run_cpu(p)
+    got = run_gpu(p, path)
     for name in ("h", "c", "saved", "dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh"):
         assert rel_error(got[name], expected[name]) < TOLERANCE[dtype], name
     assert rel_error(got["db_ih"], got["db_hh"]) > (0.01 if cell == "gru" else -1)  # GRU: b_hn's differs
@@ -90,9 +58,9 @@ def test_gpu_kernels_match_cpu_kernels(cell, dtype, path):
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
 def test_gpu_kernels_match_cpu_kernels_on_variable_lengths(cell, path):
     # lengths 4, 3, 1 (sorted): 3, 3, 2, 1 sequences run at the four steps
-    kind, arrays = problem(cell, n_steps=4, n_batch=3, n_in=2, hidden=3, dtype=np.float64, n_active=[3, 2, 2, 1])
-    expected = run_cpu(kind, {k: v.copy() for k, v in arrays.items()})
-    got = run_gpu(kind, arrays, path)
+    p = problem(cell, n_steps=4, n_batch=3, n_in=2, hidden=3, dtype=np.float64, n_active=[3, 2, 2, 1])
+    expected = run_cpu(p)
+    got = run_gpu(p, path)
     for name in ("h", "c", "saved", "dh", "dc", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh"):
         assert rel_error(got[name], expected[name]) < 1e-10, name
     assert np.all(expected["dx"][3, 1:] == 0.0) and np.all(expected["h"][4, 2] == expected["h"][2, 2])
@@ -101,9 +69,9 @@ def test_gpu_kernels_match_cpu_kernels_on_variable_lengths(cell, path):
 def test_persistent_kernels_with_weights_off_chip(monkeypatch):
     """Recurrent weights larger than the shared buffer are read from global memory instead."""
     monkeypatch.setattr(recurrent, "CUDA_MAX_SHARED_WEIGHTS", 8)  # read by the simulator at run time
-    kind, arrays = problem("lstm", n_steps=3, n_batch=2, n_in=2, hidden=3, dtype=np.float64)
-    expected = run_cpu(kind, {k: v.copy() for k, v in arrays.items()})
-    got = run_gpu(kind, arrays, "persistent")
+    p = problem("lstm", n_steps=3, n_batch=2, n_in=2, hidden=3, dtype=np.float64)
+    expected = run_cpu(p)
+    got = run_gpu(p, "persistent")
     for name in ("h", "c", "dh", "dc", "dw_hh", "dx"):
         assert rel_error(got[name], expected[name]) < 1e-10, name
 
@@ -120,6 +88,20 @@ def test_matmul_with_transposes_bias_and_accumulation():
     sums = cuda.device_array(21)
     gpu.column_sum(cuda.to_device(b), sums)
     np.testing.assert_allclose(sums.copy_to_host(), b.sum(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("path", ["persistent", "per_step"])
+def test_gpu_forward_takes_inference_buffers(path):
+    """The contract's one-step inference buffers are accepted and give the training pass's states."""
+    p = problem("lstm", n_steps=3, n_batch=2, n_in=2, hidden=3, dtype=np.float64)
+    expected = run_cpu(p)
+    gpu_backend = get_backend("cuda")
+    on_device = on_backend(p, gpu_backend)
+    buffers = inference_buffers(p, gpu_backend)
+    gpu.layer_forward(p.kind, on_device.x, on_device.weights, buffers, p.n_active, path=path)
+    assert buffers.saved.shape[0] == 1
+    for name, array in (("h", buffers.h), ("c", buffers.c)):
+        assert rel_error(array.copy_to_host(), expected[name]) < 1e-10, name
 
 
 def test_path_choice():
