@@ -166,6 +166,65 @@ class CPUBackend:
     def masked_axpy(self, y, x, mask, a):
         y[mask] += a * x[mask]
 
+    # ------------------------------------------------------------------------------------------ losses
+    # The numpy losses of cpu/losses.py (re-exported by fastrnn.losses), so the results are theirs.
+
+    def squared_error(self, y_pred, y_true, weights=None):
+        """Half mean squared error and its gradient (:func:`.cpu.losses.squared_error`).
+
+        Parameters
+        ----------
+        y_pred, y_true : (n, ..., n_outputs) arrays
+        weights : (n, ...) array, optional
+            Per-entry weights over the leading axes (0 excludes an entry, such as a padded step).
+
+        Returns
+        -------
+        loss : float
+        d_pred : (n, ..., n_outputs) numpy array
+        """
+        from .cpu.losses import squared_error
+
+        return squared_error(y_pred, y_true, weights)
+
+    def softmax_cross_entropy(self, logits, labels, weights=None):
+        """Mean softmax cross-entropy and its gradient (:func:`.cpu.losses.softmax_cross_entropy`).
+
+        Parameters
+        ----------
+        logits : (n, ..., n_classes) array
+        labels : (n, ...) integer array
+            Class indices in ``[0, n_classes)``.
+        weights : (n, ...) array, optional
+
+        Returns
+        -------
+        loss : float
+        d_logits : (n, ..., n_classes) numpy array
+        """
+        from .cpu.losses import softmax_cross_entropy
+
+        return softmax_cross_entropy(logits, labels, weights)
+
+    def binary_cross_entropy(self, logits, targets, weights=None):
+        """Mean binary cross-entropy of ``sigmoid(logits)`` and its gradient
+        (:func:`.cpu.losses.binary_cross_entropy`).
+
+        Parameters
+        ----------
+        logits : (n, ..., 1) array
+        targets : (n, ...) array of 0 and 1
+        weights : (n, ...) array, optional
+
+        Returns
+        -------
+        loss : float
+        d_logits : (n, ..., 1) numpy array, in the logits' dtype
+        """
+        from .cpu.losses import binary_cross_entropy
+
+        return binary_cross_entropy(logits, targets, weights)
+
 
 class CUDABackend:
     """numba-cuda device arrays and the ``@cuda.jit`` kernels."""
