@@ -166,6 +166,65 @@ class CPUBackend:
     def masked_axpy(self, y, x, mask, a):
         y[mask] += a * x[mask]
 
+    # ------------------------------------------------------------------------------------------ losses
+    # The numpy losses of cpu/losses.py (re-exported by fastrnn.losses), so the results are theirs.
+
+    def squared_error(self, y_pred, y_true, weights=None):
+        """Half mean squared error and its gradient (:func:`.cpu.losses.squared_error`).
+
+        Parameters
+        ----------
+        y_pred, y_true : (n, ..., n_outputs) arrays
+        weights : (n, ...) array, optional
+            Per-entry weights over the leading axes (0 excludes an entry, such as a padded step).
+
+        Returns
+        -------
+        loss : float
+        d_pred : (n, ..., n_outputs) numpy array
+        """
+        from .cpu.losses import squared_error
+
+        return squared_error(y_pred, y_true, weights)
+
+    def softmax_cross_entropy(self, logits, labels, weights=None):
+        """Mean softmax cross-entropy and its gradient (:func:`.cpu.losses.softmax_cross_entropy`).
+
+        Parameters
+        ----------
+        logits : (n, ..., n_classes) array
+        labels : (n, ...) integer array
+            Class indices in ``[0, n_classes)``.
+        weights : (n, ...) array, optional
+
+        Returns
+        -------
+        loss : float
+        d_logits : (n, ..., n_classes) numpy array
+        """
+        from .cpu.losses import softmax_cross_entropy
+
+        return softmax_cross_entropy(logits, labels, weights)
+
+    def binary_cross_entropy(self, logits, targets, weights=None):
+        """Mean binary cross-entropy of ``sigmoid(logits)`` and its gradient
+        (:func:`.cpu.losses.binary_cross_entropy`).
+
+        Parameters
+        ----------
+        logits : (n, ..., 1) array
+        targets : (n, ...) array of 0 and 1
+        weights : (n, ...) array, optional
+
+        Returns
+        -------
+        loss : float
+        d_logits : (n, ..., 1) numpy array, in the logits' dtype
+        """
+        from .cpu.losses import binary_cross_entropy
+
+        return binary_cross_entropy(logits, targets, weights)
+
 
 class CUDABackend:
     """numba-cuda device arrays and the ``@cuda.jit`` kernels."""
@@ -242,6 +301,67 @@ class CUDABackend:
 
     def masked_axpy(self, y, x, mask, a):
         self._elementwise.masked_axpy(y, x, mask, a)
+
+    # ------------------------------------------------------------------------------------------ losses
+    # The @cuda.jit twins of cpu/losses.py (cuda/losses.py): the loss is reduced on the device and only
+    # the scalar comes back; the gradient stays on the device. Host arrays are copied there first.
+
+    def squared_error(self, y_pred, y_true, weights=None):
+        """Half mean squared error and its gradient, on the device (:func:`.cuda.losses.squared_error`).
+
+        Parameters
+        ----------
+        y_pred, y_true : (n, ..., n_outputs) device arrays
+        weights : (n, ...) device array, optional
+            Per-entry weights over the leading axes (0 excludes an entry, such as a padded step).
+
+        Returns
+        -------
+        loss : float
+        d_pred : (n, ..., n_outputs) device array, in ``y_pred``'s dtype
+        """
+        from .cuda import losses
+
+        return losses.squared_error(y_pred, y_true, weights)
+
+    def softmax_cross_entropy(self, logits, labels, weights=None):
+        """Mean softmax cross-entropy and its gradient, on the device
+        (:func:`.cuda.losses.softmax_cross_entropy`).
+
+        Parameters
+        ----------
+        logits : (n, ..., n_classes) device array
+        labels : (n, ...) int64 device array
+            Class indices in ``[0, n_classes)``.
+        weights : (n, ...) device array, optional
+
+        Returns
+        -------
+        loss : float
+        d_logits : (n, ..., n_classes) device array, in the logits' dtype
+        """
+        from .cuda import losses
+
+        return losses.softmax_cross_entropy(logits, labels, weights)
+
+    def binary_cross_entropy(self, logits, targets, weights=None):
+        """Mean binary cross-entropy of ``sigmoid(logits)`` and its gradient, on the device
+        (:func:`.cuda.losses.binary_cross_entropy`).
+
+        Parameters
+        ----------
+        logits : (n, ..., 1) device array
+        targets : (n, ...) float device array of 0 and 1
+        weights : (n, ...) device array, optional
+
+        Returns
+        -------
+        loss : float
+        d_logits : (n, ..., 1) device array, in the logits' dtype
+        """
+        from .cuda import losses
+
+        return losses.binary_cross_entropy(logits, targets, weights)
 
 
 CPU_BACKEND = CPUBackend()

@@ -14,7 +14,7 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
 cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
 from numba import types  # noqa: E402
 
-from fastrnn.kernels.cuda import elementwise, linalg, recurrent  # noqa: E402
+from fastrnn.kernels.cuda import elementwise, linalg, losses, recurrent  # noqa: E402
 
 
 def _compile(kernel, signature):
@@ -30,6 +30,7 @@ def _signatures(dtype):
     a1, a2, a3 = types.Array(dtype, 1, "A"), types.Array(dtype, 2, "A"), types.Array(dtype, 3, "A")
     i64, b = types.int64, types.boolean
     ints = types.Array(i64, 1, "A")
+    f1, f2 = types.Array(types.float64, 1, "A"), types.Array(types.float64, 2, "A")
     return {
         "matmul": (linalg._matmul_kernel, (a2, a2, a2, b, b, a1, a1, i64, b, dtype)),
         "column_sum": (linalg._column_sum_kernel, (a2, a1, dtype)),
@@ -48,6 +49,14 @@ def _signatures(dtype):
         "sgd": (elementwise._sgd_kernel, (a1, a1, a1, dtype, dtype, b)),
         "adam": (elementwise._adam_kernel, (a1, a1, a1, a1, types.UniTuple(dtype, 7))),
         "adagrad": (elementwise._adagrad_kernel, (a1, a1, a1, dtype, dtype)),
+        # losses (cuda/losses.py): float64 partial sums, totals and softmax row statistics
+        "loss_finish": (losses._finish, (f2, i64, b, f1)),
+        "squared_error_partials": (losses._squared_error_partials, (a2, a2, a1, b, f2)),
+        "squared_error_gradient": (losses._squared_error_gradient, (a2, a2, a1, b, f1, a2)),
+        "softmax_partials": (losses._softmax_partials, (a2, ints, a1, b, f2, f2)),
+        "softmax_gradient": (losses._softmax_gradient, (a2, ints, a1, b, f2, f1, a2)),
+        "binary_partials": (losses._binary_partials, (a1, a1, a1, b, f2)),
+        "binary_gradient": (losses._binary_gradient, (a1, a1, a1, b, f1, a1)),
     }
 
 
@@ -59,3 +68,5 @@ def test_kernel_compiles_to_ptx_for_sm90(name, dtype):
     assert ".target sm_90" in ptx and ".entry" in ptx
     if name.endswith("persistent"):
         assert ".shared" in ptx and "bar.sync" in ptx  # state on chip, block barriers only
+    if name.endswith("partials") or name == "loss_finish":
+        assert ".shared" in ptx and "bar.sync" in ptx  # block reductions in shared memory
