@@ -15,7 +15,7 @@ import scipy.sparse
 from .._network import SequenceNetwork
 from .._packing import padding_mask, sort_by_length
 from ..data import is_ragged, pad_sequences
-from ..kernels.dispatch import resolve_device
+from ..kernels.dispatch import CPU_BACKEND, resolve_device
 from .._validation import as_generator, as_real_array, check_finite, check_sequences
 from ._params import EstimatorParams
 from ._training import StochasticTraining, TrainingData
@@ -266,6 +266,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         # the training data go to the device once; mini-batches are gathered there
         x_tm = backend.asarray(np.ascontiguousarray(X.transpose(1, 0, 2)), self._float_type)
         targets_tm = targets if self.output == "last" else np.ascontiguousarray(np.swapaxes(targets, 0, 1))
+        targets_tm = backend.asarray(targets_tm, targets_tm.dtype)  # so do the targets: the loss runs there
         data = TrainingData(_SequenceData(x_tm, targets_tm, lengths, states, validation), X.shape[0], X.shape[0])
         return self._fit_stochastic(data, incremental, early_stopping)
 
@@ -295,7 +296,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         network = self.network_
         backend = network.backend
         lengths = None if content.lengths is None else content.lengths[index]
-        targets = content.targets[index] if self.output == "last" else content.targets[:, index]
+        targets = _gather_targets(backend, content.targets, index, self.output == "last")
         states = self._slice_states(content.states, index)
         x = backend.gather_batch(content.x, index)
         chunks = self._time_chunks(x.shape[0])
@@ -308,8 +309,9 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
                 _, tape = network.forward(x_chunk, states, lengths, train=False)
                 continue
             outputs, tape = network.forward(x_chunk, states, lengths)
-            loss, d_outputs = self._loss(backend.to_host(outputs), targets if self.output == "last" else targets[chunk],
-                                         self._step_weights(lengths, x_chunk.shape[0]))
+            weights = self._step_weights(lengths, x_chunk.shape[0])
+            loss, d_outputs = self._loss(backend, outputs, targets if self.output == "last" else targets[chunk],
+                                         None if weights is None else backend.asarray(weights, weights.dtype))
             loss = step(loss, x_chunk.shape[1],
                         lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
             loss_sum += loss * (1 if self.output == "last" else chunk.stop - chunk.start)
@@ -320,7 +322,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         x_val, targets_val, lengths_val = data.content.validation
         val_out = self._raw_outputs(x_val, on_device=True, lengths=lengths_val)
         val_weights = self._step_weights(lengths_val, x_val.shape[0])
-        val_loss = self._loss(val_out if self.output == "last" else val_out.transpose(1, 0, 2),
+        val_loss = self._loss(CPU_BACKEND, val_out if self.output == "last" else val_out.transpose(1, 0, 2),
                               targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1),
                               val_weights)[0]
         score = self._score_outputs(val_out, targets_val, None if val_weights is None else val_weights.T > 0)
@@ -332,3 +334,15 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         if self.bptt_steps is None or self.bptt_steps >= n_steps:
             return [slice(0, n_steps)]
         return [slice(start, min(start + self.bptt_steps, n_steps)) for start in range(0, n_steps, self.bptt_steps)]
+
+
+def _gather_targets(backend, targets, index, per_sequence):
+    """The targets of the mini-batch ``index`` on ``backend``: rows of ``targets: (N, ...)``
+    (``per_sequence``) or columns of the time-major ``targets: (T, N, ...)``."""
+    if backend.name == "cpu":
+        return targets[index] if per_sequence else targets[:, index]
+    steps = 1 if per_sequence else targets.shape[0]
+    rows = targets.reshape(steps, targets.shape[0 if per_sequence else 1], -1)
+    batch = backend.gather_batch(rows, index)
+    return batch.reshape((len(index),) + targets.shape[1:] if per_sequence
+                         else (targets.shape[0], len(index)) + targets.shape[2:])

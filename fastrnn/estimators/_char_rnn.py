@@ -22,7 +22,7 @@ from .._network import ConditionedSequenceNetwork, SequenceNetwork
 from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite
 from ..kernels.dispatch import resolve_device
-from ..losses import log_softmax, softmax_cross_entropy
+from ..losses import log_softmax
 from ._params import EstimatorParams
 from ._training import StochasticTraining, TrainingData
 
@@ -238,14 +238,16 @@ class CharRNN(EstimatorParams, StochasticTraining):
         if isinstance(content, _TextStreams):
             x = backend.asarray(self._one_hot(content.inputs[batch]), self._float_type)
             outputs, tape = network.forward(x, content.carried[0])
-            loss, d_outputs = self._loss(backend.to_host(outputs), content.targets[batch])
+            targets = backend.asarray(content.targets[batch], content.targets.dtype)
+            loss, d_outputs = self._loss(backend, outputs, targets)
             loss = step(loss, x.shape[1], lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
             content.carried[0] = network.final_states(tape)
             return loss
         inputs, targets, weights = self._teacher_forcing([content.codes[i] for i in batch])
         x = backend.asarray(self._one_hot(inputs), self._float_type)
         outputs, tape = network.forward(x, content.features[batch], content.lengths[batch])
-        loss, d_outputs = self._loss(backend.to_host(outputs), targets, weights)
+        loss, d_outputs = self._loss(backend, outputs, backend.asarray(targets, targets.dtype),
+                                     backend.asarray(weights, weights.dtype))
         return step(loss, len(batch), lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
 
     def _teacher_forcing(self, codes):
@@ -261,8 +263,9 @@ class CharRNN(EstimatorParams, StochasticTraining):
             weights[:c.size + 1, b] = 1.0
         return inputs, targets, weights
 
-    def _loss(self, outputs, targets, weights=None):
-        return softmax_cross_entropy(outputs, targets, weights)
+    def _loss(self, backend, outputs, targets, weights=None):
+        """Cross-entropy of the next characters and its gradient, computed on ``backend``."""
+        return backend.softmax_cross_entropy(outputs, targets, weights)
 
     # ------------------------------------------------------------------ using the model
     def _run(self, codes_tm, states):

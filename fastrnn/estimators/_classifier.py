@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from .. import exceptions
-from ..losses import binary_cross_entropy, log_sigmoid, log_softmax, softmax_cross_entropy
+from ..losses import log_sigmoid, log_softmax
 from ._base import BaseRNNEstimator
 from ._regressor import _check_y_not_none
 
@@ -201,10 +201,11 @@ class RNNClassifier(BaseRNNEstimator):
     def _n_network_outputs(self):
         return self.n_outputs_
 
-    def _loss(self, outputs, targets, weights=None):
+    def _loss(self, backend, outputs, targets, weights=None):
+        """Cross-entropy and its gradient, computed on ``backend`` (where ``outputs`` are)."""
         if len(self.classes_) == 2:
-            return binary_cross_entropy(outputs, targets, weights)
-        return softmax_cross_entropy(outputs, targets, weights)
+            return backend.binary_cross_entropy(outputs, targets, weights)
+        return backend.softmax_cross_entropy(outputs, targets, weights)
 
     def _score_outputs(self, outputs, targets, mask=None):
         """Accuracy for batch-first logits and encoded targets (over the steps where ``mask`` is True)."""

@@ -3,7 +3,6 @@
 import numpy as np
 
 from .._validation import as_real_array, check_finite, check_positive_int
-from ..losses import squared_error
 from ._base import BaseRNNEstimator
 
 
@@ -287,8 +286,9 @@ class RNNRegressor(BaseRNNEstimator):
     def _n_network_outputs(self):
         return self.n_outputs_
 
-    def _loss(self, outputs, targets, weights=None):
-        return squared_error(outputs, targets, weights)
+    def _loss(self, backend, outputs, targets, weights=None):
+        """Half mean squared error and its gradient, computed on ``backend`` (where ``outputs`` are)."""
+        return backend.squared_error(outputs, targets, weights)
 
     def _score_outputs(self, outputs, targets, mask=None):
         """R² for batch-first outputs and targets (over the steps where ``mask`` is True, if given)."""

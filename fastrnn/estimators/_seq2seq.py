@@ -20,7 +20,7 @@ from .._network import EncoderDecoderNetwork
 from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite, check_positive_int
 from ..kernels.dispatch import resolve_device
-from ..losses import log_softmax, softmax_cross_entropy, squared_error
+from ..losses import log_softmax
 from ._params import EstimatorParams
 from ._regressor import r2_score
 from ._training import StochasticTraining, TrainingData
@@ -242,13 +242,13 @@ class Seq2Seq(EstimatorParams, StochasticTraining):
         x = backend.asarray(pairs.x[index].transpose(1, 0, 2), self._float_type)
         dec_in = backend.asarray(pairs.dec_in[index].transpose(1, 0, 2), self._float_type)
         outputs, tape = network.forward(x, pairs.lengths[index], dec_in)
-        outputs = backend.to_host(outputs)
         targets_tm = np.swapaxes(pairs.targets[index], 0, 1)
-        weights_tm = np.ascontiguousarray(pairs.weights[index].T)
+        targets_tm = backend.asarray(targets_tm, targets_tm.dtype)
+        weights_tm = backend.asarray(pairs.weights[index].T, pairs.weights.dtype)
         if self._output_tokens:
-            loss, d_outputs = softmax_cross_entropy(outputs, targets_tm, weights_tm)
+            loss, d_outputs = backend.softmax_cross_entropy(outputs, targets_tm, weights_tm)
         else:
-            loss, d_outputs = squared_error(outputs, targets_tm, weights_tm)
+            loss, d_outputs = backend.squared_error(outputs, targets_tm, weights_tm)
         return step(loss, len(index), lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
 
     def _learn_vocabularies(self, X_arrays, input_tokens, Y_arrays, output_tokens):
