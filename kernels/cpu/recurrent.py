@@ -38,14 +38,13 @@ import numpy as np
 from numba import njit
 
 from .. import cells, config
-from ..cache import drop_stale_cache
-from ..cells import GRU
+from ..cache import drop_stale_cache, package_files
+from ..cells import GRU, N_GATES, backward_step, forward_step, recurrent_bias_block
 from ..config import INLINE_OPTIONS, JIT_OPTIONS
-from . import steps, vector
-from .steps import backward_step, forward_step
+from . import vector
 from .vector import add_to, copy_into
 
-drop_stale_cache(__file__, [cells.__file__, config.__file__, steps.__file__, vector.__file__])
+drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__])
 
 #: products of at most this many multiply-adds take OpenBLAS's small-matrix path (see product_plan)
 SMALL_PRODUCT_LIMIT = 1_000_000
@@ -63,13 +62,12 @@ MIN_CHUNK_ROWS = 128
 
 @njit(**JIT_OPTIONS)
 def projection_bias(kind, b_ih, b_hh):
-    """The bias added to the input projections: ``b_ih + b_hh``, except in the GRU's n block, where
-    ``b_hn`` is added to the recurrent projection at every step instead (it sits inside the reset
-    gate's product). ``b_ih, b_hh: (G*H,)``; returns a new (G*H,) array."""
+    """The bias added to the input projections: ``b_ih + b_hh``, but ``b_ih`` alone in the columns whose
+    ``b_hh`` goes to the recurrent product instead (:func:`fastrnn.kernels.cells.gru.recurrent_bias_block`:
+    the GRU's n block). ``b_ih, b_hh: (G*H,)``; returns a new (G*H,) array."""
     bias = b_ih + b_hh
-    if kind == GRU:
-        hidden = b_ih.shape[0] // 3
-        copy_into(bias[2 * hidden:], b_ih[2 * hidden:])
+    start, stop = recurrent_bias_block(kind, b_ih.shape[0] // N_GATES[kind])
+    copy_into(bias[start:stop], b_ih[start:stop])
     return bias
 
 
@@ -91,9 +89,8 @@ def forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, 
     arguments as in :func:`layer_forward`.
     """
     n_steps = h.shape[0] - 1
-    hidden = h.shape[2]
-    gru = kind == GRU
-    b_hn = b_hh[2 * hidden:]
+    recurrent_start, recurrent_stop = recurrent_bias_block(kind, h.shape[2])  # the GRU's b_hn
+    recurrent_bias = b_hh[recurrent_start:recurrent_stop]
     slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)
     slab_out_x = np.empty((block_rows, w_ih_slabs.shape[2]), h.dtype)
     for t in range(n_steps):
@@ -106,9 +103,9 @@ def forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, 
             for b in range(gx_block.shape[0]):
                 add_to(gx_block[b], bias)
             slab_product(h[t][rows], w_hh_slabs, gh_block, slab_out)
-            if gru:
+            if recurrent_stop > recurrent_start:
                 for b in range(gh_block.shape[0]):
-                    add_to(gh_block[b][2 * hidden:], b_hn)
+                    add_to(gh_block[b][recurrent_start:recurrent_stop], recurrent_bias)
             forward_step(kind, gx_block, gh_block, h[t][rows], c[t][rows], h[t + 1][rows], c[t + 1][rows],
                          saved[step][rows])
         for b in range(max(run_stop, row_start), row_stop):  # finished sequences keep their state

@@ -2,7 +2,8 @@
 
 ``layer_forward`` and ``layer_backward`` take the same arguments as their CPU twins, as numba-cuda
 device arrays, and produce the same results. The cell math is the CPU's own: each thread calls
-:func:`fastrnn.kernels.cells.unit_forward` / ``unit_backward`` for its (sequence, unit).
+:func:`fastrnn.kernels.cells.unit_forward` / ``unit_backward`` for its (sequence, unit), the unit
+forms that sit next to the CPU's row forms in each cell's module.
 
 Which path runs when (``path="auto"``):
 
@@ -33,11 +34,13 @@ from numba.cuda import config as cuda_config
 
 from .. import cells, config
 from ..config import CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN, CUDA_MAX_SHARED_WEIGHTS
-from ..cache import drop_stale_cache
+from ..cache import drop_stale_cache, package_files
+from ..cells import recurrent_bias_block
+from ..cells.step import python_unit_forms
 from .elementwise import fill
 from .linalg import column_sum, matmul
 
-drop_stale_cache(__file__, [cells.__file__, config.__file__])
+drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__])
 
 
 
@@ -52,7 +55,7 @@ def _stage_rows_jit(matrix, flat, tid, n_threads):
 if cuda_config.ENABLE_CUDASIM:
     # The simulator runs kernels as Python, with its own array objects that compiled CPU functions
     # cannot take: call the functions' Python source (their scalar helpers stay compiled).
-    unit_forward, unit_backward = cells.unit_forward.py_func, cells.unit_backward.py_func
+    unit_forward, unit_backward = python_unit_forms()
     _stage_rows = _stage_rows_jit.py_func
 else:
     # On a GPU the same @njit functions are compiled into the kernels by numba-cuda (a
@@ -223,19 +226,18 @@ def layer_forward(kind, x, w_ih, w_hh, b_ih, b_hh, h, c, saved, gx, gh, n_active
 
 
 def _split_recurrent_bias(kind, b_hh, hidden):
-    """(part of b_hh added to the input projection, part added to the recurrent product).
-
-    Every cell but the GRU adds all of b_hh to the input projection; the GRU's ``b_hn`` belongs
-    inside the reset gate's product (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
-    """
+    """(part of b_hh added to the input projection, part added to the recurrent product), as full
+    (G*H,) device arrays with zeros elsewhere, split by :func:`fastrnn.kernels.cells.gru.recurrent_bias_block`
+    (every cell but the GRU adds all of b_hh to the input projection)."""
+    start, stop = recurrent_bias_block(kind, hidden)
     h_bias = cuda.device_array(b_hh.shape, dtype=b_hh.dtype)
     fill(h_bias, 0)
-    if kind != cells.GRU:
+    if stop == start:
         return b_hh, h_bias
     x_bias = cuda.device_array(b_hh.shape, dtype=b_hh.dtype)
     x_bias.copy_to_device(b_hh)
-    fill(x_bias[2 * hidden:], 0)
-    h_bias[2 * hidden:].copy_to_device(b_hh[2 * hidden:])
+    fill(x_bias[start:stop], 0)
+    h_bias[start:stop].copy_to_device(b_hh[start:stop])
     return x_bias, h_bias
 
 
