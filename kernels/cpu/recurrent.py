@@ -40,24 +40,12 @@ from numba import njit
 from .. import cells, config
 from ..cache import drop_stale_cache, package_files
 from ..cells import GRU, N_GATES, backward_step, forward_step, recurrent_bias_block
-from ..config import INLINE_OPTIONS, JIT_OPTIONS
+from ..config import (INLINE_OPTIONS, JIT_OPTIONS, MAX_SLAB_ROWS, MAX_SLAB_WIDTH, MIN_BLOCK_ROWS, MIN_CHUNK_ROWS,
+                      MIN_SLAB_WIDTH, SMALL_PRODUCT_LIMIT)
 from . import vector
 from .vector import add_to, copy_into
 
 drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__])
-
-#: products of at most this many multiply-adds take OpenBLAS's small-matrix path (see product_plan)
-SMALL_PRODUCT_LIMIT = 1_000_000
-#: fewest rows per block worth cutting a step's product into
-MIN_BLOCK_ROWS = 4
-#: widest and narrowest column slab of a weight operand cut into slabs (the widest divisor is taken)
-MAX_SLAB_WIDTH = 64
-MIN_SLAB_WIDTH = 32
-#: most rows per block of a product by slabs
-MAX_SLAB_ROWS = 8
-#: fewest step rows per chunk of the backward pass's weight-gradient products (see chunk_rows;
-#: measured here, (G*H, n) by (n, H) products at n = 128 ran at ~93 GFLOP/s, the large-sgemm rate ~97)
-MIN_CHUNK_ROWS = 128
 
 
 @njit(**JIT_OPTIONS)

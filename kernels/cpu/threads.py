@@ -28,17 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from ..config import MIN_ROWS_PER_THREAD, MIN_SPLIT_WORK, POINTWISE_MULTIPLY_ADDS
 from . import recurrent
 from .blas_threads import blas_threads
 from .recurrent import backward_operands, backward_steps, forward_operands, forward_steps
-
-#: fewest batch rows a thread gets in the time loops (below, the per-step overheads dominate)
-MIN_ROWS_PER_THREAD = 4
-#: least work of a pass (pass_work) split over threads
-MIN_SPLIT_WORK = 20_000_000
-#: cost of a cell's pointwise step per gate unit, in multiply-adds of the products (measured: an
-#: LSTM step of 256 gate units takes ~0.2 us, a product runs ~50 G multiply-adds/s)
-POINTWISE_MULTIPLY_ADDS = 32
 
 _pool = None
 _pool_size = 0

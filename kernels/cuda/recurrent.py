@@ -33,7 +33,8 @@ from numba import cuda, njit
 from numba.cuda import config as cuda_config
 
 from .. import cells, config
-from ..config import CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN, CUDA_MAX_SHARED_WEIGHTS
+from ..config import (CUDA_JIT_OPTIONS, CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN,
+                      CUDA_MAX_SHARED_WEIGHTS)
 from ..cache import drop_stale_cache, package_files
 from ..cells import recurrent_bias_block
 from ..cells.step import python_unit_forms
@@ -64,7 +65,7 @@ else:
     _stage_rows = _stage_rows_jit
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved, n_active):
     """Block b runs sequence b through all steps. gx: (T, B, G*H) with the biases that enter it;
     w_hh_t: (H, G*H); gh_bias: (G*H,) the bias added to the recurrent product (GRU's b_hn, else 0);
@@ -107,7 +108,7 @@ def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved, n_active):
         cuda.syncthreads()
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, zero):
     """Block b backpropagates sequence b through all steps; dh (B, H): in dL/dh_T, out dL/dh_0.
     ``zero``: 0 in the arrays' dtype, so that float32 sums stay float32."""
@@ -152,7 +153,7 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gate
         dh[b, u] = dh_shared[u]
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _forward_pointwise(kind, gx, gh, h_prev, c_prev, h_out, c_out, saved):
     """One step of the per-step path: a thread per (sequence, unit)."""
     index = cuda.grid(1)
@@ -163,7 +164,7 @@ def _forward_pointwise(kind, gx, gh, h_prev, c_prev, h_out, c_out, saved):
                      index - b * hidden)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _backward_pointwise(kind, d_out, dh, dc, h_prev, c_prev, h, saved, d_gates, d_gates_x):
     index = cuda.grid(1)
     n_batch, hidden = h.shape
@@ -277,7 +278,7 @@ def layer_backward(kind, x, w_ih, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_g
     column_sum(d_gate_rows, db_hh)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _transpose_kernel(a, out):
     i, j = cuda.grid(2)
     if i < a.shape[0] and j < a.shape[1]:
@@ -286,6 +287,6 @@ def _transpose_kernel(a, out):
 
 def transpose(a, out):
     """``out = a.T`` for 2-D device arrays (the persistent kernel reads ``W_hh`` transposed)."""
-    threads = (16, 16)
-    blocks = ((a.shape[0] + 15) // 16, (a.shape[1] + 15) // 16)
-    _transpose_kernel[blocks, threads](a, out)
+    tile = config.CUDA_TRANSPOSE_TILE
+    blocks = ((a.shape[0] + tile - 1) // tile, (a.shape[1] + tile - 1) // tile)
+    _transpose_kernel[blocks, (tile, tile)](a, out)
