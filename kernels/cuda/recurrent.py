@@ -15,7 +15,7 @@ Which path runs when (``path="auto"``):
   ``G*H`` gate units (the recurrent product) and then over the ``H`` units (the cell), with two block
   barriers per step and no grid-wide barrier, so the simulator checks it faithfully. No per-step
   launch overhead: this is the path for the small hidden sizes and batches where per-step launches
-  (5-10 us each) would dominate.
+  (microseconds each) would dominate.
 - **per-step** (larger hidden sizes): per time step, one tiled product ``gh = h_{t-1} W_hh^T`` over
   the batch, which reads ``W_hh`` once per tile row rather than once per sequence, and one fused
   pointwise kernel with a thread per (sequence, unit).
