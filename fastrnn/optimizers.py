@@ -1,18 +1,16 @@
 """Stochastic optimizers that update flat parameter buffers in place, on the CPU or on a GPU.
 
 An optimizer holds only its state (momentum, moments); each :meth:`step` receives the parameter
-buffers and their gradients. The state lives where the parameters live: numpy arrays for host
-buffers (updated in one compiled pass by :mod:`fastrnn.kernels.cpu.updates`), device arrays
-(updated by the kernels of :mod:`fastrnn.kernels.cuda.elementwise`) for GPU buffers, and it
-follows them when they move, so a model trained on a GPU can be pickled (the state is pickled as
-numpy arrays) and trained on with a CPU. Kept apart from the models and the losses, as in
-scikit-learn's ``neural_network``.
+buffers and their gradients and updates them through the backend of the buffers
+(:func:`fastrnn.kernels.dispatch.backend_of`: one compiled pass on the CPU, one kernel on a GPU).
+The state lives where the parameters live and follows them when they move, so a model trained on a
+GPU can be pickled (the state is pickled as numpy arrays) and trained on with a CPU. Kept apart from
+the models and the losses, as in scikit-learn's ``neural_network``.
 """
 
 import numpy as np
 
-from .kernels.cpu.updates import adagrad_step, adam_step, sgd_step
-from .kernels.dispatch import get_backend, is_device_array
+from .kernels.dispatch import backend_of
 
 __all__ = ["SGD", "Adam", "Adagrad"]
 
@@ -43,20 +41,20 @@ class _Optimizer:
             self.state = [{name: np.zeros(p.shape, dtype=p.dtype) for name in self._state_names} for p in params]
         self.t += 1
         for param, grad, state in zip(params, grads, self.state):
-            on_device = is_device_array(param)
+            backend = backend_of(param)
             for name, array in state.items():
-                if is_device_array(array) != on_device:  # the parameters moved: the state follows
-                    state[name] = get_backend("cuda").asarray(array, param.dtype) if on_device else array.copy_to_host()
-            if on_device:
-                self._update_device(param, grad, state)
-            else:
-                self._update(param, grad, state)
+                if backend_of(array) is not backend:  # the parameters moved: the state follows
+                    state[name] = backend.asarray(array, param.dtype)
+            self._update(backend, param, grad, state)
+
+    def _update(self, backend, param, grad, state):
+        """One buffer's update in place, by ``backend``'s kernels."""
+        raise NotImplementedError
 
     def __getstate__(self):
         state = self.__dict__.copy()
         if self.state is not None:  # pickle numpy arrays, never device objects
-            state["state"] = [{k: (v.copy_to_host() if is_device_array(v) else v) for k, v in s.items()}
-                              for s in self.state]
+            state["state"] = [{k: backend_of(v).to_host(v) for k, v in s.items()} for s in self.state]
         return state
 
 
@@ -81,13 +79,8 @@ class SGD(_Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def _update(self, param, grad, state):
-        sgd_step(param, grad, state["velocity"], self.learning_rate, self.momentum, self.nesterov)
-
-    def _update_device(self, param, grad, state):
-        from .kernels.cuda.elementwise import sgd_step
-
-        sgd_step(param, grad, state["velocity"], self.learning_rate, self.momentum, self.nesterov)
+    def _update(self, backend, param, grad, state):
+        backend.sgd_step(param, grad, state["velocity"], self.learning_rate, self.momentum, self.nesterov)
 
 
 class Adam(_Optimizer):
@@ -111,16 +104,10 @@ class Adam(_Optimizer):
             raise ValueError(f"epsilon must be > 0, got {epsilon!r}.")
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def _update(self, param, grad, state):
+    def _update(self, backend, param, grad, state):
         # PyTorch's form: epsilon is added after the second moment's bias correction
-        adam_step(param, grad, state["first_moment"], state["second_moment"], self.learning_rate, self.beta_1,
-                  self.beta_2, self.epsilon, self.t)
-
-    def _update_device(self, param, grad, state):
-        from .kernels.cuda.elementwise import adam_step
-
-        adam_step(param, grad, state["first_moment"], state["second_moment"], self.learning_rate,
-                  self.beta_1, self.beta_2, self.epsilon, self.t)
+        backend.adam_step(param, grad, state["first_moment"], state["second_moment"], self.learning_rate,
+                          self.beta_1, self.beta_2, self.epsilon, self.t)
 
 
 class Adagrad(_Optimizer):
@@ -140,10 +127,5 @@ class Adagrad(_Optimizer):
             raise ValueError(f"epsilon must be > 0, got {epsilon!r}.")
         self.epsilon = float(epsilon)
 
-    def _update(self, param, grad, state):
-        adagrad_step(param, grad, state["sum_of_squares"], self.learning_rate, self.epsilon)
-
-    def _update_device(self, param, grad, state):
-        from .kernels.cuda.elementwise import adagrad_step
-
-        adagrad_step(param, grad, state["sum_of_squares"], self.learning_rate, self.epsilon)
+    def _update(self, backend, param, grad, state):
+        backend.adagrad_step(param, grad, state["sum_of_squares"], self.learning_rate, self.epsilon)

@@ -1,12 +1,15 @@
 """Keep Numba's on-disk cache honest about the files a kernel module inlines.
 
 Numba keys a cached function on the timestamp of its *own* source file only. The time loops in
-``cpu/recurrent.py`` and ``cuda/*.py`` inline the cell functions of ``cells.py`` and read constants of
+``cpu/recurrent.py`` and ``cuda/*.py`` inline the cell functions of ``cells/`` and read constants of
 ``config.py``: edit those (in a development checkout) and Numba would keep serving machine code built
 from the old versions. :func:`drop_stale_cache` closes that gap: each kernel module calls it at import
 with the files it depends on; when their contents changed since the last import, the module's cache
 entries are deleted, so Numba compiles afresh. (An upgraded installation rewrites every file, which
 Numba notices by itself.)
+
+A package whose modules inline one another (``cells/``) is one dependency as a whole:
+:func:`package_files` lists its files.
 """
 
 import hashlib
@@ -53,3 +56,8 @@ def drop_stale_cache(module_file, dependencies):
     except OSError:
         pass
     return removed
+
+
+def package_files(module_file):
+    """The ``.py`` files of the package that holds ``module_file``, sorted (a new module counts at once)."""
+    return sorted(str(path) for path in Path(module_file).parent.glob("*.py"))

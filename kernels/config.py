@@ -1,13 +1,19 @@
-"""Every Numba option the kernels use, in one place.
+"""Every Numba option and every tuning knob of the kernels, in one place.
 
-Kernels import ``JIT_OPTIONS`` (array loops) and ``INLINE_OPTIONS`` (scalar and per-step helpers that
-are inlined into the loops) instead of repeating flags, so a change here reaches every kernel.
+Kernels import ``JIT_OPTIONS`` (array loops), ``INLINE_OPTIONS`` (scalar and per-step helpers that
+are inlined into the loops) and ``CUDA_JIT_OPTIONS`` (GPU kernels) instead of repeating flags, so a
+change here reaches every kernel. Two kinds of knobs follow them:
+
+- compile-time constants, which compiled code reads (imported by name into the kernel modules, which
+  list this file as a cache dependency: see :mod:`.cache`); change them here, before import;
+- values read at call time from this module (``config.NAME``) or, for the CPU's thread thresholds,
+  from :mod:`.cpu.threads`' names, so that tests can patch them.
 
 Choices:
 
 - ``cache=True``: compiled kernels are written next to the sources and reused by the next process.
-  Cell types are selected by an integer argument (never by passing jitted functions, which defeats
-  the cache in Numba 0.68).
+  Cell types are selected by an integer argument: Numba's cache cannot key a jitted function passed
+  as an argument, so every process would compile afresh.
 - ``error_model="numpy"``: division by zero gives inf/nan instead of a Python exception check in
   every division, which would keep the pointwise loops scalar.
 - ``fastmath``: the flags that let LLVM reassociate and contract (FMA) floating-point arithmetic.
@@ -23,11 +29,57 @@ JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=FASTMAT
 
 INLINE_OPTIONS = dict(JIT_OPTIONS, inline="always")
 
+# ------------------------------------------------------------------------------------------ CPU
+# Compile-time constants of cpu/recurrent.py's loops; products and plans: cpu.recurrent.product_plan.
+#: products of at most this many multiply-adds take OpenBLAS's small-matrix kernel, which skips
+#: packing the weight operand at every call (scipy's OpenBLAS 0.3.30, the one Numba calls)
+SMALL_PRODUCT_LIMIT = 1_000_000
+#: fewest rows per block a step's product is cut into: with fewer, the small-matrix kernel is slower
+#: than the general one
+MIN_BLOCK_ROWS = 4
+#: widest and narrowest column slab of a weight operand too large for one small product (the widest
+#: divisor of the columns is taken): narrow enough for the small-matrix kernel, wide enough for its lanes
+MAX_SLAB_WIDTH = 64
+MIN_SLAB_WIDTH = 32
+#: most rows per block of a product by slabs: 8 rows by 64-column slabs is the shape product_plan measured fastest
+MAX_SLAB_ROWS = 8
+#: fewest step rows per chunk of the backward pass's weight-gradient products: shorter ones run below
+#: the large-product rate (measured on the 2-core development machine: ~93 GFLOP/s at 128 rows, ~97 large)
+MIN_CHUNK_ROWS = 128
+
+# Thresholds of cpu/threads.py (plain Python, read at call time through that module's names).
+#: fewest batch rows a thread gets in the time loops: with fewer, the per-step overheads dominate
+MIN_ROWS_PER_THREAD = 4
+#: least work of a pass (multiply-adds, cpu.threads.pass_work) split over threads: waking a worker
+#: thread costs tens of microseconds, so a split pays only beyond about half a millisecond of work
+MIN_SPLIT_WORK = 20_000_000
+#: cost of a cell's pointwise step per gate unit in multiply-adds of the products, for pass_work (measured
+#: on the 2-core development machine: an LSTM step of 256 gate units ~0.2 us, products ~50 G multiply-adds/s)
+POINTWISE_MULTIPLY_ADDS = 32
+
 # ----------------------------------------------------------------------------------------- CUDA
-# Read at launch time (tests shrink it so that multi-block and strided paths run in the simulator).
+#: options of every @cuda.jit kernel: compiled kernels are cached next to the sources, as on the CPU
+CUDA_JIT_OPTIONS = dict(cache=True)
+
+# Launch sizes, read at launch time (tests shrink CUDA_THREADS_PER_BLOCK so that multi-block and
+# strided paths run in the simulator).
+#: most threads per block of the recurrent kernels (persistent: a block per sequence; per-step: a
+#: thread per (sequence, unit)); a multiple of the 32-thread warp
 CUDA_THREADS_PER_BLOCK = 256
+#: threads per block of the element-wise kernels (fill, gathers, clipping, optimizer updates): a
+#: multiple of the warp, enough blocks in flight to hide memory latency
+CUDA_ELEMENTWISE_THREADS = 256
+#: threads per block of the column sums (bias gradients), a thread per column: columns are few (G*H)
+CUDA_COLUMN_SUM_THREADS = 128
+#: edge of the transpose's square blocks of threads (16 x 16 = 256 threads, a whole number of warps)
+CUDA_TRANSPOSE_TILE = 16
+#: most blocks of the gradient norm's reduction: the host adds one partial sum per block
+CUDA_REDUCE_MAX_BLOCKS = 64
 
 # Compile-time constants (shapes of cuda.shared arrays must be module globals).
+#: threads per block of the gradient norm's reduction, also its shared buffer's length: a power of
+#: two, which the tree reduction in shared memory halves at each level
+CUDA_REDUCE_THREADS = 256
 #: whether numba runs CUDA kernels in its simulator (NUMBA_ENABLE_CUDASIM=1 before numba is imported)
 CUDA_SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 #: edge of the square tiles of the shared-memory matrix product: 16 (blocks of 256 threads) on a GPU,

@@ -1,9 +1,10 @@
 """``device="auto" | "cpu" | "cuda"`` -> the kernel set, behind one small backend interface.
 
 A backend allocates and copies arrays where its kernels run and exposes the kernels with the same
-arguments on either device: the recurrent layer loops, a matrix product, column sums, and the
-vector operations of training (gradient norm, clipping, weight decay, mini-batch gathering). The
-layers, the network and the optimizers of :mod:`fastrnn` are written once against it.
+arguments on either device: the recurrent layer loops, a matrix product, column sums, the vector
+operations of training (gradient norm, clipping, weight decay, mini-batch gathering) and the
+optimizer updates. The layers, the network and the optimizers of :mod:`fastrnn` are written once
+against it; :func:`backend_of` finds the backend of an array.
 
 - ``"cpu"``: numpy arrays and the ``@njit`` kernels.
 - ``"cuda"``: numba-cuda device arrays and the ``@cuda.jit`` kernels; also accepted in the CUDA
@@ -89,6 +90,11 @@ def is_device_array(array):
     """True for numba-cuda device arrays (and the simulator's stand-ins for them)."""
     return not isinstance(array, np.ndarray) and (
         hasattr(array, "__cuda_array_interface__") or hasattr(array, "copy_to_host"))
+
+
+def backend_of(array):
+    """The backend whose arrays ``array`` is: CUDA for a device array, else the CPU."""
+    return _cuda_backend() if is_device_array(array) else CPU_BACKEND
 
 
 class CPUBackend:
@@ -224,6 +230,28 @@ class CPUBackend:
         from .cpu.losses import binary_cross_entropy
 
         return binary_cross_entropy(logits, targets, weights)
+
+    # ------------------------------------------------------------------------- optimizer updates
+    # In place on flat buffers of this backend, the same arguments on both backends (the optimizers'
+    # state moves with backend_of(param).asarray and to_host).
+
+    def sgd_step(self, param, grad, velocity, learning_rate, momentum, nesterov):
+        """SGD with (Nesterov) momentum (:func:`fastrnn.kernels.cpu.updates.sgd_step`)."""
+        from .cpu import updates
+
+        updates.sgd_step(param, grad, velocity, learning_rate, momentum, nesterov)
+
+    def adam_step(self, param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
+        """Adam step ``t`` (1-based), PyTorch's form (:func:`fastrnn.kernels.cpu.updates.adam_step`)."""
+        from .cpu import updates
+
+        updates.adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t)
+
+    def adagrad_step(self, param, grad, sums, learning_rate, epsilon):
+        """Adagrad step (:func:`fastrnn.kernels.cpu.updates.adagrad_step`)."""
+        from .cpu import updates
+
+        updates.adagrad_step(param, grad, sums, learning_rate, epsilon)
 
 
 class CUDABackend:
@@ -362,6 +390,18 @@ class CUDABackend:
         from .cuda import losses
 
         return losses.binary_cross_entropy(logits, targets, weights)
+
+    # ------------------------------------------------------------------------- optimizer updates
+    # As on the CPU backend, by the kernels of cuda/elementwise.py.
+
+    def sgd_step(self, param, grad, velocity, learning_rate, momentum, nesterov):
+        self._elementwise.sgd_step(param, grad, velocity, learning_rate, momentum, nesterov)
+
+    def adam_step(self, param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
+        self._elementwise.adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t)
+
+    def adagrad_step(self, param, grad, sums, learning_rate, epsilon):
+        self._elementwise.adagrad_step(param, grad, sums, learning_rate, epsilon)
 
 
 CPU_BACKEND = CPUBackend()

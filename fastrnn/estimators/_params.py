@@ -154,5 +154,5 @@ class EstimatorParams:
 @functools.lru_cache(maxsize=None)
 def _init_parameter_names(cls):
     """Sorted names of ``cls.__init__``'s parameters, read once per class (``inspect.signature``
-    takes ~40 us, paid at every ``fit`` and ``partial_fit`` call by the parameter checks)."""
+    takes ~40 us on the development machine, paid at every ``fit`` and ``partial_fit`` call by the parameter checks)."""
     return tuple(sorted(name for name in inspect.signature(cls.__init__).parameters if name != "self"))

@@ -3,9 +3,9 @@
 When fastrnn splits a layer's work over the cores itself (:mod:`fastrnn.kernels.cpu.threads`), every
 BLAS call must stay in its caller's thread: after a multi-threaded call, OpenBLAS's idle worker keeps
 spinning on a core for a while (``OPENBLAS_THREAD_TIMEOUT``, about 0.1 s by default) and takes it from
-fastrnn's own threads. Measured here: a split LSTM forward pass (batch 16, T=200, hidden 128) took
-7.0 ms right after a two-thread input projection, 4.0 ms with the spinning cut short and 3.9 ms with
-OpenBLAS on one thread.
+fastrnn's own threads (measured on the 2-core development machine: a split LSTM forward pass, batch
+16, T=200, hidden 128, took 7.0 ms right after a two-thread input projection, 3.9 ms with OpenBLAS
+on one thread).
 
 scipy's wheels bundle OpenBLAS with its symbols prefixed (``scipy_openblas_set_num_threads``); older
 wheels and other builds use the plain names. Where no such library is found (scipy on MKL or

@@ -1,10 +1,10 @@
 """Matrix products of the heads and helpers, through the same BLAS as the layer kernels.
 
 numpy's ``np.dot`` runs on numpy's bundled OpenBLAS, Numba's on scipy's; each has its own thread pool,
-and the two pools spinning on the same cores slow each other down (measured here: the output head's
-(1600 x 128) @ (128 x 96) product took 4.3 ms through numpy between kernel calls, against ~0.3 ms
-expected, and the layer kernels after it slowed too). Every product of the CPU training loop therefore
-goes through Numba, so only scipy's pool is ever awake.
+and the two pools spinning on the same cores slow each other down (measured on the 2-core development
+machine: the output head's (1600 x 128) @ (128 x 96) product took 4.3 ms through numpy between kernel
+calls, against ~0.3 ms expected, and the layer kernels after it slowed too). Every product of the CPU
+training loop therefore goes through Numba, so only scipy's pool is ever awake.
 """
 
 import numpy as np

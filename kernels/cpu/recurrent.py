@@ -1,16 +1,18 @@
 """CPU time loops of one recurrent layer, shared by every cell.
 
-One layer, one direction, a batch of sequences, time-major contiguous arrays. The structure follows
-what was measured to be fast with Numba on a few cores:
+One layer, one direction, a batch of sequences, time-major contiguous arrays. The structure keeps
+every product small and every pass over data still in cache, which is what runs fast with Numba on a
+few cores:
 
 - each step runs in blocks of rows: the block's input projection, its recurrent product (both into
   preallocated buffers) and the cell's fused pointwise step, the products in blocks of rows and, for
   large weights, slabs of columns sized for OpenBLAS's small-matrix path (:func:`product_plan`);
   the weight operands are rearranged once per call (:func:`column_slabs`: ``W_ih`` and ``W_hh``
   transposed for the forward pass) so that every product is a plain row-major one; nothing is
-  allocated in the loop. (Measured here, projecting each block in the loop was 3-13 % faster than
-  one product for all steps before it, which writes and then re-reads ``T*B*G*H`` values, and the
-  forward pass then needs one pass over the threads instead of two; the two give identical values.)
+  allocated in the loop. The input projection is taken per block in the loop, not as one product
+  for all steps before it, which would write and then re-read ``T*B*G*H`` values and need a second
+  pass over the threads (the values are identical; measured on the 2-core development machine, the
+  per-block projection was 3-13 % faster).
 - the weight gradients are products over chunks of steps in the backward pass, taken as soon as a
   chunk's gate gradients are complete and still in cache: ``dW_ih += dG_x^T X`` and
   ``dW_hh += dG^T H_prev`` over the chunk's rows (:func:`backward_steps`).
@@ -22,9 +24,10 @@ several cores, each range with its own weight-gradient arrays; ``layer_forward``
 same loop with one step of ``gx`` and ``saved``, overwritten at every step.
 
 The phases are the compiled units; ``layer_forward`` and ``layer_backward`` are plain Python over
-them. A compiled function that calls other compiled functions gets their code linked into its own
-module and optimized again: with ``@njit`` wrappers, a first fit compiled for 25 s instead of 13 s
-here; each call from Python costs a few microseconds instead.
+them: a compiled function that calls other compiled functions gets their code linked into its own
+module and optimized again, which about doubles the first compilation (measured on the 2-core
+development machine, a first fit: 25 s with ``@njit`` wrappers, 13 s without), while a call from
+Python costs a few microseconds.
 
 Variable lengths: ``n_active[t]`` is the number of sequences still running at step ``t``. The
 sequences are sorted by decreasing length (the caller permutes the batch), so the running ones are
@@ -38,38 +41,24 @@ import numpy as np
 from numba import njit
 
 from .. import cells, config
-from ..cache import drop_stale_cache
-from ..cells import GRU
-from ..config import INLINE_OPTIONS, JIT_OPTIONS
-from . import steps, vector
-from .steps import backward_step, forward_step
+from ..cache import drop_stale_cache, package_files
+from ..cells import GRU, N_GATES, backward_step, forward_step, recurrent_bias_block
+from ..config import (INLINE_OPTIONS, JIT_OPTIONS, MAX_SLAB_ROWS, MAX_SLAB_WIDTH, MIN_BLOCK_ROWS, MIN_CHUNK_ROWS,
+                      MIN_SLAB_WIDTH, SMALL_PRODUCT_LIMIT)
+from . import vector
 from .vector import add_to, copy_into
 
-drop_stale_cache(__file__, [cells.__file__, config.__file__, steps.__file__, vector.__file__])
-
-#: products of at most this many multiply-adds take OpenBLAS's small-matrix path (see product_plan)
-SMALL_PRODUCT_LIMIT = 1_000_000
-#: fewest rows per block worth cutting a step's product into
-MIN_BLOCK_ROWS = 4
-#: widest and narrowest column slab of a weight operand cut into slabs (the widest divisor is taken)
-MAX_SLAB_WIDTH = 64
-MIN_SLAB_WIDTH = 32
-#: most rows per block of a product by slabs
-MAX_SLAB_ROWS = 8
-#: fewest step rows per chunk of the backward pass's weight-gradient products (see chunk_rows;
-#: measured here, (G*H, n) by (n, H) products at n = 128 ran at ~93 GFLOP/s, the large-sgemm rate ~97)
-MIN_CHUNK_ROWS = 128
+drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__])
 
 
 @njit(**JIT_OPTIONS)
 def projection_bias(kind, b_ih, b_hh):
-    """The bias added to the input projections: ``b_ih + b_hh``, except in the GRU's n block, where
-    ``b_hn`` is added to the recurrent projection at every step instead (it sits inside the reset
-    gate's product). ``b_ih, b_hh: (G*H,)``; returns a new (G*H,) array."""
+    """The bias added to the input projections: ``b_ih + b_hh``, but ``b_ih`` alone in the columns whose
+    ``b_hh`` goes to the recurrent product instead (:func:`fastrnn.kernels.cells.gru.recurrent_bias_block`:
+    the GRU's n block). ``b_ih, b_hh: (G*H,)``; returns a new (G*H,) array."""
     bias = b_ih + b_hh
-    if kind == GRU:
-        hidden = b_ih.shape[0] // 3
-        copy_into(bias[2 * hidden:], b_ih[2 * hidden:])
+    start, stop = recurrent_bias_block(kind, b_ih.shape[0] // N_GATES[kind])
+    copy_into(bias[start:stop], b_ih[start:stop])
     return bias
 
 
@@ -91,9 +80,8 @@ def forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, 
     arguments as in :func:`layer_forward`.
     """
     n_steps = h.shape[0] - 1
-    hidden = h.shape[2]
-    gru = kind == GRU
-    b_hn = b_hh[2 * hidden:]
+    recurrent_start, recurrent_stop = recurrent_bias_block(kind, h.shape[2])  # the GRU's b_hn
+    recurrent_bias = b_hh[recurrent_start:recurrent_stop]
     slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)
     slab_out_x = np.empty((block_rows, w_ih_slabs.shape[2]), h.dtype)
     for t in range(n_steps):
@@ -106,9 +94,9 @@ def forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, 
             for b in range(gx_block.shape[0]):
                 add_to(gx_block[b], bias)
             slab_product(h[t][rows], w_hh_slabs, gh_block, slab_out)
-            if gru:
+            if recurrent_stop > recurrent_start:
                 for b in range(gh_block.shape[0]):
-                    add_to(gh_block[b][2 * hidden:], b_hn)
+                    add_to(gh_block[b][recurrent_start:recurrent_stop], recurrent_bias)
             forward_step(kind, gx_block, gh_block, h[t][rows], c[t][rows], h[t + 1][rows], c[t + 1][rows],
                          saved[step][rows])
         for b in range(max(run_stop, row_start), row_stop):  # finished sequences keep their state
@@ -149,19 +137,20 @@ def product_plan(n_rows, n_inner, n_cols):
     """How the per-step products ``(n_rows, n_inner) @ (n_inner, n_cols)`` are cut: returns
     ``(block_rows, slab_cols)``, rows per call and columns per slab of the weight operand.
 
-    scipy's OpenBLAS (0.3.30, the kernels Numba calls) runs products of at most 10^6 multiply-adds
-    through a small-matrix kernel that skips packing the weights; larger ones pack the whole weight
-    operand at every call. Measured here in one thread: 8x128 by 128x512 takes 9.4 us (111 GFLOP/s),
-    16x128 by 128x512 40 us (53 GFLOP/s, general path); 32x256 by 256x1024 runs at ~70 GFLOP/s in
-    one call and at ~105 in column slabs of 64 with blocks of 8 rows (64x512 by 512x2048: 81 against
-    ~110; the same for the backward pass's (rows, 4H) by (4H, H)). So:
+    scipy's OpenBLAS (0.3.30, the kernels Numba calls) runs products of at most
+    :data:`SMALL_PRODUCT_LIMIT` multiply-adds through a small-matrix kernel that skips packing the
+    weights; larger ones pack the whole weight operand at every call, so a large product runs faster
+    as small ones over column slabs (measured on the 2-core development machine, one thread: 8x128 by
+    128x512 at 111 GFLOP/s, 16x128 by 128x512 at 53 on the general path; 32x256 by 256x1024 at ~70 in
+    one call, ~105 in slabs of 64 columns by 8 rows; the same for the backward pass's (rows, 4H) by
+    (4H, H)). So:
 
     - when a block of at least :data:`MIN_BLOCK_ROWS` rows by all columns fits under that size, the
       rows are cut into such blocks (``slab_cols == n_cols``), as even as they come (:func:`even_blocks`);
     - else, when the columns split into slabs (:func:`slab_width`) and at least ``MIN_BLOCK_ROWS``
       rows by one slab fit, into blocks of at most :data:`MAX_SLAB_ROWS` rows by slabs;
-    - else (fewer than 4 rows, where the small kernel is slower than the general one, or a very long
-      inner dimension) all ``n_rows`` go in one call.
+    - else (fewer than ``MIN_BLOCK_ROWS`` rows, where the small kernel is slower than the general one,
+      or a very long inner dimension) all ``n_rows`` go in one call.
     """
     rows = SMALL_PRODUCT_LIMIT // (n_inner * n_cols)
     if rows >= MIN_BLOCK_ROWS:
@@ -177,8 +166,9 @@ def product_plan(n_rows, n_inner, n_cols):
 @njit(**JIT_OPTIONS)
 def even_blocks(n_rows, most_rows):
     """Rows per block when ``n_rows`` rows are cut into the fewest blocks of at most ``most_rows``,
-    as even as they come (16 rows by at most 15: 8 and 8, not 15 and 1; measured here, an LSTM
-    forward pass of 16 rows at hidden 128 took 2.5 times as long as one of 8 rows with 15 + 1)."""
+    as even as they come (16 rows by at most 15: 8 and 8, not 15 and 1), since a block costs about
+    what a full one costs (measured on the 2-core development machine: an LSTM forward pass of 16 rows
+    at hidden 128 cut 15 + 1 took 2.5 times as long as one of 8 rows)."""
     n_blocks = max(1, -(-n_rows // most_rows))
     return max(1, -(-n_rows // n_blocks))
 
@@ -193,8 +183,9 @@ def column_slabs(w, transpose, width):
         n_cols, n_inner = w.shape
     else:
         n_inner, n_cols = w.shape
-    if width == n_cols:  # one slab: numba's own copy is the fastest here (W_hh^T at H=128: 39 against 189 us);
-        # an untransposed C-contiguous w is used as it is (ascontiguousarray returns it, no copy)
+    if width == n_cols:  # one slab: numba's own (transposing) copy beats the slab loop below (measured on the
+        # 2-core development machine, W_hh^T at H=128: 39 against 189 us); an untransposed C-contiguous w
+        # is used as it is (ascontiguousarray returns it, no copy)
         operand = np.ascontiguousarray(w.T) if transpose else np.ascontiguousarray(w)
         return operand.reshape(1, n_inner, n_cols)
     out = np.empty((n_cols // width, n_inner, width), w.dtype)
@@ -261,8 +252,9 @@ def chunk_rows(hidden):
     """Fewest step rows (steps times the thread's batch rows) in each chunk of the backward pass
     whose weight gradients are taken at once (:func:`backward_steps`): :data:`MIN_CHUNK_ROWS`, or
     ``hidden`` when larger, so that the chunk's gate gradients (rows by G*H) outweigh the G*H
-    gradient values each chunk adds to (measured here, the LSTM's backward pass at hidden 512, 64 rows
-    per thread: chunks of 128 rows 5-12 % slower than one product after the loop, 512 rows level)."""
+    gradient values each chunk adds to (measured on the 2-core development machine, the LSTM's
+    backward pass at hidden 512, 64 rows per thread: chunks of 128 rows 5-12 % slower than one
+    product after the loop, chunks of 512 rows level with it)."""
     return max(MIN_CHUNK_ROWS, hidden)
 
 
@@ -287,9 +279,10 @@ def backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gate
     the ``d_gates`` workspace (rows ``T*row_start`` on of its ``(T*B, G*H)`` view), and at the end of
     each chunk, while they are still in cache, go into the products
     ``dW_ih += dG_x^T X``, ``dW_hh += dG^T H_prev``, ``dX = dG_x W_ih`` and the bias sums (the
-    chunk's rows of ``X`` and ``H_prev`` are copied next to them). Measured here, one product over
-    all ``T*B`` rows after the loop, which reads back gate gradients written out to memory, ran at
-    55-75 GFLOP/s where a chunk runs at ~95 (one thread, LSTM, hidden 128, 3200 rows).
+    chunk's rows of ``X`` and ``H_prev`` are copied next to them): one product over all ``T*B`` rows
+    after the loop would read back gate gradients already written out to memory (measured on the
+    2-core development machine, one thread, LSTM, hidden 128, 3200 rows: 55-75 GFLOP/s against ~95
+    for the chunks).
 
     Each range writes only its own rows of ``dh``, ``dc``, ``dx`` and its share of the workspaces,
     so disjoint ranges can run at the same time in different threads, each with its own

@@ -6,20 +6,21 @@ pass: the backward pass's weight gradients are taken chunk by chunk inside each 
 the thread's own arrays, summed at the end.
 
 While fastrnn runs its own threads, BLAS (scipy's OpenBLAS, which Numba's ``np.dot`` calls) is held
-to one thread (:mod:`fastrnn.kernels.cpu.blas_threads`): measured here, the idle OpenBLAS worker left
-spinning by a two-thread product otherwise takes a core from fastrnn's threads.
+to one thread (:mod:`fastrnn.kernels.cpu.blas_threads`): an idle OpenBLAS worker left spinning by a
+two-thread product would take a core from fastrnn's threads.
 
 Why threads of the caller and not Numba's ``prange``: under ``parallel=True`` OpenBLAS's worker
-threads and Numba's competed for the cores (measured here: a forward pass 3x slower, even with one
-chunk). The kernels release the GIL (``nogil=True``), so plain Python threads run them in parallel.
+threads and Numba's compete for the cores (measured on the 2-core development machine: a forward
+pass 3x slower, even with one chunk). The kernels release the GIL (``nogil=True``), so plain Python
+threads run them in parallel.
 
 Where it applies: batches of at least ``2 * MIN_ROWS_PER_THREAD`` sequences and passes of at least
-``MIN_SPLIT_WORK`` (:func:`pass_work`), and only where scipy's OpenBLAS can be held to one thread;
-otherwise one thread runs the loops and BLAS uses its own threads. Waking a worker thread costs
-50-80 us on the development machine (two 89 us compiled loops took 170 us in two threads, two 0.9 ms
-ones 0.94 ms), so a split only pays beyond about half a millisecond of work: measured, an LSTM
-layer's forward pass at batch 8, T=20, hidden 32 took 0.05 ms in one thread and 0.14 ms split; at
-batch 8, T=100, hidden 64 the two were level; at batch 32, T=50, hidden 64 the split was ahead.
+``MIN_SPLIT_WORK`` (:func:`pass_work`; both in :mod:`fastrnn.kernels.config`), and only where scipy's
+OpenBLAS can be held to one thread; otherwise one thread runs the loops and BLAS uses its own threads.
+Waking a worker thread costs tens of microseconds, so a split only pays beyond about half a
+millisecond of work (measured on the 2-core development machine: a wake-up 50-80 us; an LSTM layer's
+forward pass at batch 8, T=20, hidden 32 0.05 ms in one thread and 0.14 ms split, level at batch 8,
+T=100, hidden 64, the split ahead at batch 32, T=50, hidden 64).
 """
 
 import os
@@ -28,17 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from ..config import MIN_ROWS_PER_THREAD, MIN_SPLIT_WORK, POINTWISE_MULTIPLY_ADDS
 from . import recurrent
 from .blas_threads import blas_threads
 from .recurrent import backward_operands, backward_steps, forward_operands, forward_steps
-
-#: fewest batch rows a thread gets in the time loops (below, the per-step overheads dominate)
-MIN_ROWS_PER_THREAD = 4
-#: least work of a pass (pass_work) split over threads
-MIN_SPLIT_WORK = 20_000_000
-#: cost of a cell's pointwise step per gate unit, in multiply-adds of the products (measured: an
-#: LSTM step of 256 gate units takes ~0.2 us, a product runs ~50 G multiply-adds/s)
-POINTWISE_MULTIPLY_ADDS = 32
 
 _pool = None
 _pool_size = 0
@@ -74,7 +68,7 @@ def batch_ranges(n_active, n_batch, threads):
     """
     if threads <= 1:
         return [(0, n_batch)]
-    if len(n_active) == 0 or n_active[-1] == n_batch:  # equal lengths: equal cuts (~1 us instead of ~17)
+    if len(n_active) == 0 or n_active[-1] == n_batch:  # equal lengths: equal cuts, without the sorts below
         return _ranges([n_batch * k // threads for k in range(threads + 1)])
     counts = np.sort(np.asarray(n_active))
     steps = counts.size - np.searchsorted(counts, np.arange(n_batch), side="right")  # steps row b runs

@@ -2,13 +2,13 @@
 
 - Reductions without BLAS: numpy and scipy each bundle an OpenBLAS with its own thread pool. The layer
   kernels' products go through scipy's; a large ``np.dot`` on a numpy array (a gradient's squared
-  norm) wakes numpy's pool, whose threads then spin on the same cores as scipy's. Measured here, on
-  2 cores, that made a training epoch 2-3x slower.
-- Row updates inlined into the time loops: numba's array expressions on views cost more here than
-  the loops they stand for. ``row += values`` on 1-D views ran 3x slower than the loop (8 x 512 bias
-  adds: 2.0 against 0.2 us), and every array-to-array slice assignment (``a[i] = b[j]``) compiles
-  numba's shape-mismatch error path, whose message formatting took several seconds of each cold
-  compilation.
+  norm) would wake numpy's pool, whose threads then spin on the same cores as scipy's (measured on
+  the 2-core development machine: a training epoch 2-3x slower).
+- Row updates as loops inlined into the time loops, not numba's array expressions on views, which
+  cost more than the loops they stand for (``row += values`` on 1-D views: 2.0 against 0.2 us for
+  8 x 512 bias adds, measured on the 2-core development machine); and every array-to-array slice
+  assignment (``a[i] = b[j]``) compiles numba's shape-mismatch error path, whose message formatting
+  adds seconds to each cold compilation.
 """
 
 from numba import njit

@@ -7,19 +7,23 @@ from numba import cuda
 
 from .. import config, updates
 from ..cache import drop_stale_cache
+from ..config import CUDA_JIT_OPTIONS, CUDA_REDUCE_THREADS
 from ..updates import adagrad_update, adam_scalars, adam_update, sgd_update
 
 drop_stale_cache(__file__, [config.__file__, updates.__file__])
 
-_THREADS = 256
-_REDUCE_THREADS = 256  # power of two (tree reduction in shared memory)
 
-
-def _blocks(n, threads=_THREADS):
+def _blocks(n, threads):
     return max(1, (n + threads - 1) // threads)
 
 
-@cuda.jit(cache=True)
+def _launch(n):
+    """``(blocks, threads)`` of an element-wise kernel over ``n`` items (``config`` read at call time)."""
+    threads = config.CUDA_ELEMENTWISE_THREADS
+    return _blocks(n, threads), threads
+
+
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _fill_kernel(flat, value):
     i = cuda.grid(1)
     if i < flat.size:
@@ -30,10 +34,10 @@ def fill(array, value):
     """Set every element of a contiguous device array to ``value``."""
     flat = array.reshape(array.size)
     if flat.size:
-        _fill_kernel[_blocks(flat.size), _THREADS](flat, array.dtype.type(value))
+        _fill_kernel[_launch(flat.size)](flat, array.dtype.type(value))
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _gather_kernel(x, index, out):
     i = cuda.grid(1)
     n_steps, n_chosen, n_features = out.shape
@@ -47,10 +51,10 @@ def _gather_kernel(x, index, out):
 def gather_batch(x, index, out):
     """``out[t, b] = x[t, index[b]]`` for time-major device arrays x (T, N, D), out (T, B, D)."""
     if out.size:
-        _gather_kernel[_blocks(out.size), _THREADS](x, index, out)
+        _gather_kernel[_launch(out.size)](x, index, out)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _gather_steps_kernel(src, index, dst, src_start, dst_start, width, accumulate):
     i = cuda.grid(1)
     n_steps, n_batch = index.shape
@@ -71,19 +75,19 @@ def gather_steps(src, index, dst, src_start, dst_start, width, accumulate):
     index (T, B) int64): time reversal of each sequence and placing one direction's features."""
     n = index.shape[0] * index.shape[1] * width
     if n:
-        _gather_steps_kernel[_blocks(n), _THREADS](src, index, dst, src_start, dst_start, width, accumulate)
+        _gather_steps_kernel[_launch(n)](src, index, dst, src_start, dst_start, width, accumulate)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _partial_sum_squares(flat, partial):
-    shared = cuda.shared.array(_REDUCE_THREADS, dtype=partial.dtype)
+    shared = cuda.shared.array(CUDA_REDUCE_THREADS, dtype=partial.dtype)
     tid = cuda.threadIdx.x
     acc = 0.0
     for i in range(cuda.grid(1), flat.size, cuda.gridsize(1)):
         acc += float(flat[i]) * float(flat[i])
     shared[tid] = acc
     cuda.syncthreads()
-    step = _REDUCE_THREADS // 2
+    step = CUDA_REDUCE_THREADS // 2
     while step > 0:
         if tid < step:
             shared[tid] += shared[tid + step]
@@ -93,15 +97,17 @@ def _partial_sum_squares(flat, partial):
         partial[cuda.blockIdx.x] = shared[0]
 
 
-def sum_squares(flat, max_blocks=64):
-    """Sum of squares of a 1-D device array, accumulated in float64; returns a Python float."""
-    blocks = min(max_blocks, _blocks(flat.size, _REDUCE_THREADS))
+def sum_squares(flat, max_blocks=None):
+    """Sum of squares of a 1-D device array, accumulated in float64; returns a Python float.
+    ``max_blocks``: default ``config.CUDA_REDUCE_MAX_BLOCKS``."""
+    max_blocks = config.CUDA_REDUCE_MAX_BLOCKS if max_blocks is None else max_blocks
+    blocks = min(max_blocks, _blocks(flat.size, CUDA_REDUCE_THREADS))
     partial = cuda.device_array(blocks, dtype=np.float64)
-    _partial_sum_squares[blocks, _REDUCE_THREADS](flat, partial)
+    _partial_sum_squares[blocks, CUDA_REDUCE_THREADS](flat, partial)
     return float(partial.copy_to_host().sum())
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _scale_kernel(flat, factor):
     i = cuda.grid(1)
     if i < flat.size:
@@ -110,10 +116,10 @@ def _scale_kernel(flat, factor):
 
 def scale(flat, factor):
     """``flat *= factor`` in place."""
-    _scale_kernel[_blocks(flat.size), _THREADS](flat, flat.dtype.type(factor))
+    _scale_kernel[_launch(flat.size)](flat, flat.dtype.type(factor))
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _masked_axpy_kernel(y, x, mask, a):
     i = cuda.grid(1)
     if i < y.size and mask[i]:
@@ -122,10 +128,10 @@ def _masked_axpy_kernel(y, x, mask, a):
 
 def masked_axpy(y, x, mask, a):
     """``y[mask] += a * x[mask]`` (weight decay on the weight matrices only)."""
-    _masked_axpy_kernel[_blocks(y.size), _THREADS](y, x, mask, y.dtype.type(a))
+    _masked_axpy_kernel[_launch(y.size)](y, x, mask, y.dtype.type(a))
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _sgd_kernel(param, grad, velocity, learning_rate, momentum, nesterov):
     i = cuda.grid(1)
     if i < param.size:
@@ -135,10 +141,10 @@ def _sgd_kernel(param, grad, velocity, learning_rate, momentum, nesterov):
 def sgd_step(param, grad, velocity, learning_rate, momentum, nesterov):
     """SGD with (Nesterov) momentum, the same update as :class:`fastrnn.optimizers.SGD`."""
     t = param.dtype.type
-    _sgd_kernel[_blocks(param.size), _THREADS](param, grad, velocity, t(learning_rate), t(momentum), nesterov)
+    _sgd_kernel[_launch(param.size)](param, grad, velocity, t(learning_rate), t(momentum), nesterov)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _adam_kernel(param, grad, m, v, scalars):
     step_size, beta_1, one_minus_beta_1, beta_2, one_minus_beta_2, correction_2, epsilon = scalars
     i = cuda.grid(1)
@@ -149,11 +155,11 @@ def _adam_kernel(param, grad, m, v, scalars):
 
 def adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
     """Adam step ``t`` (1-based), PyTorch's form, the same update as :class:`fastrnn.optimizers.Adam`."""
-    _adam_kernel[_blocks(param.size), _THREADS](param, grad, m, v,
+    _adam_kernel[_launch(param.size)](param, grad, m, v,
                                                 adam_scalars(param.dtype, learning_rate, beta_1, beta_2, epsilon, t))
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _adagrad_kernel(param, grad, sums, learning_rate, epsilon):
     i = cuda.grid(1)
     if i < param.size:
@@ -163,4 +169,4 @@ def _adagrad_kernel(param, grad, sums, learning_rate, epsilon):
 def adagrad_step(param, grad, sums, learning_rate, epsilon):
     """Adagrad step, the same update as :class:`fastrnn.optimizers.Adagrad`."""
     k = param.dtype.type
-    _adagrad_kernel[_blocks(param.size), _THREADS](param, grad, sums, k(learning_rate), k(epsilon))
+    _adagrad_kernel[_launch(param.size)](param, grad, sums, k(learning_rate), k(epsilon))

@@ -11,12 +11,12 @@ from numba import cuda
 
 from .. import config
 from ..cache import drop_stale_cache
-from ..config import CUDA_TILE
+from ..config import CUDA_JIT_OPTIONS, CUDA_TILE
 
 drop_stale_cache(__file__, [config.__file__])
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _matmul_kernel(a, b, out, trans_a, trans_b, bias1, bias2, n_bias, accumulate, zero):
     """out[m, n] (+)= sum_k op(a)[m, k] op(b)[k, n] + bias1[n] (+ bias2[n]); ``zero`` is 0 in out's
     dtype (float32 products accumulate in float32)."""
@@ -75,7 +75,7 @@ def matmul(a, b, out, trans_a=False, trans_b=False, bias1=None, bias2=None, accu
                                                  out.dtype.type(0))
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _column_sum_kernel(a, out, zero):
     col = cuda.grid(1)
     if col < out.shape[0]:
@@ -85,7 +85,8 @@ def _column_sum_kernel(a, out, zero):
         out[col] = acc
 
 
-def column_sum(a, out, threads=128):
-    """``out[n] = sum_m a[m, n]`` on device arrays (bias gradients)."""
+def column_sum(a, out):
+    """``out[n] = sum_m a[m, n]`` on device arrays (bias gradients): a thread per column."""
+    threads = config.CUDA_COLUMN_SUM_THREADS
     blocks = (out.shape[0] + threads - 1) // threads
     _column_sum_kernel[blocks, threads](a, out, out.dtype.type(0))

@@ -2,7 +2,8 @@
 
 ``layer_forward`` and ``layer_backward`` take the same arguments as their CPU twins, as numba-cuda
 device arrays, and produce the same results. The cell math is the CPU's own: each thread calls
-:func:`fastrnn.kernels.cells.unit_forward` / ``unit_backward`` for its (sequence, unit).
+:func:`fastrnn.kernels.cells.unit_forward` / ``unit_backward`` for its (sequence, unit), the unit
+forms that sit next to the CPU's row forms in each cell's module.
 
 Which path runs when (``path="auto"``):
 
@@ -14,7 +15,7 @@ Which path runs when (``path="auto"``):
   ``G*H`` gate units (the recurrent product) and then over the ``H`` units (the cell), with two block
   barriers per step and no grid-wide barrier, so the simulator checks it faithfully. No per-step
   launch overhead: this is the path for the small hidden sizes and batches where per-step launches
-  (5-10 us each) would dominate.
+  (microseconds each) would dominate.
 - **per-step** (larger hidden sizes): per time step, one tiled product ``gh = h_{t-1} W_hh^T`` over
   the batch, which reads ``W_hh`` once per tile row rather than once per sequence, and one fused
   pointwise kernel with a thread per (sequence, unit).
@@ -32,12 +33,15 @@ from numba import cuda, njit
 from numba.cuda import config as cuda_config
 
 from .. import cells, config
-from ..config import CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN, CUDA_MAX_SHARED_WEIGHTS
-from ..cache import drop_stale_cache
+from ..config import (CUDA_JIT_OPTIONS, CUDA_MAX_PERSISTENT_GATE_UNITS, CUDA_MAX_PERSISTENT_HIDDEN,
+                      CUDA_MAX_SHARED_WEIGHTS)
+from ..cache import drop_stale_cache, package_files
+from ..cells import recurrent_bias_block
+from ..cells.step import python_unit_forms
 from .elementwise import fill
 from .linalg import column_sum, matmul
 
-drop_stale_cache(__file__, [cells.__file__, config.__file__])
+drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__])
 
 
 
@@ -52,7 +56,7 @@ def _stage_rows_jit(matrix, flat, tid, n_threads):
 if cuda_config.ENABLE_CUDASIM:
     # The simulator runs kernels as Python, with its own array objects that compiled CPU functions
     # cannot take: call the functions' Python source (their scalar helpers stay compiled).
-    unit_forward, unit_backward = cells.unit_forward.py_func, cells.unit_backward.py_func
+    unit_forward, unit_backward = python_unit_forms()
     _stage_rows = _stage_rows_jit.py_func
 else:
     # On a GPU the same @njit functions are compiled into the kernels by numba-cuda (a
@@ -61,7 +65,7 @@ else:
     _stage_rows = _stage_rows_jit
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved, n_active):
     """Block b runs sequence b through all steps. gx: (T, B, G*H) with the biases that enter it;
     w_hh_t: (H, G*H); gh_bias: (G*H,) the bias added to the recurrent product (GRU's b_hn, else 0);
@@ -104,7 +108,7 @@ def _forward_persistent(kind, gx, w_hh_t, gh_bias, h, c, saved, n_active):
         cuda.syncthreads()
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, n_active, zero):
     """Block b backpropagates sequence b through all steps; dh (B, H): in dL/dh_T, out dL/dh_0.
     ``zero``: 0 in the arrays' dtype, so that float32 sums stay float32."""
@@ -149,7 +153,7 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gate
         dh[b, u] = dh_shared[u]
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _forward_pointwise(kind, gx, gh, h_prev, c_prev, h_out, c_out, saved):
     """One step of the per-step path: a thread per (sequence, unit)."""
     index = cuda.grid(1)
@@ -160,7 +164,7 @@ def _forward_pointwise(kind, gx, gh, h_prev, c_prev, h_out, c_out, saved):
                      index - b * hidden)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _backward_pointwise(kind, d_out, dh, dc, h_prev, c_prev, h, saved, d_gates, d_gates_x):
     index = cuda.grid(1)
     n_batch, hidden = h.shape
@@ -231,19 +235,18 @@ def layer_forward(kind, x, weights, buffers, n_active, path="auto"):
 
 
 def _split_recurrent_bias(kind, b_hh, hidden):
-    """(part of b_hh added to the input projection, part added to the recurrent product).
-
-    Every cell but the GRU adds all of b_hh to the input projection; the GRU's ``b_hn`` belongs
-    inside the reset gate's product (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
-    """
+    """(part of b_hh added to the input projection, part added to the recurrent product), as full
+    (G*H,) device arrays with zeros elsewhere, split by :func:`fastrnn.kernels.cells.gru.recurrent_bias_block`
+    (every cell but the GRU adds all of b_hh to the input projection)."""
+    start, stop = recurrent_bias_block(kind, hidden)
     h_bias = cuda.device_array(b_hh.shape, dtype=b_hh.dtype)
     fill(h_bias, 0)
-    if kind != cells.GRU:
+    if stop == start:
         return b_hh, h_bias
     x_bias = cuda.device_array(b_hh.shape, dtype=b_hh.dtype)
     x_bias.copy_to_device(b_hh)
-    fill(x_bias[2 * hidden:], 0)
-    h_bias[2 * hidden:].copy_to_device(b_hh[2 * hidden:])
+    fill(x_bias[start:stop], 0)
+    h_bias[start:stop].copy_to_device(b_hh[start:stop])
     return x_bias, h_bias
 
 
@@ -286,7 +289,7 @@ def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active, 
     column_sum(d_gate_rows, db_hh)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _transpose_kernel(a, out):
     i, j = cuda.grid(2)
     if i < a.shape[0] and j < a.shape[1]:
@@ -295,6 +298,6 @@ def _transpose_kernel(a, out):
 
 def transpose(a, out):
     """``out = a.T`` for 2-D device arrays (the persistent kernel reads ``W_hh`` transposed)."""
-    threads = (16, 16)
-    blocks = ((a.shape[0] + 15) // 16, (a.shape[1] + 15) // 16)
-    _transpose_kernel[blocks, threads](a, out)
+    tile = config.CUDA_TRANSPOSE_TILE
+    blocks = ((a.shape[0] + tile - 1) // tile, (a.shape[1] + tile - 1) // tile)
+    _transpose_kernel[blocks, (tile, tile)](a, out)

@@ -109,3 +109,27 @@ def test_path_choice():
     assert gpu.choose_path(512) == "per_step"
     with pytest.raises(ValueError, match="at most 256 hidden units"):
         gpu.choose_path(512, "persistent")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_optimizer_updates_match_on_both_backends(dtype):
+    """Each backend updates its own buffers (backend_of), with the same arguments and results."""
+    from fastrnn.kernels.dispatch import backend_of, get_backend
+
+    host_backend, device_backend = get_backend("cpu"), get_backend("cuda")
+    rng = np.random.default_rng(0)
+    updates = {"sgd_step": (2, (0.1, 0.9, True)), "adam_step": (3, (0.01, 0.9, 0.999, 1e-8, 2)),
+               "adagrad_step": (2, (0.1, 1e-10))}
+    for name, (n_buffers, scalars) in updates.items():
+        host = [rng.normal(size=11).astype(dtype) for _ in range(n_buffers)]
+        if name != "sgd_step":  # second moments and sums of squares are >= 0
+            host[-1] = np.abs(host[-1])
+        host.insert(1, rng.normal(size=11).astype(dtype))  # the gradient
+        device = [cuda.to_device(a) for a in host]
+        assert backend_of(host[0]) is host_backend and backend_of(device[0]) is device_backend
+        getattr(host_backend, name)(*host, *scalars)
+        getattr(device_backend, name)(*device, *scalars)
+        for expected, buffer in zip(host, device):
+            assert device_backend.to_host(buffer).dtype == dtype
+            np.testing.assert_allclose(device_backend.to_host(buffer), expected, rtol=TOLERANCE[dtype] * 1e-2,
+                                       atol=TOLERANCE[dtype] * 1e-2, err_msg=name)
