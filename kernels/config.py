@@ -75,11 +75,17 @@ CUDA_COLUMN_SUM_THREADS = 128
 CUDA_TRANSPOSE_TILE = 16
 #: most blocks of the gradient norm's reduction: the host adds one partial sum per block
 CUDA_REDUCE_MAX_BLOCKS = 64
+#: most blocks of the loss kernels' partial sums (threads then stride over the entries), which bounds
+#: the one-block final sum
+CUDA_LOSS_MAX_BLOCKS = 1024
 
 # Compile-time constants (shapes of cuda.shared arrays must be module globals).
 #: threads per block of the gradient norm's reduction, also its shared buffer's length: a power of
 #: two, which the tree reduction in shared memory halves at each level
 CUDA_REDUCE_THREADS = 256
+#: shared-memory length of the loss kernels' block reductions: CUDA's limit of threads per block, so
+#: that any launch size fits; launches use min(CUDA_THREADS_PER_BLOCK, this)
+CUDA_LOSS_MAX_THREADS = 1024
 #: whether numba runs CUDA kernels in its simulator (NUMBA_ENABLE_CUDASIM=1 before numba is imported)
 CUDA_SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 #: edge of the square tiles of the shared-memory matrix product: 16 (blocks of 256 threads) on a GPU,

@@ -47,33 +47,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
                  max_iter=200, bptt_steps=None, shuffle=True, alpha=0.0001, clip_grad_norm=1.0, tol=1e-4,
                  n_iter_no_change=10, early_stopping=False, validation_fraction=0.1, momentum=0.9, nesterovs_momentum=True,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, random_state=None, warm_start=False, verbose=False):
-        self.cell = cell
-        self.hidden_sizes = hidden_sizes
-        self.nonlinearity = nonlinearity
-        self.output = output
-        self.bidirectional = bidirectional
-        self.device = device
-        self.dtype = dtype
-        self.solver = solver
-        self.learning_rate_init = learning_rate_init
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.bptt_steps = bptt_steps
-        self.shuffle = shuffle
-        self.alpha = alpha
-        self.clip_grad_norm = clip_grad_norm
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        self._store_parameters(locals())
 
     # ------------------------------------------------------------------ input checks
     def _check_X(self, X, reset):

@@ -70,6 +70,13 @@ class EstimatorParams:
     def _get_param_names(cls):
         return list(_init_parameter_names(cls))
 
+    def _store_parameters(self, values):
+        """The body of every ``__init__``: each parameter of its signature stored unchanged under its
+        own name (``values`` is the ``__init__``'s ``locals()``), as scikit-learn requires; checks
+        happen at ``fit``."""
+        for name in self._get_param_names():
+            setattr(self, name, values[name])
+
     def get_params(self, deep=True):
         """Parameters of this estimator (scikit-learn's API).
 

@@ -38,15 +38,10 @@ from numba import cuda
 
 from .. import config
 from ..cache import drop_stale_cache
+from ..config import CUDA_JIT_OPTIONS, CUDA_LOSS_MAX_THREADS as _MAX_THREADS
 from ..dispatch import is_device_array
 
 drop_stale_cache(__file__, [config.__file__])
-
-#: size of the shared-memory buffers of the block reductions (a compile-time constant): the CUDA
-#: limit of threads per block; launches use ``min(config.CUDA_THREADS_PER_BLOCK, _MAX_THREADS)``
-_MAX_THREADS = 1024
-#: the partial-sum kernels' grid is capped here (threads then stride), which bounds the final sum
-_MAX_BLOCKS = 1024
 
 
 # --------------------------------------------------------------------------------- device helpers
@@ -89,7 +84,7 @@ def _block_sum_pair(buffer, a, b):
 
 # ------------------------------------------------------------------------------------------ kernels
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _finish(partial, n_entries, has_weights, totals):
     """``totals = (sum of loss terms / normalizer, normalizer)`` from ``partial`` ((blocks, 2):
     loss terms, weights); one block."""
@@ -106,7 +101,7 @@ def _finish(partial, n_entries, has_weights, totals):
         totals[1] = normalizer
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _squared_error_partials(y_pred, y_true, weights, has_weights, partial):
     """Per block: sum of ``0.5 * sum_j (w * (y_pred - y_true))**2`` and of ``w`` over its entries.
     ``y_pred``, ``y_true``: (m, k); ``weights``: (m,) (unread without ``has_weights``)."""
@@ -127,7 +122,7 @@ def _squared_error_partials(y_pred, y_true, weights, has_weights, partial):
         partial[cuda.blockIdx.x, 1] = buffer[0, 1]
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _squared_error_gradient(y_pred, y_true, weights, has_weights, totals, grad):
     """``grad = (y_pred - y_true) * w / normalizer``, one thread per element ((m, k) arrays)."""
     i = cuda.grid(1)
@@ -139,7 +134,7 @@ def _squared_error_gradient(y_pred, y_true, weights, has_weights, totals, grad):
         grad[r, j] = (float(y_pred[r, j]) - float(y_true[r, j])) * w / totals[1]
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _softmax_partials(logits, labels, weights, has_weights, stats, partial):
     """Per block: sum of ``-w * log_softmax(logits)[label]`` and of ``w`` over its rows; ``stats[i]``
     keeps row i's maximum and ``log(sum(exp(logits - max)))`` for the gradient. ``logits``: (m, k);
@@ -169,7 +164,7 @@ def _softmax_partials(logits, labels, weights, has_weights, stats, partial):
         partial[cuda.blockIdx.x, 1] = buffer[0, 1]
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _softmax_gradient(logits, labels, weights, has_weights, stats, totals, grad):
     """``grad = (softmax(logits) - onehot(labels)) * w / normalizer``, one thread per element."""
     i = cuda.grid(1)
@@ -184,7 +179,7 @@ def _softmax_gradient(logits, labels, weights, has_weights, stats, totals, grad)
         grad[r, j] = value * w / totals[1]
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _binary_partials(z, targets, weights, has_weights, partial):
     """Per block: sum of ``-w * (t log sigmoid(z) + (1 - t) log sigmoid(-z))`` and of ``w`` over its
     entries (``z``, ``targets``, ``weights``: (m,))."""
@@ -203,7 +198,7 @@ def _binary_partials(z, targets, weights, has_weights, partial):
         partial[cuda.blockIdx.x, 1] = buffer[0, 1]
 
 
-@cuda.jit(cache=True)
+@cuda.jit(**CUDA_JIT_OPTIONS)
 def _binary_gradient(z, targets, weights, has_weights, totals, grad):
     """``grad = (sigmoid(z) - targets) * w / normalizer`` ((m,) arrays)."""
     i = cuda.grid(1)
@@ -258,7 +253,7 @@ def _prepare(predictions, weights):
 def _reduce(partials_kernel, n_entries, has_weights, args):
     """Launch ``partials_kernel(*args, partial)`` and :func:`_finish`; returns the (2,) device totals."""
     threads = _threads()
-    blocks = _blocks(n_entries, threads, _MAX_BLOCKS)
+    blocks = _blocks(n_entries, threads, config.CUDA_LOSS_MAX_BLOCKS)
     partial = cuda.device_array((blocks, 2), dtype=np.float64)
     partials_kernel[blocks, threads](*args, partial)
     totals = cuda.device_array(2, dtype=np.float64)

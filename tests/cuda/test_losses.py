@@ -105,7 +105,7 @@ def test_every_entry_weighted_zero_gives_zero_loss_and_gradient():
 def test_strided_partial_sums_and_odd_block_sizes(monkeypatch):
     """More entries than the capped grid has threads (threads stride), more partials than threads in
     the final sum, and a block size that is not a power of two."""
-    monkeypatch.setattr(gpu_losses, "_MAX_BLOCKS", 11)
+    monkeypatch.setattr(config, "CUDA_LOSS_MAX_BLOCKS", 11)
     monkeypatch.setattr(config, "CUDA_THREADS_PER_BLOCK", 3)
     for name, n_out in [("squared_error", 2), ("softmax_cross_entropy", 3), ("binary_cross_entropy", 1)]:
         assert_matches_cpu(name, arguments(name, (8, 6), n_out, np.float64, "fractional", seed=5), np.float64)
