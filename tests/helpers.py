@@ -188,3 +188,28 @@ def run_kernels(problem, layer_forward, layer_backward, backend=None, input_grad
                         ("dw_hh", grads.w_hh), ("db_ih", grads.b_ih), ("db_hh", grads.b_hh)]:
         result[name] = None if array is None else backend.to_host(array).copy()
     return result
+
+
+def loss_arguments(name, shape, n_out, dtype, weighting, seed=0, target_dtype=None, extreme=False):
+    """Arguments of loss ``name`` for entries ``shape`` (leading axes) and ``n_out`` outputs.
+
+    weighting: None, "mask" (0/1, some zeros: padded steps) or "fractional" (values in [0, 2))."""
+    rng = np.random.default_rng(seed)
+    scale = 400.0 if extreme else 3.0
+    target_dtype = dtype if target_dtype is None else target_dtype
+    if name == "squared_error":
+        args = [rng.normal(size=shape + (n_out,)).astype(dtype), rng.normal(size=shape + (n_out,)).astype(target_dtype)]
+    elif name == "softmax_cross_entropy":
+        args = [(rng.normal(size=shape + (n_out,)) * scale).astype(dtype), rng.integers(0, n_out, size=shape)]
+    else:
+        args = [(rng.normal(size=shape + (1,)) * scale).astype(dtype),
+                rng.integers(0, 2, size=shape).astype(target_dtype)]
+    if weighting == "mask":
+        weights = (rng.random(shape) > 0.3).astype(dtype)
+        weights.flat[0] = 0.0
+        weights.flat[-1] = 1.0
+    elif weighting == "fractional":
+        weights = (rng.random(shape) * 2).astype(dtype)
+    else:
+        weights = None
+    return args + [weights]

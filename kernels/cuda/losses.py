@@ -82,6 +82,16 @@ def _block_sum_pair(buffer, a, b):
         half //= 2
 
 
+@cuda.jit(device=True, inline=True)
+def _store_block_sums(buffer, loss, weight, partial):
+    """Sum the threads' ``loss`` and ``weight`` over the block (:func:`_block_sum_pair`) into the
+    block's row of ``partial`` ((blocks, 2))."""
+    _block_sum_pair(buffer, loss, weight)
+    if cuda.threadIdx.x == 0:
+        partial[cuda.blockIdx.x, 0] = buffer[0, 0]
+        partial[cuda.blockIdx.x, 1] = buffer[0, 1]
+
+
 # ------------------------------------------------------------------------------------------ kernels
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -116,10 +126,7 @@ def _squared_error_partials(y_pred, y_true, weights, has_weights, partial):
             row += diff * diff
         loss += 0.5 * row
         weight += w
-    _block_sum_pair(buffer, loss, weight)
-    if cuda.threadIdx.x == 0:
-        partial[cuda.blockIdx.x, 0] = buffer[0, 0]
-        partial[cuda.blockIdx.x, 1] = buffer[0, 1]
+    _store_block_sums(buffer, loss, weight, partial)
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -158,10 +165,7 @@ def _softmax_partials(logits, labels, weights, has_weights, stats, partial):
         w = float(weights[i]) if has_weights else 1.0
         loss -= w * picked
         weight += w
-    _block_sum_pair(buffer, loss, weight)
-    if cuda.threadIdx.x == 0:
-        partial[cuda.blockIdx.x, 0] = buffer[0, 0]
-        partial[cuda.blockIdx.x, 1] = buffer[0, 1]
+    _store_block_sums(buffer, loss, weight, partial)
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -192,10 +196,7 @@ def _binary_partials(z, targets, weights, has_weights, partial):
         w = float(weights[i]) if has_weights else 1.0
         loss -= w * (t * _log_sigmoid(zi) + (1.0 - t) * _log_sigmoid(-zi))
         weight += w
-    _block_sum_pair(buffer, loss, weight)
-    if cuda.threadIdx.x == 0:
-        partial[cuda.blockIdx.x, 0] = buffer[0, 0]
-        partial[cuda.blockIdx.x, 1] = buffer[0, 1]
+    _store_block_sums(buffer, loss, weight, partial)
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)

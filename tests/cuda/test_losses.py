@@ -12,36 +12,14 @@ from numba import cuda
 from fastrnn.kernels import config
 from fastrnn.kernels.cuda import losses as gpu_losses
 from fastrnn.kernels.dispatch import CPU_BACKEND, get_backend, is_device_array
+from helpers import loss_arguments, rel_error
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 
 
-def rel_error(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    scale = max(np.linalg.norm(a), np.linalg.norm(b))
-    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
-
-
 def arguments(name, shape, n_out, dtype, weighting, seed=0, scale=3.0):
-    """Host arguments of loss ``name``: predictions (*shape, n_out), targets, weights (*shape) or None.
-
-    weighting: None, "mask" (0/1 with zeros: padded steps) or "fractional"."""
-    rng = np.random.default_rng(seed)
-    if name == "squared_error":
-        args = [rng.normal(size=shape + (n_out,)).astype(dtype), rng.normal(size=shape + (n_out,)).astype(dtype)]
-    elif name == "softmax_cross_entropy":
-        args = [(rng.normal(size=shape + (n_out,)) * scale).astype(dtype), rng.integers(0, n_out, size=shape)]
-    else:
-        args = [(rng.normal(size=shape + (1,)) * scale).astype(dtype), rng.integers(0, 2, size=shape).astype(dtype)]
-    if weighting == "mask":
-        weights = (rng.random(shape) > 0.3).astype(dtype)
-        weights.flat[0] = 0.0
-        weights.flat[-1] = 1.0
-    elif weighting == "fractional":
-        weights = (rng.random(shape) * 2).astype(dtype)
-    else:
-        weights = None
-    return args + [weights]
+    """Host arguments of loss ``name`` (:func:`helpers.loss_arguments`; ``scale=400`` for extreme logits)."""
+    return loss_arguments(name, shape, n_out, dtype, weighting, seed, extreme=scale > 3.0)
 
 
 def on_device(args):
