@@ -172,8 +172,9 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
             # with bptt_steps, in chunks of time (bounded memory); not across the reverse direction or padding
             whole = self.bidirectional or batch_lengths is not None
             chunks = [slice(0, x_batch.shape[0])] if whole else self._time_chunks(x_batch.shape[0])
-            for k, chunk in enumerate(chunks):
-                if k > 0:
+            tape = None
+            for chunk in chunks:
+                if tape is not None:  # the next chunk of time starts where the last one ended
                     batch_states = network.final_states(tape)
                 outputs, tape = network.forward(x_batch[chunk], batch_states, batch_lengths, train=False)
                 outs.append(backend.to_host(outputs))
@@ -274,10 +275,10 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         states = self._slice_states(content.states, index)
         x = backend.gather_batch(content.x, index)
         chunks = self._time_chunks(x.shape[0])
-        loss_sum = 0.0
+        loss_sum, tape = 0.0, None
         for k, chunk in enumerate(chunks):
             x_chunk = x[chunk]
-            if k > 0:
+            if tape is not None:  # carried from the previous chunk, not backpropagated through
                 states = network.final_states(tape)
             if self.output == "last" and k < len(chunks) - 1:
                 _, tape = network.forward(x_chunk, states, lengths, train=False)

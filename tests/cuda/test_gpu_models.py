@@ -95,6 +95,36 @@ def test_regressor_trains_on_gpu_with_the_cpu_loss_curve():
     np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("estimator", ["regressor_sequence", "classifier_early_stopping"])
+def test_gpu_training_keeps_outputs_and_loss_gradients_on_the_device(estimator, monkeypatch):
+    """During fit only scalars and the final weights come back to the host: the loss and its
+    gradient are computed on the device, the targets and the validation set are uploaded once."""
+    X, y = tiny_data()
+    if estimator == "regressor_sequence":
+        model = RNNRegressor(device="cuda", output="sequence", hidden_sizes=(3,), max_iter=2, batch_size=4,
+                             dtype="float64", random_state=0)
+        targets = np.cumsum(X[:, :, 0], axis=1)
+    else:
+        model = RNNClassifier(device="cuda", cell="gru", hidden_sizes=(3,), max_iter=2, batch_size=4,
+                              early_stopping=True, validation_fraction=0.25, random_state=0)
+        targets = y > 0
+    backend = dispatch.get_backend("cuda")
+    copied_down, copied_up = [], []
+    to_host, asarray = type(backend).to_host, type(backend).asarray
+    monkeypatch.setattr(type(backend), "to_host", lambda self, a: copied_down.append(a.shape) or to_host(self, a))
+    monkeypatch.setattr(type(backend), "asarray", lambda self, a, dtype: (
+        copied_up.append(a.shape) if isinstance(a, np.ndarray) else None) or asarray(self, a, dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, targets)
+    # down: the weights at the end, and with early stopping each epoch's validation outputs (n_val, 1)
+    others = [shape for shape in copied_down if shape != (model.network_.params.size,)]
+    assert len(copied_down) - len(others) == 1
+    assert len(others) == (0 if estimator == "regressor_sequence" else 2) and all(s[1:] == (1,) for s in others)
+    # up: the training data and targets once; never a batch's outputs or loss gradient, (T, 4, 1) or (4, 1)
+    assert not [s for s in copied_up if s[-2:] == (4, 1) or s[-3:] == (X.shape[1], 4, 1)], copied_up
+
+
 def test_classifier_on_gpu_pickles_without_device_objects_and_predicts_on_cpu():
     X, y = tiny_data()
     labels = np.where(y > 0, "a", "b")

@@ -1,0 +1,117 @@
+"""The one training loop: every estimator behaves alike (warning, progress, stopping rule, warm start),
+and the kernel contract's allocation helper hands out what the passes need."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import exceptions
+from fastrnn.kernels import cells
+from fastrnn.kernels.buffers import backward_buffers, forward_buffers, fresh_scratch
+from fastrnn.kernels.dispatch import get_backend
+
+CPU = get_backend("cpu")
+TEXT = "the cat sat on the mat. " * 8
+
+
+def _fits():
+    """One small fit of every estimator (name -> callable(model options) -> fitted model)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 5, 2))
+    pairs_x = [np.array([1, 2, 3]), np.array([3, 1]), np.array([2, 2, 1])]
+    pairs_y = [x[::-1] for x in pairs_x]
+    features = np.eye(2)[[0, 1, 0]]
+    return {
+        "regressor": lambda **o: fastrnn.RNNRegressor(hidden_sizes=(3,), **o).fit(X, X[:, -1, 0]),
+        "classifier": lambda **o: fastrnn.RNNClassifier(hidden_sizes=(3,), **o).fit(X, X[:, -1, 0] > 0),
+        "char_rnn": lambda **o: fastrnn.CharRNN(hidden_sizes=(4,), seq_length=8, **o).fit(TEXT),
+        "char_rnn_conditioned": lambda **o: fastrnn.CharRNN(hidden_sizes=(4,), **o).fit(["ab", "ba", "ab"],
+                                                                                       features=features),
+        "seq2seq": lambda **o: fastrnn.Seq2Seq(hidden_sizes=(4,), **o).fit(pairs_x, pairs_y),
+    }
+
+
+FITS = _fits()
+
+
+@pytest.mark.parametrize("name", sorted(FITS))
+def test_every_estimator_warns_at_max_iter_and_records_the_same_curves(name):
+    with pytest.warns(exceptions.ConvergenceWarning, match=r"Maximum iterations \(2\)"):
+        model = FITS[name](max_iter=2, random_state=0, tol=0.0)
+    assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
+    assert len(model.grad_norm_curve_) == len(model.clipped_fraction_curve_) == 2
+    assert model.t_ > 0 and np.isfinite(model.best_loss_)
+
+
+@pytest.mark.parametrize("name", sorted(FITS))
+def test_every_estimator_stops_on_tol_without_warning(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", exceptions.ConvergenceWarning)
+        model = FITS[name](max_iter=50, random_state=0, tol=1e6, n_iter_no_change=2)
+    # the first epoch improves on an infinite best loss, no later one by tol: the count of epochs
+    # without improvement passes n_iter_no_change (2) at the fourth
+    assert model.n_iter_ == 4
+
+
+@pytest.mark.parametrize("name", sorted(FITS))
+def test_every_estimator_shows_progress(name, monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        FITS[name](max_iter=2, random_state=0, verbose=2)
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["1/2", "2/2"], lines
+
+
+@pytest.mark.parametrize("name", ["char_rnn", "seq2seq", "regressor"])
+def test_warm_start_fit_starts_a_fresh_optimizer(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = FITS[name](max_iter=2, random_state=0, warm_start=True)
+        steps = model._optimizer.t
+        model.fit(*_fit_arguments(name))
+    assert model._optimizer.t == steps  # the same number of updates, counted afresh
+    assert model.n_iter_ == 4 and len(model.loss_curve_) == 4
+
+
+def _fit_arguments(name):
+    if name == "char_rnn":
+        return (TEXT,)
+    if name == "seq2seq":
+        pairs_x = [np.array([1, 2, 3]), np.array([3, 1]), np.array([2, 2, 1])]
+        return pairs_x, [x[::-1] for x in pairs_x]
+    X = np.random.default_rng(0).normal(size=(12, 5, 2))
+    return X, X[:, -1, 0]
+
+
+def test_partial_fit_keeps_the_optimizer_and_never_warns():
+    X = np.random.default_rng(1).normal(size=(10, 4, 1))
+    model = fastrnn.RNNRegressor(hidden_sizes=(3,), batch_size=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", exceptions.ConvergenceWarning)
+        for _ in range(3):
+            model.partial_fit(X, X[:, -1, 0])
+    assert model._optimizer.t == 6 and model.n_iter_ == 3
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_allocation_helper_shares_only_what_the_passes_allow(cell):
+    kind = cells.CELL_CODES[cell]
+    scratch = fresh_scratch(CPU, np.float64)
+    forward = forward_buffers(kind, 5, 3, 4, scratch)
+    gate_units = cells.N_GATES[kind] * 4
+    assert forward.h.shape == (6, 3, 4) and forward.gx.shape == (5, 3, gate_units) and forward.for_backward
+    assert forward.c.shape == (6, 3, 4 if cells.HAS_CELL_STATE[kind] else 0)
+    backward = backward_buffers(kind, forward, 2, scratch, CPU, np.ones((3, 4)), np.ones((3, 4)))
+    assert backward.d_gates is forward.gx  # the input projections are not needed once BPTT starts
+    assert (backward.d_gates_x is backward.d_gates) == (kind != cells.GRU)  # the GRU's second set
+    assert backward.dx.shape == (5, 3, 2) and backward.dc.shape == (3, cells.N_CARRY[kind] * 4)
+    assert backward_buffers(kind, forward, 2, scratch, CPU, np.ones((3, 4)), input_gradient=False).dx is None
+    inference = forward_buffers(kind, 5, 3, 4, scratch, train=False)
+    assert inference.saved.shape[0] == inference.gx.shape[0] == 1 and not inference.for_backward
+    with pytest.raises(RuntimeError, match="inference"):
+        backward_buffers(kind, inference, 2, scratch, CPU, np.ones((3, 4)), np.ones((3, 4)))
