@@ -104,8 +104,11 @@ class CPUBackend:
 
     def __init__(self):
         from . import cpu
+        from .cpu import losses, updates
         from .cpu.linalg import matmul
         from .cpu.vector import sum_squares
+
+        self._losses, self._updates = losses, updates  # bound here: an import per call costs ~1 us
 
         # the time loops (the contract of kernels/buffers.py), split over the cores by rows where
         # that applies (cpu/threads.py)
@@ -189,9 +192,7 @@ class CPUBackend:
         loss : float
         d_pred : (n, ..., n_outputs) numpy array
         """
-        from .cpu.losses import squared_error
-
-        return squared_error(y_pred, y_true, weights)
+        return self._losses.squared_error(y_pred, y_true, weights)
 
     def softmax_cross_entropy(self, logits, labels, weights=None):
         """Mean softmax cross-entropy and its gradient (:func:`.cpu.losses.softmax_cross_entropy`).
@@ -208,9 +209,7 @@ class CPUBackend:
         loss : float
         d_logits : (n, ..., n_classes) numpy array
         """
-        from .cpu.losses import softmax_cross_entropy
-
-        return softmax_cross_entropy(logits, labels, weights)
+        return self._losses.softmax_cross_entropy(logits, labels, weights)
 
     def binary_cross_entropy(self, logits, targets, weights=None):
         """Mean binary cross-entropy of ``sigmoid(logits)`` and its gradient
@@ -227,9 +226,7 @@ class CPUBackend:
         loss : float
         d_logits : (n, ..., 1) numpy array, in the logits' dtype
         """
-        from .cpu.losses import binary_cross_entropy
-
-        return binary_cross_entropy(logits, targets, weights)
+        return self._losses.binary_cross_entropy(logits, targets, weights)
 
     # ------------------------------------------------------------------------- optimizer updates
     # In place on flat buffers of this backend, the same arguments on both backends (the optimizers'
@@ -237,21 +234,15 @@ class CPUBackend:
 
     def sgd_step(self, param, grad, velocity, learning_rate, momentum, nesterov):
         """SGD with (Nesterov) momentum (:func:`fastrnn.kernels.cpu.updates.sgd_step`)."""
-        from .cpu import updates
-
-        updates.sgd_step(param, grad, velocity, learning_rate, momentum, nesterov)
+        self._updates.sgd_step(param, grad, velocity, learning_rate, momentum, nesterov)
 
     def adam_step(self, param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
         """Adam step ``t`` (1-based), PyTorch's form (:func:`fastrnn.kernels.cpu.updates.adam_step`)."""
-        from .cpu import updates
-
-        updates.adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t)
+        self._updates.adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t)
 
     def adagrad_step(self, param, grad, sums, learning_rate, epsilon):
         """Adagrad step (:func:`fastrnn.kernels.cpu.updates.adagrad_step`)."""
-        from .cpu import updates
-
-        updates.adagrad_step(param, grad, sums, learning_rate, epsilon)
+        self._updates.adagrad_step(param, grad, sums, learning_rate, epsilon)
 
 
 class CUDABackend:
@@ -263,7 +254,9 @@ class CUDABackend:
         from numba import cuda
 
         from . import cuda as gpu
-        from .cuda import elementwise
+        from .cuda import elementwise, losses
+
+        self._losses = losses
 
         self._cuda = cuda
         self._gpu = gpu
@@ -348,9 +341,7 @@ class CUDABackend:
         loss : float
         d_pred : (n, ..., n_outputs) device array, in ``y_pred``'s dtype
         """
-        from .cuda import losses
-
-        return losses.squared_error(y_pred, y_true, weights)
+        return self._losses.squared_error(y_pred, y_true, weights)
 
     def softmax_cross_entropy(self, logits, labels, weights=None):
         """Mean softmax cross-entropy and its gradient, on the device
@@ -368,9 +359,7 @@ class CUDABackend:
         loss : float
         d_logits : (n, ..., n_classes) device array, in the logits' dtype
         """
-        from .cuda import losses
-
-        return losses.softmax_cross_entropy(logits, labels, weights)
+        return self._losses.softmax_cross_entropy(logits, labels, weights)
 
     def binary_cross_entropy(self, logits, targets, weights=None):
         """Mean binary cross-entropy of ``sigmoid(logits)`` and its gradient, on the device
@@ -387,9 +376,7 @@ class CUDABackend:
         loss : float
         d_logits : (n, ..., 1) device array, in the logits' dtype
         """
-        from .cuda import losses
-
-        return losses.binary_cross_entropy(logits, targets, weights)
+        return self._losses.binary_cross_entropy(logits, targets, weights)
 
     # ------------------------------------------------------------------------- optimizer updates
     # As on the CPU backend, by the kernels of cuda/elementwise.py.
