@@ -416,7 +416,7 @@ class ConditionedSequenceNetwork(SequenceNetwork):
         backend = self.backend
         offset = len(self.layers) + 1
         states = []
-        for k, (layer, bridge) in enumerate(zip(self.layers, self.bridges)):
+        for k, layer in enumerate(self.layers):
             h0 = affine_forward(conditions, self._param_views[offset + k], backend)
             h0 = h0.reshape(1, h0.shape[0], h0.shape[1])
             c0 = backend.zeros(h0.shape, self.dtype) if layer.has_cell_state else None

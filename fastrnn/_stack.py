@@ -4,7 +4,8 @@
 (``num_layers`` layers, one or two directions each) over a time-major batch and returns a
 :class:`StackTape`: everything :func:`stack_backward` needs, named. The layer modules' public
 ``forward``/``backward`` and the estimators' networks (:mod:`fastrnn._network`) are written on these
-two functions; nothing reads another module's private state.
+two functions; they read only the module's architecture (cell code, sizes, directions) and its
+parameter views.
 
 A *run* is one layer in one direction. Runs are numbered in PyTorch's state order (layer by layer,
 forward direction first), which is also the order of the initial and final states. Arrays are
@@ -19,7 +20,7 @@ from ._packing import active_counts, full_lengths, identity_index, reversal_inde
 from .kernels.buffers import (ForwardBuffers, LayerGrads, LayerWeights, backward_buffers, forward_buffers,
                               fresh_scratch)
 
-_PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # one run's parameters, PyTorch's names
 DIRECTION_SUFFIXES = ("", "_reverse")  # PyTorch's names of the two directions' parameters
 
 
@@ -40,6 +41,7 @@ class StackTape(NamedTuple):
     weights: tuple               # LayerWeights per run, on the backend
     scratch: object              # the allocator the backward pass continues with
     backend: object
+    train: bool                  # every run's activations kept (a backward pass can follow)
 
     @property
     def n_steps(self):
@@ -51,14 +53,14 @@ class StackTape(NamedTuple):
 
     @property
     def for_backward(self):
-        """False after an inference pass (one step of activations kept)."""
-        return self.runs[0].buffers.for_backward
+        """False after an inference pass (one step of activations kept, shared by the runs)."""
+        return self.train
 
 
 def run_weights(params, layer, direction):
     """The :class:`LayerWeights` (or, for gradient views, the same tuple) of one run from named views."""
     suffix = DIRECTION_SUFFIXES[direction]
-    return LayerWeights(*(params[f"{kind}_l{layer}{suffix}"] for kind in _PARAM_KINDS))
+    return LayerWeights(*(params[f"{kind}_l{layer}{suffix}"] for kind in PARAM_KINDS))
 
 
 def stack_forward(module, x, h0, c0, params, backend, lengths=None, workspace=None, train=True):
@@ -124,7 +126,7 @@ def stack_forward(module, x, h0, c0, params, backend, lengths=None, workspace=No
             backend.gather_steps(runs[-1].buffers.h[1:], reverse, layer_input, 0, hidden, hidden)
         else:
             layer_input = runs[-1].buffers.h[1:]
-    return StackTape(tuple(runs), layer_input, n_active, reverse, tuple(weights), scratch, backend)
+    return StackTape(tuple(runs), layer_input, n_active, reverse, tuple(weights), scratch, backend, train)
 
 
 def stack_backward(module, tape, d_out, dh_n, dc_n, grads, input_gradient=True):

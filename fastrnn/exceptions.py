@@ -1,8 +1,8 @@
 """Exceptions and warnings of fastrnn.
 
 scikit-learn is not a runtime dependency, and importing it costs 1-2 s (measured on the 2-core
-development machine), so it is never imported with fastrnn. ``NotFittedError``, ``ConvergenceWarning`` and ``DataConversionWarning`` are
-resolved on first use (PEP 562 module ``__getattr__``): scikit-learn's own classes when it is
+development machine), so it is never imported with fastrnn. ``NotFittedError``,
+``ConvergenceWarning`` and ``DataConversionWarning`` are resolved on first use (PEP 562 module ``__getattr__``): scikit-learn's own classes when it is
 installed, so code that catches scikit-learn's classes catches fastrnn's too, else equivalent classes
 defined here.
 """

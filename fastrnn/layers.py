@@ -15,15 +15,15 @@ host buffer is the master copy of the parameters: ``forward`` on the GPU uploads
 inputs and results are numpy arrays on either device.
 """
 
-import numpy as np
-
 from typing import NamedTuple
+
+import numpy as np
 
 from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES
 from .kernels.dispatch import get_backend, resolve_device
 from ._packing import padding_mask, sort_by_length
-from ._stack import (DIRECTION_SUFFIXES, StackTape, affine_backward, affine_forward, final_cell_states, final_states,
-                     stack_backward, stack_forward)
+from ._stack import (DIRECTION_SUFFIXES, PARAM_KINDS, StackTape, affine_backward, affine_forward,
+                     final_cell_states, final_states, stack_backward, stack_forward)
 from ._validation import (
     as_generator,
     check_array_shape,
@@ -35,8 +35,6 @@ from ._validation import (
 )
 
 __all__ = ["RNN", "LSTM", "GRU", "Linear"]
-
-_PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class _LayerCall(NamedTuple):
@@ -229,7 +227,7 @@ class _RecurrentLayer(_Module):
             n_in = self.input_size if layer == 0 else self.output_size
             shapes = ((gate_units, n_in), (gate_units, self.hidden_size), (gate_units,), (gate_units,))
             for suffix in DIRECTION_SUFFIXES[:self.num_directions]:
-                named_shapes += [(f"{kind}_l{layer}{suffix}", shape) for kind, shape in zip(_PARAM_KINDS, shapes)]
+                named_shapes += [(f"{kind}_l{layer}{suffix}", shape) for kind, shape in zip(PARAM_KINDS, shapes)]
         return self._layout_from_shapes(named_shapes)
 
     def reset_parameters(self, random_state=None):

@@ -108,7 +108,8 @@ class CPUBackend:
         from .cpu.linalg import matmul
         from .cpu.vector import sum_squares
 
-        self._losses, self._updates = losses, updates  # bound here: an import per call costs ~1 us
+        # bound here: an import statement per call cost ~1 us a batch (measured on a 2-core Intel Xeon VM)
+        self._losses, self._updates = losses, updates
 
         # the time loops (the contract of kernels/buffers.py), split over the cores by rows where
         # that applies (cpu/threads.py)
@@ -148,8 +149,8 @@ class CPUBackend:
     def column_sum(self, a, out):
         np.sum(a, axis=0, out=out)
 
-    def gather_batch(self, x, index, out=None):
-        """Time-major ``x[:, index]`` (a mini-batch), contiguous."""
+    def gather_batch(self, x, index):
+        """Time-major ``x[:, index]`` (a mini-batch), contiguous; ``x: (T, N, D)``, ``index: (B,)``."""
         return np.ascontiguousarray(x[:, index])
 
     def gather_steps(self, src, index, dst, src_start=0, dst_start=0, width=None, accumulate=False):
@@ -302,10 +303,9 @@ class CUDABackend:
     def column_sum(self, a, out):
         self._gpu.column_sum(a, out)
 
-    def gather_batch(self, x, index, out=None):
+    def gather_batch(self, x, index):
         index = self._cuda.to_device(np.ascontiguousarray(index, dtype=np.int64))
-        if out is None:
-            out = self._cuda.device_array((x.shape[0], index.shape[0], x.shape[2]), dtype=x.dtype)
+        out = self._cuda.device_array((x.shape[0], index.shape[0], x.shape[2]), dtype=x.dtype)
         self._elementwise.gather_batch(x, index, out)
         return out
 

@@ -16,7 +16,11 @@ import math
 
 from numba import njit
 
+from . import config
+from .cache import drop_stale_cache
 from .config import INLINE_OPTIONS
+
+drop_stale_cache(__file__, [config.__file__])  # the jit options live there
 
 
 @njit(**INLINE_OPTIONS)

@@ -145,7 +145,8 @@ def kernel_problem(kind, n_batch, n_steps, n_in, hidden, lengths, rng, dtype=np.
     if has_cell:
         forward.c[0] = rng.normal(size=(n_batch, hidden))
     return KernelProblem(
-        kind, rng.normal(size=(n_steps, n_batch, n_in)).astype(dtype), LayerWeights(*(w.astype(dtype) for w in weights)),
+        kind, rng.normal(size=(n_steps, n_batch, n_in)).astype(dtype),
+        LayerWeights(*(w.astype(dtype) for w in weights)),
         forward, rng.normal(size=(n_steps, n_batch, hidden)).astype(dtype),
         rng.normal(size=(n_batch, hidden)).astype(dtype),
         rng.normal(size=(n_batch, hidden)).astype(dtype) if has_cell else None,

@@ -115,3 +115,30 @@ def test_allocation_helper_shares_only_what_the_passes_allow(cell):
     assert inference.saved.shape[0] == inference.gx.shape[0] == 1 and not inference.for_backward
     with pytest.raises(RuntimeError, match="inference"):
         backward_buffers(kind, inference, 2, scratch, CPU, np.ones((3, 4)), np.ones((3, 4)))
+
+
+@pytest.mark.parametrize("name", ["regressor", "char_rnn", "seq2seq"])
+def test_convergence_warning_points_at_the_callers_fit(name):
+    with pytest.warns(exceptions.ConvergenceWarning) as record:
+        FITS[name](max_iter=1, random_state=0)
+    assert record[0].filename == __file__
+
+
+def test_partial_fit_of_an_early_stopping_model_trains_on_the_training_loss():
+    X = np.random.default_rng(2).normal(size=(10, 4, 1))
+    model = fastrnn.RNNRegressor(hidden_sizes=(3,), early_stopping=True, random_state=0)
+    model.partial_fit(X, X[:, -1, 0]).partial_fit(X, X[:, -1, 0])
+    assert model.n_iter_ == 2 and model.validation_scores_ == [] and np.isfinite(model.best_loss_)
+
+
+def test_an_inference_tape_of_one_step_refuses_backward():
+    """With one time step the inference buffers have the training shapes, but the runs of a stacked
+    layer shared them: the tape says it was an inference pass."""
+    from fastrnn._stack import stack_backward, stack_forward
+
+    layer = fastrnn.LSTM(2, 3, num_layers=2, dtype=np.float64, random_state=0)
+    x, h0 = np.ones((1, 2, 2)), np.zeros((2, 2, 3))
+    tape = stack_forward(layer, x, h0, h0, layer.params, CPU, train=False)
+    assert not tape.for_backward
+    with pytest.raises(RuntimeError, match="inference"):
+        stack_backward(layer, tape, np.ones((1, 2, 3)), h0, h0, layer._views(np.zeros_like(layer._flat)))

@@ -27,7 +27,7 @@ class _SequenceData(NamedTuple):
     """The training data of :meth:`BaseRNNEstimator._fit`, on the network's device where marked."""
 
     x: object              # (T, N, D) time-major inputs, on the device
-    targets: object        # (N, n_out) / (N,) or time-major (T, N, ...) encoded targets
+    targets: object        # (N, n_out) / (N,) or time-major (T, N, ...) encoded targets, on the device
     lengths: object        # (N,) int64 lengths of padded sequences, or None
     states: object         # initial state per layer (initial_state), or None
     validation: object     # (X_val, targets_val, lengths_val) with early stopping, else None
@@ -45,8 +45,9 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
     def __init__(self, cell="lstm", hidden_sizes=(64,), nonlinearity="tanh", output="last", bidirectional=False,
                  device="auto", dtype="float32", solver="adam", learning_rate_init=0.001, batch_size="auto",
                  max_iter=200, bptt_steps=None, shuffle=True, alpha=0.0001, clip_grad_norm=1.0, tol=1e-4,
-                 n_iter_no_change=10, early_stopping=False, validation_fraction=0.1, momentum=0.9, nesterovs_momentum=True,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, random_state=None, warm_start=False, verbose=False):
+                 n_iter_no_change=10, early_stopping=False, validation_fraction=0.1, momentum=0.9,
+                 nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8, random_state=None, warm_start=False,
+                 verbose=False):
         self._store_parameters(locals())
 
     # ------------------------------------------------------------------ input checks
@@ -143,12 +144,12 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         return [(h[:, index], None if c is None else c[:, index]) for h, c in states]
 
     def _raw_outputs(self, X, initial_state=None, on_device=False, lengths=None):
-        """Network outputs for validated X (batch-first), chunked; (n, n_out) or (n, T, n_out).
+        """Network outputs for validated X, chunked; (n, n_out) or (n, T, n_out) host arrays.
 
-        Runs on the resolved ``device``; with ``on_device`` (during fit) the parameters already there
-        are used, otherwise the host parameters are (re)loaded onto it first. ``X`` may already be a
-        time-major array on the device (``on_device``: the validation set, uploaded once).
-        ``lengths``: per-sample lengths of a padded X (None: all steps).
+        ``X``: batch-first host array ``(n, T, D)``; with ``on_device`` (during fit: the validation
+        set, uploaded once) a time-major array ``(T, n, D)`` on the network's device, whose
+        parameters are then used as they are; otherwise the host parameters are (re)loaded onto the
+        resolved ``device`` first. ``lengths``: per-sample lengths of a padded X (None: all steps).
         """
         network = self.network_
         if not on_device:

@@ -76,8 +76,9 @@ class CharRNN(EstimatorParams, StochasticTraining):
         Length of the feature vectors the model was fitted with (None without features).
     loss_curve_ : list of float
         Mean cross-entropy per character (nats) per epoch.
-    grad_norm_curve_, clipped_fraction_curve_, n_iter_, best_loss_ :
-        As in :class:`fastrnn.RNNRegressor`.
+    grad_norm_curve_, clipped_fraction_curve_, n_iter_, best_loss_, t_ :
+        As in :class:`fastrnn.RNNRegressor` (``t_`` counts the characters predicted, or with
+        features the texts).
     network_ : SequenceNetwork
         The layers and the softmax head.
 

@@ -60,7 +60,6 @@ PARAMETER_RULES = {
 }
 
 
-
 class EstimatorParams:
     """scikit-learn's estimator API (``get_params``, ``set_params``, ``repr``, fitted checks, tags)
     over the parameters of the subclass's ``__init__``, validated by :data:`PARAMETER_RULES`."""

@@ -92,7 +92,8 @@ class RNNRegressor(BaseRNNEstimator):
         Seeds the weights, the shuffling and the validation split. With an int, two fits on the
         same data give bit-identical weights on the CPU.
     warm_start : bool, default False
-        ``fit`` continues from the previous solution instead of re-initializing.
+        ``fit`` continues from the previous solution instead of re-initializing (with a fresh
+        optimizer, as scikit-learn does; ``partial_fit`` keeps the optimizer's state).
     verbose : bool or int, default False
         Print a progress bar with the running loss (off a terminal, a line about every 5 % of the
         epochs; ``verbose >= 2``: one line per epoch).

@@ -78,8 +78,8 @@ class Seq2Seq(EstimatorParams, StochasticTraining):
         The sorted input and output tokens seen in fit (None for numeric sequences).
     output_length_ : int or None
         Numeric outputs: the length every training output had (None when they differed).
-    loss_curve_, grad_norm_curve_, clipped_fraction_curve_, n_iter_, best_loss_ :
-        As in :class:`fastrnn.RNNRegressor` (the loss is per output step).
+    loss_curve_, grad_norm_curve_, clipped_fraction_curve_, n_iter_, best_loss_, t_ :
+        As in :class:`fastrnn.RNNRegressor` (the loss is per output step; ``t_`` counts pairs).
     network_ : EncoderDecoderNetwork
 
     Examples

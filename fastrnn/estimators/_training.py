@@ -16,6 +16,8 @@ An estimator supplies only what differs, through three hooks:
 - ``_validation_loss_and_score(data)``: with early stopping, the held-out loss and score.
 """
 
+import os
+import sys
 import warnings
 from typing import NamedTuple
 
@@ -155,6 +157,8 @@ class StochasticTraining:
                         self.best_validation_score_ = score
                         backend.assign(best_params, network.active_params)
                 else:
+                    if self.best_loss_ is None:  # partial_fit of an early-stopping model: no data held out
+                        self.best_loss_ = np.inf
                     improved = self.loss_curve_[-1] <= self.best_loss_ - self.tol
                     self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
                 self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
@@ -182,8 +186,21 @@ class StochasticTraining:
             progress.close(message)
         if not incremental and not stopped_early:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                          f"optimization hasn't converged yet.", exceptions.ConvergenceWarning, stacklevel=3)
+                          f"optimization hasn't converged yet.", exceptions.ConvergenceWarning,
+                          stacklevel=_stacklevel_of_caller())
         return self
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _stacklevel_of_caller():
+    """The ``stacklevel`` that makes a warning issued by the function calling this one point at the
+    first frame outside fastrnn (the user's ``fit`` call), however deep inside fastrnn it is issued."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 __all__ = ["GradientStep", "StochasticTraining", "TrainingData"]

@@ -10,7 +10,11 @@ training loop therefore goes through Numba, so only scipy's pool is ever awake.
 import numpy as np
 from numba import njit
 
+from .. import config
+from ..cache import drop_stale_cache
 from ..config import JIT_OPTIONS
+
+drop_stale_cache(__file__, [config.__file__])  # the jit options live there
 
 
 @njit(**JIT_OPTIONS)

@@ -84,7 +84,7 @@ def forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, 
     # The GRU's b_hn (cells.gru.recurrent_bias_block: its n block 2H:3H) goes to the recurrent
     # product. Written with the literal block, not by calling that function: with the block's bounds
     # as run-time values this loop ran 10-15 % slower for every cell (LSTM forward at batch 8, hidden
-    # 64, measured on the 2-core development machine); tests/test_cells.py checks the two agree.
+    # 64, measured on a 2-core Intel Xeon VM); tests/test_cells.py checks the two agree.
     gru = kind == GRU
     b_hn = b_hh[2 * hidden:]
     slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)

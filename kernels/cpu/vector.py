@@ -13,7 +13,11 @@
 
 from numba import njit
 
+from .. import config
+from ..cache import drop_stale_cache
 from ..config import INLINE_OPTIONS, JIT_OPTIONS
+
+drop_stale_cache(__file__, [config.__file__])  # the jit options live there
 
 
 @njit(**JIT_OPTIONS)

@@ -125,6 +125,41 @@ def test_gpu_training_keeps_outputs_and_loss_gradients_on_the_device(estimator, 
     assert not [s for s in copied_up if s[-2:] == (4, 1) or s[-3:] == (X.shape[1], 4, 1)], copied_up
 
 
+def _small_fits():
+    """Estimators whose training on the device takes the other target shapes and batch makers."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(6, 3, 2))
+    labels = np.argmax(np.cumsum(X, axis=1), axis=2) + 3 * (X[:, :, 0] > 1)  # (T, N) multiclass tags
+    pairs = [np.array([1, 2, 3]), np.array([3, 1]), np.array([2, 1])]
+    options = dict(max_iter=2, dtype="float64", random_state=0)
+    return {
+        "tagging_multiclass": lambda device: RNNClassifier(output="sequence", hidden_sizes=(3,), batch_size=6,
+                                                           device=device, **options).fit(X, labels),
+        "bptt_regressor": lambda device: RNNRegressor(cell="gru", output="sequence", bptt_steps=2, hidden_sizes=(3,),
+                                                      batch_size=6, device=device, **options).fit(X, X[:, :, :1]),
+        "char_rnn": lambda device: fastrnn.CharRNN(hidden_sizes=(3,), seq_length=4, batch_size=2, device=device,
+                                                   **options).fit("abcabdabc"),
+        "char_rnn_conditioned": lambda device: fastrnn.CharRNN(cell="gru", hidden_sizes=(3,), batch_size=2,
+                                                               device=device, **options).fit(
+            ["ab", "ba", "a"], features=np.eye(2)[[0, 1, 0]]),
+        "seq2seq": lambda device: fastrnn.Seq2Seq(hidden_sizes=(3,), batch_size=2, device=device, **options).fit(
+            pairs, [p[::-1] for p in pairs]),
+    }
+
+
+SMALL_FITS = _small_fits()
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_FITS))
+def test_every_estimator_trains_on_gpu_as_on_cpu(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cpu, gpu = SMALL_FITS[name]("cpu"), SMALL_FITS[name]("cuda")
+    assert gpu.network_.device == "cuda"
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(gpu.network_.params, cpu.network_.params, rtol=1e-9, atol=1e-12)
+
+
 def test_classifier_on_gpu_pickles_without_device_objects_and_predicts_on_cpu():
     X, y = tiny_data()
     labels = np.where(y > 0, "a", "b")
