@@ -97,6 +97,25 @@ def backend_of(array):
     return _cuda_backend() if is_device_array(array) else CPU_BACKEND
 
 
+def _bind_losses_and_updates(backend, losses, updates):
+    """Give ``backend`` the loss and optimizer-update kernels of its device, with the same arguments on
+    both devices (each documented where it is defined: ``cpu/losses.py`` and ``cpu/updates.py``,
+    ``cuda/losses.py`` and ``cuda/elementwise.py``):
+
+    - ``squared_error(y_pred, y_true, weights=None)``, ``softmax_cross_entropy(logits, labels,
+      weights=None)``, ``binary_cross_entropy(logits, targets, weights=None)``: ``(loss, gradient)``,
+      the loss a Python float, the gradient an array of that device shaped like the predictions;
+    - ``sgd_step``, ``adam_step``, ``adagrad_step``: the optimizers' updates, in place on flat buffers.
+
+    Bound once, as attributes: a wrapper method importing its module cost ~1 us a call (measured on
+    a 2-core Intel Xeon VM).
+    """
+    for name in ("squared_error", "softmax_cross_entropy", "binary_cross_entropy"):
+        setattr(backend, name, getattr(losses, name))
+    for name in ("sgd_step", "adam_step", "adagrad_step"):
+        setattr(backend, name, getattr(updates, name))
+
+
 class CPUBackend:
     """numpy arrays and the ``@njit`` kernels."""
 
@@ -108,13 +127,11 @@ class CPUBackend:
         from .cpu.linalg import matmul
         from .cpu.vector import sum_squares
 
-        # bound here: an import statement per call cost ~1 us a batch (measured on a 2-core Intel Xeon VM)
-        self._losses, self._updates = losses, updates
-
         # the time loops (the contract of kernels/buffers.py), split over the cores by rows where
         # that applies (cpu/threads.py)
         self.layer_forward = cpu.threads.layer_forward
         self.layer_backward = cpu.threads.layer_backward
+        _bind_losses_and_updates(self, losses, updates)
         self._sum_squares = sum_squares
         self._matmul = matmul
 
@@ -176,76 +193,6 @@ class CPUBackend:
     def masked_axpy(self, y, x, mask, a):
         y[mask] += a * x[mask]
 
-    # ------------------------------------------------------------------------------------------ losses
-    # The numpy losses of cpu/losses.py (re-exported by fastrnn.losses), so the results are theirs.
-
-    def squared_error(self, y_pred, y_true, weights=None):
-        """Half mean squared error and its gradient (:func:`.cpu.losses.squared_error`).
-
-        Parameters
-        ----------
-        y_pred, y_true : (n, ..., n_outputs) arrays
-        weights : (n, ...) array, optional
-            Per-entry weights over the leading axes (0 excludes an entry, such as a padded step).
-
-        Returns
-        -------
-        loss : float
-        d_pred : (n, ..., n_outputs) numpy array
-        """
-        return self._losses.squared_error(y_pred, y_true, weights)
-
-    def softmax_cross_entropy(self, logits, labels, weights=None):
-        """Mean softmax cross-entropy and its gradient (:func:`.cpu.losses.softmax_cross_entropy`).
-
-        Parameters
-        ----------
-        logits : (n, ..., n_classes) array
-        labels : (n, ...) integer array
-            Class indices in ``[0, n_classes)``.
-        weights : (n, ...) array, optional
-
-        Returns
-        -------
-        loss : float
-        d_logits : (n, ..., n_classes) numpy array
-        """
-        return self._losses.softmax_cross_entropy(logits, labels, weights)
-
-    def binary_cross_entropy(self, logits, targets, weights=None):
-        """Mean binary cross-entropy of ``sigmoid(logits)`` and its gradient
-        (:func:`.cpu.losses.binary_cross_entropy`).
-
-        Parameters
-        ----------
-        logits : (n, ..., 1) array
-        targets : (n, ...) array of 0 and 1
-        weights : (n, ...) array, optional
-
-        Returns
-        -------
-        loss : float
-        d_logits : (n, ..., 1) numpy array, in the logits' dtype
-        """
-        return self._losses.binary_cross_entropy(logits, targets, weights)
-
-    # ------------------------------------------------------------------------- optimizer updates
-    # In place on flat buffers of this backend, the same arguments on both backends (the optimizers'
-    # state moves with backend_of(param).asarray and to_host).
-
-    def sgd_step(self, param, grad, velocity, learning_rate, momentum, nesterov):
-        """SGD with (Nesterov) momentum (:func:`fastrnn.kernels.cpu.updates.sgd_step`)."""
-        self._updates.sgd_step(param, grad, velocity, learning_rate, momentum, nesterov)
-
-    def adam_step(self, param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
-        """Adam step ``t`` (1-based), PyTorch's form (:func:`fastrnn.kernels.cpu.updates.adam_step`)."""
-        self._updates.adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t)
-
-    def adagrad_step(self, param, grad, sums, learning_rate, epsilon):
-        """Adagrad step (:func:`fastrnn.kernels.cpu.updates.adagrad_step`)."""
-        self._updates.adagrad_step(param, grad, sums, learning_rate, epsilon)
-
-
 class CUDABackend:
     """numba-cuda device arrays and the ``@cuda.jit`` kernels."""
 
@@ -257,13 +204,12 @@ class CUDABackend:
         from . import cuda as gpu
         from .cuda import elementwise, losses
 
-        self._losses = losses
-
         self._cuda = cuda
         self._gpu = gpu
         self._elementwise = elementwise
         self.layer_forward = gpu.layer_forward
         self.layer_backward = gpu.layer_backward
+        _bind_losses_and_updates(self, losses, elementwise)
 
     def asarray(self, array, dtype):
         if is_device_array(array):
@@ -322,73 +268,6 @@ class CUDABackend:
 
     def masked_axpy(self, y, x, mask, a):
         self._elementwise.masked_axpy(y, x, mask, a)
-
-    # ------------------------------------------------------------------------------------------ losses
-    # The @cuda.jit twins of cpu/losses.py (cuda/losses.py): the loss is reduced on the device and only
-    # the scalar comes back; the gradient stays on the device. Host arrays are copied there first.
-
-    def squared_error(self, y_pred, y_true, weights=None):
-        """Half mean squared error and its gradient, on the device (:func:`.cuda.losses.squared_error`).
-
-        Parameters
-        ----------
-        y_pred, y_true : (n, ..., n_outputs) device arrays
-        weights : (n, ...) device array, optional
-            Per-entry weights over the leading axes (0 excludes an entry, such as a padded step).
-
-        Returns
-        -------
-        loss : float
-        d_pred : (n, ..., n_outputs) device array, in ``y_pred``'s dtype
-        """
-        return self._losses.squared_error(y_pred, y_true, weights)
-
-    def softmax_cross_entropy(self, logits, labels, weights=None):
-        """Mean softmax cross-entropy and its gradient, on the device
-        (:func:`.cuda.losses.softmax_cross_entropy`).
-
-        Parameters
-        ----------
-        logits : (n, ..., n_classes) device array
-        labels : (n, ...) int64 device array
-            Class indices in ``[0, n_classes)``.
-        weights : (n, ...) device array, optional
-
-        Returns
-        -------
-        loss : float
-        d_logits : (n, ..., n_classes) device array, in the logits' dtype
-        """
-        return self._losses.softmax_cross_entropy(logits, labels, weights)
-
-    def binary_cross_entropy(self, logits, targets, weights=None):
-        """Mean binary cross-entropy of ``sigmoid(logits)`` and its gradient, on the device
-        (:func:`.cuda.losses.binary_cross_entropy`).
-
-        Parameters
-        ----------
-        logits : (n, ..., 1) device array
-        targets : (n, ...) float device array of 0 and 1
-        weights : (n, ...) device array, optional
-
-        Returns
-        -------
-        loss : float
-        d_logits : (n, ..., 1) device array, in the logits' dtype
-        """
-        return self._losses.binary_cross_entropy(logits, targets, weights)
-
-    # ------------------------------------------------------------------------- optimizer updates
-    # As on the CPU backend, by the kernels of cuda/elementwise.py.
-
-    def sgd_step(self, param, grad, velocity, learning_rate, momentum, nesterov):
-        self._elementwise.sgd_step(param, grad, velocity, learning_rate, momentum, nesterov)
-
-    def adam_step(self, param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
-        self._elementwise.adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t)
-
-    def adagrad_step(self, param, grad, sums, learning_rate, epsilon):
-        self._elementwise.adagrad_step(param, grad, sums, learning_rate, epsilon)
 
 
 CPU_BACKEND = CPUBackend()
