@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._stack import affine_backward, affine_forward, final_states, stack_backward, stack_forward
+from ._stack import affine_backward, affine_forward, final_cell_states, final_states, stack_backward, stack_forward
 from ._workspace import Workspace
 from .kernels.dispatch import get_backend
 from .layers import GRU, LSTM, RNN, Linear
@@ -45,10 +45,9 @@ def carried_states(layer_tapes, backend):
     that continue the sequences in a next forward pass."""
     states = []
     for tape in layer_tapes:
-        buffers = tape.runs[0].buffers
-        last = buffers.h.shape[0] - 1
-        has_cell = buffers.c.shape[2] > 0
-        states.append((backend.copy(buffers.h[last:]), backend.copy(buffers.c[last:]) if has_cell else None))
+        h, c = final_states(tape)[0], final_cell_states(tape)[0]
+        states.append((backend.copy(h).reshape(1, *h.shape),
+                       backend.copy(c).reshape(1, *c.shape) if c.shape[1] else None))
     return states
 
 
