@@ -9,6 +9,18 @@ load_sunspots("yearly")   309     yearly mean sunspot number, 1700-2008
 load_sunspots("monthly")  3126    monthly mean sunspot number, 1749-01 to 2009-06
 ========================  ======  ================================================================
 
+and four sequence-classification problems with their published training / test splits
+(:func:`load_sequence_classification`):
+
+================  ============  ========  ========  =======  ========================================
+name              train / test  steps     features  classes  what
+================  ============  ========  ========  =======  ========================================
+GunPoint          50 / 150      150       1         2        hand motion: drawing a gun or pointing
+ItalyPowerDemand  67 / 1029     24        1         2        a day's power demand: Oct-Mar or Apr-Sep
+BasicMotions      40 / 40       100       6         4        smart-watch motion sensors: the activity
+JapaneseVowels    270 / 370     7 to 29   12        9        cepstra of an utterance: the speaker
+================  ============  ========  ========  =======  ========================================
+
 Sources:
 
 - Airline passengers: Box, G. E. P., Jenkins, G. M. and Reinsel, G. C. (1976), *Time Series
@@ -19,6 +31,11 @@ Sources:
   (http://www.ngdc.noaa.gov/stp/solar/solarda3.html), public domain (a U.S. government work). The
   numbers were taken from the copy in statsmodels (``statsmodels/datasets/sunspots``); values
   after December 2008 were marked preliminary by the source.
+- Sequence classification: the UCR time series classification archive (Dau et al., 2019, IEEE/CAA
+  Journal of Automatica Sinica 6(6)) for GunPoint and ItalyPowerDemand, and the UEA multivariate
+  archive (Bagnall et al., 2018, arXiv:1811.00075) for BasicMotions and JapaneseVowels (which comes
+  from the UCI repository). The archives are free for research and teaching and ask to be cited.
+  The values were taken from the copies in sktime (``sktime/datasets/data``) and stored as float32.
 """
 
 import csv
@@ -27,9 +44,11 @@ from importlib import resources
 
 import numpy as np
 
+from ._classification import SEQUENCE_CLASSIFICATION_SETS, ClassificationDataset, load_sequence_classification
 from ._text import load_python_docstrings
 
-__all__ = ["SeriesDataset", "load_airline_passengers", "load_sunspots", "load_python_docstrings"]
+__all__ = ["ClassificationDataset", "SEQUENCE_CLASSIFICATION_SETS", "SeriesDataset", "load_airline_passengers",
+           "load_python_docstrings", "load_sequence_classification", "load_sunspots"]
 
 
 @dataclass(frozen=True)
