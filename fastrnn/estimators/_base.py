@@ -243,7 +243,10 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         x_tm = backend.asarray(np.ascontiguousarray(X.transpose(1, 0, 2)), self._float_type)
         targets_tm = targets if self.output == "last" else np.ascontiguousarray(np.swapaxes(targets, 0, 1))
         targets_tm = backend.asarray(targets_tm, targets_tm.dtype)  # so do the targets: the loss runs there
-        data = TrainingData(_SequenceData(x_tm, targets_tm, lengths, states, validation), X.shape[0], X.shape[0])
+        step_weights = self._step_weights(lengths, X.shape[1])  # (T, N) or None
+        baseline = self._baseline_loss(targets, None if step_weights is None else step_weights.T)
+        data = TrainingData(_SequenceData(x_tm, targets_tm, lengths, states, validation), X.shape[0], X.shape[0],
+                            baseline)
         return self._fit_stochastic(data, incremental, early_stopping)
 
     # ------------------------------------------------------------------ hooks of the training loop

@@ -23,6 +23,7 @@ from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax
+from ._baseline import cross_entropy_baseline
 from ._params import EstimatorParams
 from ._training import StochasticTraining, TrainingData
 
@@ -161,7 +162,8 @@ class CharRNN(EstimatorParams, StochasticTraining):
         inputs = codes[:n_streams * stream_length].reshape(n_streams, stream_length).T  # (L, B), time-major
         targets = codes[1:n_streams * stream_length + 1].reshape(n_streams, stream_length).T
         self.network_.to(resolve_device(self.device))
-        data = TrainingData(_TextStreams(inputs, targets, [None]), n_streams * stream_length, stream_length)
+        data = TrainingData(_TextStreams(inputs, targets, [None]), n_streams * stream_length, stream_length,
+                            cross_entropy_baseline(targets, self._n_symbols))
         return self._fit_stochastic(data, incremental=False)
 
     def _fit_conditioned(self, X, features):
@@ -187,7 +189,9 @@ class CharRNN(EstimatorParams, StochasticTraining):
         codes = [self._encode(text, f"X[{i}]") for i, text in enumerate(X)]
         lengths = np.array([c.size + 1 for c in codes], dtype=np.int64)  # + the start (input) / end (target) symbol
         self.network_.to(resolve_device(self.device))
-        data = TrainingData(_ConditionedTexts(codes, lengths, features), len(X), len(X))
+        end_symbols = np.full(len(codes), len(self.vocabulary_))  # each text's last target
+        baseline = cross_entropy_baseline(np.concatenate(codes + [end_symbols]), self._n_symbols)
+        data = TrainingData(_ConditionedTexts(codes, lengths, features), len(X), len(X), baseline)
         return self._fit_stochastic(data, incremental=False)
 
     # ------------------------------------------------------------------ hooks of the training loop
@@ -243,6 +247,8 @@ class CharRNN(EstimatorParams, StochasticTraining):
             targets[:c.size, b] = c
             weights[:c.size + 1, b] = 1.0
         return inputs, targets, weights
+
+    _baseline_description = "predicting each character's frequency"
 
     def _loss(self, backend, outputs, targets, weights=None):
         """Cross-entropy of the next characters and its gradient, computed on ``backend``."""

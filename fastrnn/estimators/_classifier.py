@@ -7,6 +7,7 @@ import numpy as np
 from .. import exceptions
 from ..losses import log_sigmoid, log_softmax
 from ._base import BaseRNNEstimator
+from ._baseline import cross_entropy_baseline
 from ._regressor import _check_y_not_none
 
 
@@ -200,6 +201,12 @@ class RNNClassifier(BaseRNNEstimator):
 
     def _n_network_outputs(self):
         return self.n_outputs_
+
+    _baseline_description = "predicting the class frequencies"
+
+    def _baseline_loss(self, targets, weights):
+        """Cross-entropy of predicting the class frequencies (encoded batch-first ``targets``)."""
+        return cross_entropy_baseline(targets, len(self.classes_), weights)
 
     def _loss(self, backend, outputs, targets, weights=None):
         """Cross-entropy and its gradient, computed on ``backend`` (where ``outputs`` are)."""

@@ -4,6 +4,7 @@ import numpy as np
 
 from .._validation import as_real_array, check_finite, check_positive_int
 from ._base import BaseRNNEstimator
+from ._baseline import squared_error_baseline
 
 
 def r2_score(y_true, y_pred):
@@ -286,6 +287,12 @@ class RNNRegressor(BaseRNNEstimator):
 
     def _n_network_outputs(self):
         return self.n_outputs_
+
+    _baseline_description = "predicting the mean of the targets"
+
+    def _baseline_loss(self, targets, weights):
+        """Half mean squared error of predicting each output's mean (batch-first ``targets``)."""
+        return squared_error_baseline(targets, weights)
 
     def _loss(self, backend, outputs, targets, weights=None):
         """Half mean squared error and its gradient, computed on ``backend`` (where ``outputs`` are)."""

@@ -21,6 +21,7 @@ from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite, check_positive_int
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax
+from ._baseline import cross_entropy_baseline, squared_error_baseline
 from ._params import EstimatorParams
 from ._regressor import r2_score
 from ._training import StochasticTraining, TrainingData
@@ -198,7 +199,11 @@ class Seq2Seq(EstimatorParams, StochasticTraining):
             self._start_training(early_stopping=False)
         self.network_.to(resolve_device(self.device))
         n = len(X_arrays)
-        data = TrainingData(_Pairs(X_pad, lengths, dec_in, targets, weights), n, n)
+        if output_tokens:
+            baseline = cross_entropy_baseline(targets, len(self.output_vocabulary_) + 1, weights)
+        else:
+            baseline = squared_error_baseline(targets, weights)
+        data = TrainingData(_Pairs(X_pad, lengths, dec_in, targets, weights), n, n, baseline)
         return self._fit_stochastic(data, incremental=False)
 
     # ------------------------------------------------------------------ hooks of the training loop
@@ -229,6 +234,11 @@ class Seq2Seq(EstimatorParams, StochasticTraining):
         else:
             loss, d_outputs = backend.squared_error(outputs, targets_tm, weights_tm)
         return step(loss, len(index), lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
+
+    @property
+    def _baseline_description(self):
+        return "predicting each output token's frequency" if self._output_tokens else \
+            "predicting the mean of the outputs"
 
     def _learn_vocabularies(self, X_arrays, input_tokens, Y_arrays, output_tokens):
         self._input_tokens, self._output_tokens = input_tokens, output_tokens

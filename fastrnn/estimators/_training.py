@@ -14,6 +14,23 @@ An estimator supplies only what differs, through three hooks:
   ``step(loss, n_samples, backward)`` (:class:`GradientStep`) for each parameter update it makes,
   returning the batch's mean loss;
 - ``_validation_loss_and_score(data)``: with early stopping, the held-out loss and score.
+
+Each estimator also puts in :class:`TrainingData` the loss of the best constant prediction for its
+targets (``baseline_loss``, from :mod:`._baseline`): the scale of ``tol``, the level below which the
+stopping rule does not stop, and the yardstick of the "learned nothing" ``ConvergenceWarning``.
+
+The stopping rule, and why it differs from scikit-learn's ``MLP`` (absolute ``tol`` on the training
+loss, ``n_iter_no_change`` epochs): a recurrent network's loss often sits on a plateau at the
+constant prediction's level for many updates before it starts to fall (thousands of updates on a
+long-range task), and a small data set gives only a few updates per epoch, so ten epochs without an
+improvement of 1e-4 can end a fit at chance, silently. Here
+
+- an improvement must exceed ``tol * baseline_loss_`` (a fraction of the loss's own scale, so that
+  targets in small units are not stopped early),
+- the epochs without improvement must also span at least ``_UPDATES_PER_EPOCH_OF_PATIENCE *
+  n_iter_no_change`` optimizer updates,
+- and no fit stops for lack of improvement while its best training loss is within
+  ``CHANCE_MARGIN`` of the baseline: only ``max_iter`` ends a fit that has not left the plateau.
 """
 
 import os
@@ -28,18 +45,26 @@ from .._progress import ProgressBar
 from ..exceptions import TrainingDivergedError
 from ..optimizers import SGD, Adagrad, Adam
 
+# A loss above (1 - CHANCE_MARGIN) * baseline_loss_ is "not clearly below" the best constant prediction.
+CHANCE_MARGIN = 0.05
+# The epochs without improvement that stop a fit must span at least this many updates per epoch of
+# n_iter_no_change (100 updates by default: an epoch of a 50-sample data set is 2 updates).
+_UPDATES_PER_EPOCH_OF_PATIENCE = 10
+
 
 class TrainingData(NamedTuple):
     """What one call of :meth:`StochasticTraining._fit_stochastic` trains on.
 
     ``content`` is the estimator's own (its batches are made from it); ``n_samples`` counts the
     training samples of one epoch (added to ``t_``), ``total_weight`` the sum of the batches' weights
-    (the denominator of the epoch's mean loss).
+    (the denominator of the epoch's mean loss); ``baseline_loss`` is the loss of the best constant
+    prediction for the training targets (``baseline_loss_``).
     """
 
     content: object
     n_samples: int
     total_weight: float
+    baseline_loss: float
 
 
 class GradientStep:
@@ -112,6 +137,7 @@ class StochasticTraining:
         self.validation_scores_ = [] if early_stopping else None
         self.best_loss_ = None if early_stopping else np.inf
         self.best_validation_score_ = -np.inf if early_stopping else None
+        self._best_training_loss = np.inf  # also with early stopping: the plateau guard reads it
         self.n_iter_, self.t_ = 0, 0
 
     def _fit_stochastic(self, data, incremental, early_stopping=False):
@@ -120,15 +146,16 @@ class StochasticTraining:
         ``incremental`` (``partial_fit``): one epoch, the optimizer state kept, the scratch buffers
         kept for the next call, no stopping rule and no ``ConvergenceWarning``. Otherwise up to
         ``max_iter`` epochs, with a new optimizer (also for ``warm_start``, as scikit-learn does),
-        until the training loss (or, with ``early_stopping``, the validation score) has not improved
-        by ``tol`` for more than ``n_iter_no_change`` epochs; with ``early_stopping`` the weights of
-        the best validation score are restored at the end.
+        until the stopping rule of the module docstring ends the fit; with ``early_stopping`` the
+        improvements are those of the validation score (by ``tol``: scores have no units) and the
+        weights of the best validation score are restored at the end.
         """
         network = self.network_
         backend = network.backend
+        self.baseline_loss_ = data.baseline_loss
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
-            self._no_improvement_count = 0
+            self._no_improvement_count, self._updates_without_improvement = 0, 0
         n_epochs = 1 if incremental else self.max_iter
         progress = ProgressBar(n_epochs, self.verbose) if self.verbose else None
         best_params = backend.copy(network.active_params) if early_stopping else None
@@ -143,7 +170,8 @@ class StochasticTraining:
                         epoch_loss += self._train_batch(data, batch, step) * weight
                 self.n_iter_ += 1
                 self.t_ += data.n_samples
-                self.loss_curve_.append(epoch_loss / data.total_weight)
+                loss = epoch_loss / data.total_weight
+                self.loss_curve_.append(loss)
                 self.grad_norm_curve_.append(float(np.mean(step.norms)))
                 self.clipped_fraction_curve_.append(step.n_clipped / len(step.norms))
                 extra = ""
@@ -159,12 +187,17 @@ class StochasticTraining:
                 else:
                     if self.best_loss_ is None:  # partial_fit of an early-stopping model: no data held out
                         self.best_loss_ = np.inf
-                    improved = self.loss_curve_[-1] <= self.best_loss_ - self.tol
-                    self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
-                self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
+                    improved = loss <= self.best_loss_ - self.tol * _loss_scale(data.baseline_loss)
+                    self.best_loss_ = min(self.best_loss_, loss)
+                self._best_training_loss = min(self._best_training_loss, loss)
+                if improved:
+                    self._no_improvement_count, self._updates_without_improvement = 0, 0
+                else:
+                    self._no_improvement_count += 1
+                    self._updates_without_improvement += len(step.norms)
                 if progress:
-                    progress.update(epoch + 1, self.loss_curve_[-1], extra)
-                if not incremental and self._no_improvement_count > self.n_iter_no_change:
+                    progress.update(epoch + 1, loss, extra)
+                if not incremental and self._patience_is_over(data.baseline_loss):
                     stopped_early = True
                     break
         except TrainingDivergedError:  # the last good weights are already back in place
@@ -184,11 +217,48 @@ class StochasticTraining:
                 message = (f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
                            f"consecutive epochs. Stopping.")
             progress.close(message)
-        if not incremental and not stopped_early:
+        if not incremental:
+            self._warn_if_not_converged(stopped_early, early_stopping)
+        return self
+
+    def _patience_is_over(self, baseline_loss):
+        """The stopping rule (module docstring): enough epochs and updates without improvement, and
+        a best training loss clearly below the baseline."""
+        return (self._no_improvement_count > self.n_iter_no_change
+                and self._updates_without_improvement >= _UPDATES_PER_EPOCH_OF_PATIENCE * self.n_iter_no_change
+                and not _near_baseline(self._best_training_loss, baseline_loss))
+
+    def _warn_if_not_converged(self, stopped_early, early_stopping):
+        """The ``ConvergenceWarning`` at the end of a fit: the model is no better than a constant
+        prediction (on the held-out data with early stopping), or ``max_iter`` ended it."""
+        if early_stopping:
+            best = int(np.argmax(self.validation_scores_))
+            final, where = self.validation_loss_curve_[best], "validation loss"
+        else:
+            final, where = self.loss_curve_[-1], "training loss"
+        if _near_baseline(final, self.baseline_loss_):
+            how = "stopped" if stopped_early else "reached max_iter"
+            warnings.warn(
+                f"{type(self).__name__} learned (almost) nothing: its {where} {final:.4g} is not clearly below "
+                f"baseline_loss_={self.baseline_loss_:.4g}, the loss of {self._baseline_description}. It {how} "
+                f"after {self.n_iter_} epochs. A recurrent network's loss can stay at this level for many "
+                f"updates before it falls: raise max_iter (and n_iter_no_change), try another "
+                f"learning_rate_init, or check that the inputs are scaled and relate to the targets.",
+                exceptions.ConvergenceWarning, stacklevel=_stacklevel_of_caller())
+        elif not stopped_early:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           f"optimization hasn't converged yet.", exceptions.ConvergenceWarning,
                           stacklevel=_stacklevel_of_caller())
-        return self
+
+
+def _loss_scale(baseline_loss):
+    """The scale of ``tol`` on the training loss: the baseline loss (1 when the targets are constant)."""
+    return baseline_loss if baseline_loss > 0 else 1.0
+
+
+def _near_baseline(loss, baseline_loss):
+    """Whether ``loss`` is not clearly below ``baseline_loss`` (never, when a constant is exact)."""
+    return baseline_loss > 0 and loss > (1.0 - CHANCE_MARGIN) * baseline_loss
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -203,4 +273,4 @@ def _stacklevel_of_caller():
     return level
 
 
-__all__ = ["GradientStep", "StochasticTraining", "TrainingData"]
+__all__ = ["CHANCE_MARGIN", "GradientStep", "StochasticTraining", "TrainingData"]
