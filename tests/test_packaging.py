@@ -100,6 +100,52 @@ def test_stale_cache_entries_are_dropped_when_an_inlined_file_changes(tmp_path):
     assert not any(path.exists() for path in entries) and other.exists()
 
 
+_KERNEL_MODULE = """
+import helper
+from numba import njit
+{drop}
+VALUE = helper.VALUE  # frozen into the compiled code, as config.py's constants are
+
+
+@njit(cache=True)
+def value():
+    return VALUE
+"""
+
+
+@pytest.mark.parametrize("use_cache_dir", [True, False])
+def test_an_edited_dependency_invalidates_the_cache_numba_actually_uses(tmp_path, use_cache_dir):
+    """A module that inlines a constant of another file, compiled and cached in one process and run
+    again in a new one after that file changed: Numba alone serves the stale value; with
+    drop_stale_cache the new one, wherever Numba keeps its cache."""
+    source, cache_dir = tmp_path / "src", tmp_path / "numba-cache"
+    source.mkdir()
+    (source / "kernel.py").write_text(_KERNEL_MODULE.format(
+        drop="from fastrnn.kernels.cache import drop_stale_cache\ndrop_stale_cache(__file__, [helper.__file__])"))
+    (source / "plain_kernel.py").write_text(_KERNEL_MODULE.format(drop=""))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NUMBA_")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if use_cache_dir:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import kernel, plain_kernel; " \
+           "print(kernel.value(), plain_kernel.value())"
+
+    def run():
+        return subprocess.run([sys.executable, "-c", code, str(source)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, check=True).stdout.split()
+
+    (source / "helper.py").write_text("VALUE = 1\n")
+    assert run() == ["1", "1"]
+    (source / "helper.py").write_text("VALUE = 2\n")
+    assert run() == ["2", "1"]  # the plain module's cache is stale: the gap drop_stale_cache closes
+    beside = source / "__pycache__"
+    if use_cache_dir:
+        assert list(cache_dir.rglob("kernel.deps-sha256")) and list(cache_dir.rglob("kernel.*.nbi"))
+        assert not beside.exists()  # nothing written beside the sources
+    else:
+        assert (beside / "kernel.deps-sha256").exists()
+
+
 def test_importing_fastrnn_does_not_import_sklearn(tmp_path):
     """scikit-learn costs ~2 s to import; fastrnn resolves its exception classes only on first use."""
     code = "import sys, fastrnn; print('sklearn' in sys.modules)"
