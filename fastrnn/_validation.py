@@ -1,8 +1,12 @@
 """Input validation shared by the layers and the estimators: every check and error message lives here."""
 
 import numbers
+import re
+import warnings
 
 import numpy as np
+
+from .exceptions import stacklevel_outside_fastrnn
 
 _FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -66,6 +70,30 @@ def as_real_array(value, name, dtype):
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{name} must contain real numbers, got dtype {array.dtype}.")
     return array.astype(dtype, copy=False)
+
+
+_LAG_COLUMN = re.compile(r"(?:lag)[_ -]?(\d+)", re.IGNORECASE)
+
+
+def warn_if_lags_newest_first(X, name="X"):
+    """Warn when the columns of a table ``X`` are named as lags in increasing order (``lag_1, lag_2,
+    ...``, as some forecasting libraries build them): the newest value comes first, but the columns of
+    a 2-D ``X`` are read as time steps, oldest first, so every window would be read backwards."""
+    columns = getattr(X, "columns", None)
+    if columns is None or len(columns) < 2:
+        return
+    lags = []
+    for column in columns:
+        match = _LAG_COLUMN.fullmatch(str(column).strip())
+        if match is None:
+            return
+        lags.append(int(match.group(1)))
+    if all(later > earlier for earlier, later in zip(lags, lags[1:])):
+        warnings.warn(
+            f"The columns of {name} are named as lags in increasing order ({columns[0]}, {columns[1]}, ...), "
+            f"so the newest value comes first; fastrnn reads the columns of a 2-D {name} as time steps, oldest "
+            f"first, and would read each window backwards. Reverse the columns: {name}.iloc[:, ::-1], or "
+            f"FunctionTransformer(numpy.fliplr) before the estimator in a Pipeline.", UserWarning, stacklevel=stacklevel_outside_fastrnn())
 
 
 def check_finite(array, name):

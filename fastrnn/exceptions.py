@@ -8,6 +8,20 @@ defined here.
 """
 
 import functools
+import os
+import sys
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def stacklevel_outside_fastrnn():
+    """The ``stacklevel`` that makes a warning issued by the function calling this one point at the
+    first frame outside fastrnn (the user's ``fit`` call), however deep inside fastrnn it is issued."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -19,7 +33,8 @@ class _NotFittedError(ValueError, AttributeError):
 
 
 class _ConvergenceWarning(UserWarning):
-    """The optimizer stopped at ``max_iter`` before converging."""
+    """Training ended at ``max_iter`` before converging, or with a model no better than a constant
+    prediction."""
 
 
 class _DataConversionWarning(UserWarning):

@@ -157,3 +157,26 @@ def test_default_regressor_beats_the_naive_forecast_on_the_shipped_series(name):
         values, window, n_test = load_sunspots("yearly").values, 22, 60
     model_rmse, naive_rmse = _naive_and_model_rmse(values, window, n_test, seed=0)
     assert model_rmse < 0.8 * naive_rmse
+
+
+# ---------------------------------------------------------------------- column order of a 2-D X
+def test_lag_columns_newest_first_are_flagged_and_the_pipeline_fix_reads_them_oldest_first():
+    pd = pytest.importorskip("pandas")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    values = np.log(load_airline_passengers().values)
+    X, y = make_windows(values - values.mean(), window=6)
+    steps = X[:, :, 0]  # (n_samples, 6): columns are time steps, oldest first
+    lags = pd.DataFrame(steps[:, ::-1], columns=[f"lag_{k}" for k in range(1, 7)])  # newest first
+    settings = dict(hidden_sizes=(4,), max_iter=3, dtype="float64", random_state=0)
+    with pytest.warns(UserWarning, match=r"lags in increasing order \(lag_1, lag_2, ...\)") as record:
+        _quiet(lambda: RNNRegressor(**settings).fit(lags, y))
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fixed = make_pipeline(FunctionTransformer(np.fliplr), RNNRegressor(**settings)).fit(lags, y)
+        RNNRegressor(**settings).fit(lags.iloc[:, ::-1], y)  # oldest first by name: no warning
+        direct = RNNRegressor(**settings).fit(steps, y)
+    np.testing.assert_allclose(fixed.predict(lags), direct.predict(steps), rtol=1e-12)

@@ -16,7 +16,7 @@ from .._network import SequenceNetwork
 from .._packing import padding_mask, sort_by_length
 from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import CPU_BACKEND, resolve_device
-from .._validation import as_generator, as_real_array, check_finite, check_sequences
+from .._validation import as_generator, as_real_array, check_finite, check_sequences, warn_if_lags_newest_first
 from ._params import EstimatorParams
 from ._training import StochasticTraining, TrainingData
 
@@ -59,6 +59,8 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         then zero-padded to the longest).
         """
         _check_not_sparse(X)
+        if reset:
+            warn_if_lags_newest_first(X)
         lengths = None
         if is_ragged(X):
             X, lengths = pad_sequences(X, dtype=self._float_type, name="X")

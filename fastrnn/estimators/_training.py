@@ -33,8 +33,6 @@ improvement of 1e-4 can end a fit at chance, silently. Here
   ``CHANCE_MARGIN`` of the baseline: only ``max_iter`` ends a fit that has not left the plateau.
 """
 
-import os
-import sys
 import warnings
 from typing import NamedTuple
 
@@ -42,7 +40,7 @@ import numpy as np
 
 from .. import exceptions
 from .._progress import ProgressBar
-from ..exceptions import TrainingDivergedError
+from ..exceptions import TrainingDivergedError, stacklevel_outside_fastrnn
 from ..optimizers import SGD, Adagrad, Adam
 
 # A loss above (1 - CHANCE_MARGIN) * baseline_loss_ is "not clearly below" the best constant prediction.
@@ -244,11 +242,11 @@ class StochasticTraining:
                 f"after {self.n_iter_} epochs. A recurrent network's loss can stay at this level for many "
                 f"updates before it falls: raise max_iter (and n_iter_no_change), try another "
                 f"learning_rate_init, or check that the inputs are scaled and relate to the targets.",
-                exceptions.ConvergenceWarning, stacklevel=_stacklevel_of_caller())
+                exceptions.ConvergenceWarning, stacklevel=stacklevel_outside_fastrnn())
         elif not stopped_early:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           f"optimization hasn't converged yet.", exceptions.ConvergenceWarning,
-                          stacklevel=_stacklevel_of_caller())
+                          stacklevel=stacklevel_outside_fastrnn())
 
 
 def _loss_scale(baseline_loss):
@@ -259,18 +257,6 @@ def _loss_scale(baseline_loss):
 def _near_baseline(loss, baseline_loss):
     """Whether ``loss`` is not clearly below ``baseline_loss`` (never, when a constant is exact)."""
     return baseline_loss > 0 and loss > (1.0 - CHANCE_MARGIN) * baseline_loss
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def _stacklevel_of_caller():
-    """The ``stacklevel`` that makes a warning issued by the function calling this one point at the
-    first frame outside fastrnn (the user's ``fit`` call), however deep inside fastrnn it is issued."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 __all__ = ["CHANCE_MARGIN", "GradientStep", "StochasticTraining", "TrainingData"]
