@@ -80,6 +80,9 @@ class CharRNN(EstimatorParams, StochasticTraining):
     grad_norm_curve_, clipped_fraction_curve_, n_iter_, best_loss_, t_ :
         As in :class:`fastrnn.RNNRegressor` (``t_`` counts the characters predicted, or with
         features the texts).
+    baseline_loss_ : float
+        Cross-entropy of predicting every character by its frequency in the text (with features,
+        also the end symbol): what a model that learned no context scores.
     network_ : SequenceNetwork
         The layers and the softmax head.
 

@@ -34,6 +34,9 @@ class RNNClassifier(BaseRNNEstimator):
     loss_curve_, best_loss_, validation_loss_curve_, validation_scores_, best_validation_score_,
     grad_norm_curve_, clipped_fraction_curve_, n_iter_, t_, n_features_in_, network_ :
         As in :class:`fastrnn.RNNRegressor` (losses are cross-entropies, scores accuracies).
+    baseline_loss_ : float
+        Cross-entropy of predicting the class frequencies of the training labels (their entropy,
+        ln 2 for two balanced classes), as in :class:`fastrnn.RNNRegressor`.
     n_outputs_ : int
         Output units: 1 for two classes, else the number of classes.
 

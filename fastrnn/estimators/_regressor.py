@@ -74,10 +74,15 @@ class RNNRegressor(BaseRNNEstimator):
         Largest allowed global norm of the gradient of a mini-batch; larger gradients are scaled
         down to it (the classic remedy for exploding gradients). None turns clipping off.
     tol : float, default 1e-4
-        Improvement below which an epoch counts as no improvement.
+        An epoch improves when its training loss drops by more than ``tol * baseline_loss_`` below
+        the best so far (a fraction of the constant prediction's loss, so it does not depend on the
+        targets' units); with ``early_stopping``, when the validation score rises by more than ``tol``.
     n_iter_no_change : int, default 10
-        Epochs without improvement (of the training loss, or of the validation score with
-        ``early_stopping``) before training stops.
+        Training stops after more than this many epochs in a row without improvement that together
+        made at least ``10 * n_iter_no_change`` updates, but never while the best training loss is
+        within 5 % of ``baseline_loss_`` (a recurrent network's loss often stays on such a plateau
+        for many updates before it falls); only ``max_iter`` ends such a fit, with a
+        ``ConvergenceWarning``.
     early_stopping : bool, default False
         Hold out ``validation_fraction`` of the data, stop when its score stops improving and
         restore the weights with the best validation score.
@@ -105,6 +110,10 @@ class RNNRegressor(BaseRNNEstimator):
         Training loss (half MSE plus the L2 term) per epoch.
     best_loss_ : float or None
         Lowest training loss (None with ``early_stopping``).
+    baseline_loss_ : float
+        Training loss of the best constant prediction (each output's mean): the scale of ``tol``,
+        and the level a fit must clearly go below, or a ``ConvergenceWarning`` says that it learned
+        (almost) nothing.
     validation_loss_curve_ : list of float or None
         Validation loss per epoch (with ``early_stopping``).
     validation_scores_ : list of float or None

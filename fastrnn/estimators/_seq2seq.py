@@ -81,6 +81,9 @@ class Seq2Seq(EstimatorParams, StochasticTraining):
         Numeric outputs: the length every training output had (None when they differed).
     loss_curve_, grad_norm_curve_, clipped_fraction_curve_, n_iter_, best_loss_, t_ :
         As in :class:`fastrnn.RNNRegressor` (the loss is per output step; ``t_`` counts pairs).
+    baseline_loss_ : float
+        Loss of a constant output step: the entropy of the output tokens' frequencies (with the end
+        symbol), or for numeric outputs half their variance summed over features.
     network_ : EncoderDecoderNetwork
 
     Examples

@@ -212,8 +212,8 @@ class StochasticTraining:
             message = ""
             if stopped_early:
                 what = "Validation score" if early_stopping else "Training loss"
-                message = (f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                           f"consecutive epochs. Stopping.")
+                message = (f"{what} did not improve by more than tol={self.tol} for {self._no_improvement_count} "
+                           f"epochs ({self._updates_without_improvement} updates). Stopping.")
             progress.close(message)
         if not incremental:
             self._warn_if_not_converged(stopped_early, early_stopping)
