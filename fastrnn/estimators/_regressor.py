@@ -96,7 +96,8 @@ class RNNRegressor(BaseRNNEstimator):
         Adam's parameters.
     random_state : None, int, numpy RandomState or Generator
         Seeds the weights, the shuffling and the validation split. With an int, two fits on the
-        same data give bit-identical weights on the CPU.
+        same data give bit-identical weights on the CPU with the same number of Numba threads (their
+        split of the gradient's sums over the batch changes the rounding).
     warm_start : bool, default False
         ``fit`` continues from the previous solution instead of re-initializing (with a fresh
         optimizer, as scikit-learn does; ``partial_fit`` keeps the optimizer's state).
