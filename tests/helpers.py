@@ -221,14 +221,16 @@ def expected_stop(losses, baseline, updates_per_epoch, tol, n_iter_no_change, ma
     losses (``max_iter`` when it never does), written from the manual's words: an epoch improves
     when its loss is below the best so far by more than ``tol * baseline``; training stops once more
     than ``n_iter_no_change`` epochs, spanning at least ``10 * n_iter_no_change`` updates, passed
-    without improvement, provided the best loss is at most 95 % of the baseline."""
+    without improvement, counted from the first epoch whose best loss is at most 95 % of the
+    baseline (no fit stops on the plateau above it)."""
     best, epochs, updates = float("inf"), 0, 0
     for epoch, loss in enumerate(losses[:max_iter], start=1):
-        if loss <= best - tol * baseline:
+        improved = loss <= best - tol * baseline
+        best = min(best, loss)
+        if improved or best > 0.95 * baseline:
             epochs, updates = 0, 0
         else:
             epochs, updates = epochs + 1, updates + updates_per_epoch
-        best = min(best, loss)
-        if epochs > n_iter_no_change and updates >= 10 * n_iter_no_change and best <= 0.95 * baseline:
+        if epochs > n_iter_no_change and updates >= 10 * n_iter_no_change:
             return epoch
     return max_iter

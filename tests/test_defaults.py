@@ -115,7 +115,7 @@ def test_a_fit_that_cannot_learn_says_so():
 def test_early_stopping_judges_the_model_on_the_held_out_data():
     data = load_sequence_classification("ItalyPowerDemand")
     shuffled = np.random.default_rng(0).permutation(data.y_train)
-    with pytest.warns(ConvergenceWarning, match=r"its validation loss .* is not clearly below"):
+    with pytest.warns(ConvergenceWarning, match=r"its validation loss .* is not clearly below .* held-out loss"):
         RNNClassifier(hidden_sizes=(16,), early_stopping=True, validation_fraction=0.3,
                       random_state=0).fit(data.X_train, shuffled)
 
@@ -180,3 +180,25 @@ def test_lag_columns_newest_first_are_flagged_and_the_pipeline_fix_reads_them_ol
         RNNRegressor(**settings).fit(lags.iloc[:, ::-1], y)  # oldest first by name: no warning
         direct = RNNRegressor(**settings).fit(steps, y)
     np.testing.assert_allclose(fixed.predict(lags), direct.predict(steps), rtol=1e-12)
+
+
+def test_constant_targets_have_a_zero_baseline_and_no_warning_at_chance():
+    X = np.random.default_rng(4).normal(size=(37, 5, 1))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = RNNRegressor(hidden_sizes=(3,), dtype="float64", max_iter=5, random_state=0).fit(X, np.full(37, 0.1))
+    assert model.baseline_loss_ == 0.0  # although the float64 mean of 0.1 is not exactly 0.1
+    assert not any("learned (almost) nothing" in str(w.message) for w in record)
+
+
+def test_a_model_fitted_before_the_stopping_rule_keeps_training():
+    X = np.random.default_rng(5).normal(size=(16, 4, 1))
+    y = X[:, -1, 0]
+    model = _quiet(lambda: RNNRegressor(hidden_sizes=(3,), max_iter=2, warm_start=True, random_state=0).fit(X, y))
+    for name in ("_best_training_loss", "_updates_without_improvement"):  # what an older fastrnn did not record
+        delattr(model, name)
+    model.partial_fit(X, y)
+    for name in ("_best_training_loss", "_updates_without_improvement"):
+        delattr(model, name)
+    _quiet(lambda: model.fit(X, y))
+    assert model.n_iter_ == 5

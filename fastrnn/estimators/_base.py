@@ -246,9 +246,15 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
         targets_tm = targets if self.output == "last" else np.ascontiguousarray(np.swapaxes(targets, 0, 1))
         targets_tm = backend.asarray(targets_tm, targets_tm.dtype)  # so do the targets: the loss runs there
         step_weights = self._step_weights(lengths, X.shape[1])  # (T, N) or None
-        baseline = self._baseline_loss(targets, None if step_weights is None else step_weights.T)
+        step_weights = None if step_weights is None else step_weights.T
+        baseline = self._baseline_loss(targets, step_weights)
+        validation_baseline = None
+        if early_stopping:  # the training data's constant, scored on the held-out data
+            val_weights = self._step_weights(lengths_val, X_val.shape[1])
+            validation_baseline = self._baseline_loss(targets_val, None if val_weights is None else val_weights.T,
+                                                      reference=(targets, step_weights))
         data = TrainingData(_SequenceData(x_tm, targets_tm, lengths, states, validation), X.shape[0], X.shape[0],
-                            baseline)
+                            baseline, validation_baseline)
         return self._fit_stochastic(data, incremental, early_stopping)
 
     # ------------------------------------------------------------------ hooks of the training loop

@@ -207,9 +207,10 @@ class RNNClassifier(BaseRNNEstimator):
 
     _baseline_description = "predicting the class frequencies"
 
-    def _baseline_loss(self, targets, weights):
-        """Cross-entropy of predicting the class frequencies (encoded batch-first ``targets``)."""
-        return cross_entropy_baseline(targets, len(self.classes_), weights)
+    def _baseline_loss(self, targets, weights, reference=None):
+        """Cross-entropy of predicting the class frequencies (encoded batch-first ``targets``; the
+        frequencies of the ``reference`` labels and weights when given)."""
+        return cross_entropy_baseline(targets, len(self.classes_), weights, reference)
 
     def _loss(self, backend, outputs, targets, weights=None):
         """Cross-entropy and its gradient, computed on ``backend`` (where ``outputs`` are)."""

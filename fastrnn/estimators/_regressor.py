@@ -79,10 +79,10 @@ class RNNRegressor(BaseRNNEstimator):
         targets' units); with ``early_stopping``, when the validation score rises by more than ``tol``.
     n_iter_no_change : int, default 10
         Training stops after more than this many epochs in a row without improvement that together
-        made at least ``10 * n_iter_no_change`` updates, but never while the best training loss is
-        within 5 % of ``baseline_loss_`` (a recurrent network's loss often stays on such a plateau
-        for many updates before it falls); only ``max_iter`` ends such a fit, with a
-        ``ConvergenceWarning``.
+        made at least ``10 * n_iter_no_change`` updates, counted from the first epoch whose best
+        training loss is more than 5 % below ``baseline_loss_``: a recurrent network's loss often
+        stays on such a plateau for many updates before it falls, and only ``max_iter`` ends a fit
+        that never leaves it, with a ``ConvergenceWarning``.
     early_stopping : bool, default False
         Hold out ``validation_fraction`` of the data, stop when its score stops improving and
         restore the weights with the best validation score.
@@ -300,9 +300,10 @@ class RNNRegressor(BaseRNNEstimator):
 
     _baseline_description = "predicting the mean of the targets"
 
-    def _baseline_loss(self, targets, weights):
-        """Half mean squared error of predicting each output's mean (batch-first ``targets``)."""
-        return squared_error_baseline(targets, weights)
+    def _baseline_loss(self, targets, weights, reference=None):
+        """Half mean squared error of predicting each output's mean (batch-first ``targets``; the mean
+        of the ``reference`` targets and weights when given)."""
+        return squared_error_baseline(targets, weights, reference)
 
     def _loss(self, backend, outputs, targets, weights=None):
         """Half mean squared error and its gradient, computed on ``backend`` (where ``outputs`` are)."""

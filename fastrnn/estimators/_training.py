@@ -30,7 +30,8 @@ improvement of 1e-4 can end a fit at chance, silently. Here
 - the epochs without improvement must also span at least ``_UPDATES_PER_EPOCH_OF_PATIENCE *
   n_iter_no_change`` optimizer updates,
 - and no fit stops for lack of improvement while its best training loss is within
-  ``CHANCE_MARGIN`` of the baseline: only ``max_iter`` ends a fit that has not left the plateau.
+  ``CHANCE_MARGIN`` of the baseline: the patience counts from the first epoch below that level, and
+  only ``max_iter`` ends a fit that has not left the plateau.
 """
 
 import warnings
@@ -56,13 +57,15 @@ class TrainingData(NamedTuple):
     ``content`` is the estimator's own (its batches are made from it); ``n_samples`` counts the
     training samples of one epoch (added to ``t_``), ``total_weight`` the sum of the batches' weights
     (the denominator of the epoch's mean loss); ``baseline_loss`` is the loss of the best constant
-    prediction for the training targets (``baseline_loss_``).
+    prediction for the training targets (``baseline_loss_``), ``validation_baseline_loss`` (with
+    early stopping) that constant's loss on the held-out targets.
     """
 
     content: object
     n_samples: int
     total_weight: float
     baseline_loss: float
+    validation_baseline_loss: float = None
 
 
 class GradientStep:
@@ -151,6 +154,9 @@ class StochasticTraining:
         network = self.network_
         backend = network.backend
         self.baseline_loss_ = data.baseline_loss
+        if not hasattr(self, "_best_training_loss"):  # a model fitted by an older fastrnn
+            self._best_training_loss = min(self.loss_curve_, default=np.inf)
+            self._updates_without_improvement = 0
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
             self._no_improvement_count, self._updates_without_improvement = 0, 0
@@ -188,7 +194,8 @@ class StochasticTraining:
                     improved = loss <= self.best_loss_ - self.tol * _loss_scale(data.baseline_loss)
                     self.best_loss_ = min(self.best_loss_, loss)
                 self._best_training_loss = min(self._best_training_loss, loss)
-                if improved:
+                # patience counts from the first epoch clearly below the baseline, not on the plateau
+                if improved or _near_baseline(self._best_training_loss, data.baseline_loss):
                     self._no_improvement_count, self._updates_without_improvement = 0, 0
                 else:
                     self._no_improvement_count += 1
@@ -211,12 +218,16 @@ class StochasticTraining:
         if progress:
             message = ""
             if stopped_early:
-                what = "Validation score" if early_stopping else "Training loss"
-                message = (f"{what} did not improve by more than tol={self.tol} for {self._no_improvement_count} "
-                           f"epochs ({self._updates_without_improvement} updates). Stopping.")
+                if early_stopping:
+                    what = f"Validation score did not improve by more than tol={self.tol}"
+                else:
+                    what = (f"Training loss did not improve by more than tol * baseline_loss_ = "
+                            f"{self.tol * _loss_scale(self.baseline_loss_):.3g}")
+                message = (f"{what} for {self._no_improvement_count} epochs ({self._updates_without_improvement} "
+                           f"updates). Stopping.")
             progress.close(message)
         if not incremental:
-            self._warn_if_not_converged(stopped_early, early_stopping)
+            self._warn_if_not_converged(stopped_early, early_stopping, data)
         return self
 
     def _patience_is_over(self, baseline_loss):
@@ -226,19 +237,23 @@ class StochasticTraining:
                 and self._updates_without_improvement >= _UPDATES_PER_EPOCH_OF_PATIENCE * self.n_iter_no_change
                 and not _near_baseline(self._best_training_loss, baseline_loss))
 
-    def _warn_if_not_converged(self, stopped_early, early_stopping):
+    def _warn_if_not_converged(self, stopped_early, early_stopping, data):
         """The ``ConvergenceWarning`` at the end of a fit: the model is no better than a constant
         prediction (on the held-out data with early stopping), or ``max_iter`` ended it."""
         if early_stopping:
             best = int(np.argmax(self.validation_scores_))
             final, where = self.validation_loss_curve_[best], "validation loss"
+            baseline = data.validation_baseline_loss
+            yardstick = f"{baseline:.4g}, the held-out loss of {self._baseline_description} of the training data"
         else:
             final, where = self.loss_curve_[-1], "training loss"
-        if _near_baseline(final, self.baseline_loss_):
+            baseline = self.baseline_loss_
+            yardstick = f"baseline_loss_={baseline:.4g}, the loss of {self._baseline_description}"
+        if _near_baseline(final, baseline):
             how = "stopped" if stopped_early else "reached max_iter"
             warnings.warn(
                 f"{type(self).__name__} learned (almost) nothing: its {where} {final:.4g} is not clearly below "
-                f"baseline_loss_={self.baseline_loss_:.4g}, the loss of {self._baseline_description}. It {how} "
+                f"{yardstick}. It {how} "
                 f"after {self.n_iter_} epochs. A recurrent network's loss can stay at this level for many "
                 f"updates before it falls: raise max_iter (and n_iter_no_change), try another "
                 f"learning_rate_init, or check that the inputs are scaled and relate to the targets.",
