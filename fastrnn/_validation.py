@@ -93,7 +93,8 @@ def warn_if_lags_newest_first(X, name="X"):
             f"The columns of {name} are named as lags in increasing order ({columns[0]}, {columns[1]}, ...), "
             f"so the newest value comes first; fastrnn reads the columns of a 2-D {name} as time steps, oldest "
             f"first, and would read each window backwards. Reverse the columns: {name}.iloc[:, ::-1], or "
-            f"FunctionTransformer(numpy.fliplr) before the estimator in a Pipeline.", UserWarning, stacklevel=stacklevel_outside_fastrnn())
+            f"FunctionTransformer(numpy.fliplr) before the estimator in a Pipeline.",
+            UserWarning, stacklevel=stacklevel_outside_fastrnn())
 
 
 def check_finite(array, name):

@@ -202,7 +202,7 @@ class StochasticTraining:
                     self._updates_without_improvement += len(step.norms)
                 if progress:
                     progress.update(epoch + 1, loss, extra)
-                if not incremental and self._patience_is_over(data.baseline_loss):
+                if not incremental and self._patience_is_over():
                     stopped_early = True
                     break
         except TrainingDivergedError:  # the last good weights are already back in place
@@ -230,12 +230,11 @@ class StochasticTraining:
             self._warn_if_not_converged(stopped_early, early_stopping, data)
         return self
 
-    def _patience_is_over(self, baseline_loss):
-        """The stopping rule (module docstring): enough epochs and updates without improvement, and
-        a best training loss clearly below the baseline."""
+    def _patience_is_over(self):
+        """The stopping rule (module docstring): enough epochs and updates without improvement (both
+        counters stay at 0 while the best training loss is near the baseline)."""
         return (self._no_improvement_count > self.n_iter_no_change
-                and self._updates_without_improvement >= _UPDATES_PER_EPOCH_OF_PATIENCE * self.n_iter_no_change
-                and not _near_baseline(self._best_training_loss, baseline_loss))
+                and self._updates_without_improvement >= _UPDATES_PER_EPOCH_OF_PATIENCE * self.n_iter_no_change)
 
     def _warn_if_not_converged(self, stopped_early, early_stopping, data):
         """The ``ConvergenceWarning`` at the end of a fit: the model is no better than a constant
