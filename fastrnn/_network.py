@@ -56,10 +56,13 @@ class FlatParameterModules:
     weight-decay mask and pickling, shared by the networks of the estimators.
 
     Subclasses build their modules, list them in ``modules`` and call :meth:`_bind_modules`; they
-    name in ``_pickled`` the attributes that pickling keeps besides the buffer.
+    name in ``_pickled`` the attributes that pickling keeps besides the buffer, and in
+    ``_module_attributes`` the attributes holding the modules (a module or a list of them), in the
+    order of ``modules``.
     """
 
     _pickled = ()
+    _module_attributes = ()
     _workspaces = None  # per module, while reusing_buffers() is active (never pickled)
     _reusing = False
 
@@ -122,6 +125,26 @@ class FlatParameterModules:
                                for name, view in views.items() if name.startswith("weight")]
         return self
 
+    def named_modules(self):
+        """``(name, module)`` of every module in the order of the flat buffer, named by the attribute
+        that holds it (``"layers.0"``, ``"head"``, ``"bridges.1"``, ``"encoder.0"`` ...): the module
+        paths of the matching ``torch.nn.Module`` (``ModuleList`` entries by index)."""
+        named = []
+        for attribute in self._module_attributes:
+            value = getattr(self, attribute)
+            if isinstance(value, list):
+                named += [(f"{attribute}.{k}", module) for k, module in enumerate(value)]
+            else:
+                named.append((attribute, value))
+        return named
+
+    def named_parameters(self):
+        """Every parameter under its dotted name (``"layers.0.weight_ih_l0"``, ``"head.bias"`` ...),
+        as live views into the host buffer, in the buffer's order: the ``state_dict`` keys of the
+        matching ``torch.nn.Module``. Call :meth:`sync_to_host` first after training on a GPU."""
+        return {f"{prefix}.{name}": view for prefix, module in self.named_modules()
+                for name, view in module.params.items()}
+
     def sync_to_host(self):
         """Copy the device parameters into the host master buffer (no-op on the CPU)."""
         if self.backend.name != "cpu":
@@ -171,6 +194,7 @@ class SequenceNetwork(FlatParameterModules):
     """
 
     _pickled = ("output", "dtype", "layers", "head")
+    _module_attributes = ("layers", "head")
 
     def __init__(self, cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng,
                  bidirectional=False):
@@ -302,6 +326,7 @@ class EncoderDecoderNetwork(FlatParameterModules):
     """
 
     _pickled = ("dtype", "encoder", "decoder", "head")
+    _module_attributes = ("encoder", "decoder", "head")
 
     def __init__(self, cell, n_encoder_inputs, n_decoder_inputs, hidden_sizes, n_outputs, dtype, rng):
         self.dtype = dtype
@@ -399,6 +424,7 @@ class ConditionedSequenceNetwork(SequenceNetwork):
     """
 
     _pickled = SequenceNetwork._pickled + ("bridges",)
+    _module_attributes = ("layers", "head", "bridges")
 
     def __init__(self, cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng, n_conditions):
         self.bridges = [Linear(n_conditions, size, dtype=dtype, random_state=rng, device="cpu")

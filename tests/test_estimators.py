@@ -328,6 +328,15 @@ def test_classifier_probabilities_and_string_labels(data):
     binary = RNNClassifier(**SMALL).fit(X, y > 0)
     assert binary.n_outputs_ == 1 and binary.predict_proba(X).shape == (40, 2)
     assert binary.predict(X).dtype == bool
+    # decision_function: the logits, scikit-learn's shapes (one column for two classes)
+    logits = clf.decision_function(X)
+    assert logits.shape == (40, 3)
+    np.testing.assert_array_equal(clf.classes_[np.argmax(logits, axis=1)], clf.predict(X))
+    np.testing.assert_allclose(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), clf.predict_log_proba(X))
+    z = binary.decision_function(X)
+    assert z.shape == (40,)
+    np.testing.assert_array_equal(z > 0, binary.predict(X))
+    np.testing.assert_allclose(1 / (1 + np.exp(-z)), binary.predict_proba(X)[:, 1])
 
 
 def test_tagging_output_shapes(data):

@@ -111,19 +111,41 @@ class RNNClassifier(BaseRNNEstimator):
             return [np.exp(rows) for rows in log_proba]
         return np.exp(log_proba)
 
+    def decision_function(self, X, initial_state=None):
+        """The logits of the output layer: what the probabilities are computed from.
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list
+        initial_state : list, optional
+
+        Returns
+        -------
+        float64 ndarray (computed in ``dtype``)
+            Two classes: the logit of ``classes_[1]``, (n_samples,) or (n_samples, n_timesteps) for
+            output="sequence" (scikit-learn's convention). More classes: one logit per class,
+            (n_samples, n_classes) or (n_samples, n_timesteps, n_classes). A list of per-sequence
+            arrays when X held sequences of different lengths and output="sequence".
+        """
+        logits, lengths = self._logits(X, initial_state)
+        logits = logits[..., 0] if len(self.classes_) == 2 else logits
+        return _per_sequence(logits, lengths, self.output)
+
     def predict_log_proba(self, X, initial_state=None):
         """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
-        self._check_is_fitted()
-        X, lengths = self._check_X(X, reset=False)
-        logits = self._raw_outputs(X, initial_state, lengths=lengths).astype(np.float64)
+        logits, lengths = self._logits(X, initial_state)
         if len(self.classes_) == 2:
             z = logits[..., 0]
             log_proba = np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=-1)
         else:
             log_proba = log_softmax(logits)
-        if lengths is not None and self.output == "sequence":  # one array per sequence, its own length
-            return [log_proba[i, :length] for i, length in enumerate(lengths)]
-        return log_proba
+        return _per_sequence(log_proba, lengths, self.output)
+
+    def _logits(self, X, initial_state):
+        """Validated X's logits (float64, batch-first, padded) and its lengths (None unless ragged)."""
+        self._check_is_fitted()
+        X, lengths = self._check_X(X, reset=False)
+        return self._raw_outputs(X, initial_state, lengths=lengths).astype(np.float64), lengths
 
     def predict(self, X, initial_state=None):
         """Most probable label: (n_samples,) or, for output="sequence", (n_samples, n_timesteps)
@@ -268,3 +290,11 @@ def _check_label_type(y):
             raise ValueError("y contains NaN; labels must not be missing.")
     elif y.dtype.kind not in "biuUS":
         raise ValueError(f"Unknown label type: y has dtype {y.dtype}.")
+
+
+def _per_sequence(values, lengths, output):
+    """Per-step ``values`` of a padded batch as one array per sequence, cut to its own length, when X
+    held sequences of different lengths and output="sequence"; else ``values`` unchanged."""
+    if lengths is not None and output == "sequence":
+        return [values[i, :length] for i, length in enumerate(lengths)]
+    return values
