@@ -10,8 +10,10 @@ Estimators (scikit-learn API): :class:`RNNRegressor`, :class:`RNNClassifier`; te
 from . import data, datasets
 from .estimators import CharRNN, RNNClassifier, RNNRegressor, Seq2Seq
 from .layers import GRU, LSTM, RNN, Linear
+from ._persistence import load
+from .gradient_check import check_gradients
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "GRU", "Linear", "RNNRegressor", "RNNClassifier", "CharRNN", "Seq2Seq", "data", "datasets",
+__all__ = ["RNN", "LSTM", "GRU", "Linear", "RNNRegressor", "RNNClassifier", "CharRNN", "Seq2Seq", "load", "check_gradients", "data", "datasets",
            "__version__"]

@@ -219,6 +219,17 @@ class SequenceNetwork(FlatParameterModules):
     def modules(self):
         return self.layers + [self.head]
 
+    def config(self):
+        """The constructor's arguments but ``rng``, as plain values (read from the modules, so
+        networks pickled by older versions have it too): ``SequenceNetwork(**config, rng=rng)``
+        rebuilds this architecture."""
+        first = self.layers[0]
+        return {"cell": "rnn" if first.n_gates == 1 else first._cell,
+                "nonlinearity": getattr(first, "nonlinearity", "tanh"),
+                "n_features": first.input_size, "hidden_sizes": [layer.hidden_size for layer in self.layers],
+                "n_outputs": self.head.out_features, "output": self.output, "dtype": np.dtype(self.dtype).name,
+                "bidirectional": first.bidirectional}
+
     def forward(self, x, states=None, lengths=None, train=True):
         """Raw outputs (logits or values) on the backend for time-major ``x: (T, B, D)``, and the tape.
 
@@ -343,6 +354,14 @@ class EncoderDecoderNetwork(FlatParameterModules):
     def modules(self):
         return self.encoder + self.decoder + [self.head]
 
+    def config(self):
+        """The constructor's arguments but ``rng``, as plain values (see :meth:`SequenceNetwork.config`)."""
+        first = self.encoder[0]
+        return {"cell": "rnn" if first.n_gates == 1 else first._cell, "n_encoder_inputs": first.input_size,
+                "n_decoder_inputs": self.decoder[0].input_size,
+                "hidden_sizes": [layer.hidden_size for layer in self.encoder],
+                "n_outputs": self.head.out_features, "dtype": np.dtype(self.dtype).name}
+
     def encode(self, x, lengths, train=True):
         """Run the encoder over time-major ``x: (T, B, D)`` with the (B,) ``lengths`` sorted in
         decreasing order; returns ``(states, tapes)``: each layer's final ``(h, c)`` (1, B, H) on the
@@ -434,6 +453,12 @@ class ConditionedSequenceNetwork(SequenceNetwork):
     @property
     def modules(self):
         return self.layers + [self.head] + self.bridges
+
+    def config(self):
+        """The constructor's arguments but ``rng`` (see :meth:`SequenceNetwork.config`)."""
+        config = super().config()
+        del config["bidirectional"]
+        return dict(config, n_conditions=self.bridges[0].in_features)
 
     def initial_states(self, conditions):
         """Each layer's ``(h0, c0)`` (1, B, H) on the backend from the (B, n_conditions) ``conditions``

@@ -21,6 +21,7 @@ import numpy as np
 
 from .kernels.cells import CELL_CODES, HAS_CELL_STATE, N_GATES
 from .kernels.dispatch import get_backend, resolve_device
+from ._persistence import SaveMixin
 from ._packing import padding_mask, sort_by_length
 from ._stack import (DIRECTION_SUFFIXES, PARAM_KINDS, StackTape, affine_backward, affine_forward,
                      final_cell_states, final_states, stack_backward, stack_forward)
@@ -54,7 +55,7 @@ class _LinearCall(NamedTuple):
     backend: object
 
 
-class _Module:
+class _Module(SaveMixin):
     """Parameters in one flat buffer with named views; state_dict, load_state_dict and pickling.
 
     Subclasses set ``dtype`` and call :meth:`_init_parameters` with their layout, a list of

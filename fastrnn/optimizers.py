@@ -16,7 +16,8 @@ __all__ = ["SGD", "Adam", "Adagrad"]
 
 
 class _Optimizer:
-    _state_names = ()
+    _state_names = ()   # the state arrays kept per parameter buffer
+    _config_names = ()  # the constructor's arguments, stored under the same attribute names
 
     def __init__(self, learning_rate):
         if not learning_rate > 0:
@@ -51,6 +52,11 @@ class _Optimizer:
         """One buffer's update in place, by ``backend``'s kernels."""
         raise NotImplementedError
 
+    def config(self):
+        """The constructor's arguments: ``type(self)(**self.config())`` is this optimizer before its
+        first step."""
+        return {name: getattr(self, name) for name in self._config_names}
+
     def __getstate__(self):
         state = self.__dict__.copy()
         if self.state is not None:  # pickle numpy arrays, never device objects
@@ -71,6 +77,7 @@ class SGD(_Optimizer):
     """
 
     _state_names = ("velocity",)
+    _config_names = ("learning_rate", "momentum", "nesterov")
 
     def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=True):
         super().__init__(learning_rate)
@@ -94,6 +101,7 @@ class Adam(_Optimizer):
     """
 
     _state_names = ("first_moment", "second_moment")
+    _config_names = ("learning_rate", "beta_1", "beta_2", "epsilon")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         super().__init__(learning_rate)
@@ -120,6 +128,7 @@ class Adagrad(_Optimizer):
     """
 
     _state_names = ("sum_of_squares",)
+    _config_names = ("learning_rate", "epsilon")
 
     def __init__(self, learning_rate=0.01, epsilon=1e-10):
         super().__init__(learning_rate)

@@ -3,7 +3,7 @@
 The estimators follow scikit-learn's conventions without depending on it at run time: ``__init__``
 stores parameters only; every parameter is checked by :class:`~._params.EstimatorParams`; fitted
 attributes end in ``_``; ``fit`` and ``partial_fit`` share ``_fit(incremental=...)``, which prepares
-the data and hands it to the training loop of :mod:`._training`; this module makes the batches
+the data (``_training_data``) and hands it to the training loop of :mod:`._training`; this module makes the batches
 (shuffled, sorted by length, in chunks of ``bptt_steps``) and computes a batch's loss and gradient.
 """
 
@@ -17,6 +17,8 @@ from .._packing import padding_mask, sort_by_length
 from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import CPU_BACKEND, resolve_device
 from .._validation import as_generator, as_real_array, check_finite, check_sequences, warn_if_lags_newest_first
+from .._persistence import SaveMixin
+from .._torch_export import TorchExportMixin
 from ._params import EstimatorParams
 from ._training import StochasticTraining, TrainingData
 
@@ -39,7 +41,7 @@ def _check_not_sparse(X, name="X"):
                         f"(for example {name}.toarray()).")
 
 
-class BaseRNNEstimator(EstimatorParams, StochasticTraining):
+class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
     """Base of :class:`RNNRegressor` and :class:`RNNClassifier`; see their docstrings."""
 
     def __init__(self, cell="lstm", hidden_sizes=(64,), nonlinearity="tanh", output="last", bidirectional=False,
@@ -211,6 +213,13 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
     def _fit(self, X, y, incremental, initial_state=None, classes=None):
         """``fit`` (``incremental=False``) and ``partial_fit`` (one epoch): check the data, build the
         network on a first fit, and train it (:meth:`~._training.StochasticTraining._fit_stochastic`)."""
+        data, early_stopping = self._training_data(X, y, incremental, initial_state, classes)
+        return self._fit_stochastic(data, incremental, early_stopping)
+
+    def _training_data(self, X, y, incremental=False, initial_state=None, classes=None):
+        """Check the data, build the network on a first fit (a new one unless ``warm_start`` or
+        ``incremental``) and put it on its device; returns the :class:`~._training.TrainingData` and
+        whether early stopping holds out part of it."""
         self._validate_params()
         first_fit = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
         X, lengths = self._check_X(X, reset=first_fit)
@@ -255,7 +264,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining):
                                                       reference=(targets, step_weights))
         data = TrainingData(_SequenceData(x_tm, targets_tm, lengths, states, validation), X.shape[0], X.shape[0],
                             baseline, validation_baseline)
-        return self._fit_stochastic(data, incremental, early_stopping)
+        return data, early_stopping
 
     # ------------------------------------------------------------------ hooks of the training loop
     def _epoch_batches(self, data):

@@ -24,6 +24,8 @@ from .._validation import as_generator, as_real_array, check_finite
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax
 from ._baseline import cross_entropy_baseline
+from .._persistence import SaveMixin
+from .._torch_export import TorchExportMixin
 from ._params import EstimatorParams
 from ._training import StochasticTraining, TrainingData
 
@@ -47,7 +49,7 @@ class _ConditionedTexts(NamedTuple):
     features: np.ndarray  # (n, n_features)
 
 
-class CharRNN(EstimatorParams, StochasticTraining):
+class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
     """Character-level recurrent language model (one-hot characters in, softmax over the next one out).
 
     Parameters
@@ -141,9 +143,15 @@ class CharRNN(EstimatorParams, StochasticTraining):
         -------
         self
         """
+        data, _ = self._training_data(X, y, features)
+        return self._fit_stochastic(data, incremental=False)
+
+    def _training_data(self, X, y=None, features=None):
+        """Check the text(s), build the network on a first fit (a new one unless ``warm_start``) and put
+        it on its device; returns the :class:`~._training.TrainingData` and False (no early stopping)."""
         self._validate_params()
         if features is not None:
-            return self._fit_conditioned(X, features)
+            return self._conditioned_data(X, features), False
         if self.__sklearn_is_fitted__() and self.warm_start and self._conditioned:
             raise ValueError("this CharRNN was fitted with features: pass features again to continue training.")
         text = self._join(X)
@@ -167,10 +175,10 @@ class CharRNN(EstimatorParams, StochasticTraining):
         self.network_.to(resolve_device(self.device))
         data = TrainingData(_TextStreams(inputs, targets, [None]), n_streams * stream_length, stream_length,
                             cross_entropy_baseline(targets, self._n_symbols))
-        return self._fit_stochastic(data, incremental=False)
+        return data, False
 
-    def _fit_conditioned(self, X, features):
-        """fit() with one feature vector per text (see the module docstring)."""
+    def _conditioned_data(self, X, features):
+        """:meth:`_training_data` with one feature vector per text (see the module docstring)."""
         if not (isinstance(X, (list, tuple)) and X and all(isinstance(t, str) and t for t in X)):
             raise ValueError("with features, X must be a non-empty list of non-empty texts, one per feature vector.")
         features = as_real_array(features, "features", self._float_type)
@@ -194,8 +202,7 @@ class CharRNN(EstimatorParams, StochasticTraining):
         self.network_.to(resolve_device(self.device))
         end_symbols = np.full(len(codes), len(self.vocabulary_))  # each text's last target
         baseline = cross_entropy_baseline(np.concatenate(codes + [end_symbols]), self._n_symbols)
-        data = TrainingData(_ConditionedTexts(codes, lengths, features), len(X), len(X), baseline)
-        return self._fit_stochastic(data, incremental=False)
+        return TrainingData(_ConditionedTexts(codes, lengths, features), len(X), len(X), baseline)
 
     # ------------------------------------------------------------------ hooks of the training loop
     def _epoch_batches(self, data):

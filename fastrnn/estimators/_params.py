@@ -139,6 +139,13 @@ class EstimatorParams:
                                  f"appropriate arguments before using this estimator.")
 
     def _validate_params(self):
+        """Check every parameter against its rule, and that ``device`` can be used here."""
+        self._check_parameter_rules()
+        resolve_device(self.device)  # RuntimeError for "cuda" without numba-cuda or a GPU
+
+    def _check_parameter_rules(self):
+        """Check every parameter against :data:`PARAMETER_RULES` (a ``ValueError`` naming the first
+        that breaks its rule); the device is not resolved (a model saved on a GPU machine loads anywhere)."""
         for name in self._get_param_names():
             check, expected = PARAMETER_RULES[name]
             value = getattr(self, name)
@@ -149,7 +156,6 @@ class EstimatorParams:
             if not ok:
                 raise ValueError(f"The {name!r} parameter of {type(self).__name__} must be {expected}; "
                                  f"got {value!r}.")
-        resolve_device(self.device)  # RuntimeError for "cuda" without numba-cuda or a GPU
 
     @property
     def _float_type(self):

@@ -22,6 +22,8 @@ from .._validation import as_generator, as_real_array, check_finite, check_posit
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax
 from ._baseline import cross_entropy_baseline, squared_error_baseline
+from .._persistence import SaveMixin
+from .._torch_export import TorchExportMixin
 from ._params import EstimatorParams
 from ._regressor import r2_score
 from ._training import StochasticTraining, TrainingData
@@ -55,7 +57,7 @@ class _Pairs(NamedTuple):
     weights: np.ndarray   # (n, T_out): 1 on each output's steps (and its end token), 0 past them
 
 
-class Seq2Seq(EstimatorParams, StochasticTraining):
+class Seq2Seq(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
     """Encoder-decoder recurrent network for sequences to sequences of another length.
 
     Parameters
@@ -176,6 +178,13 @@ class Seq2Seq(EstimatorParams, StochasticTraining):
         -------
         self
         """
+        data, _ = self._training_data(X, Y)
+        return self._fit_stochastic(data, incremental=False)
+
+    def _training_data(self, X, Y):
+        """Check the pairs, learn the vocabularies and build the network on a first fit (a new one
+        unless ``warm_start``), put it on its device; returns the :class:`~._training.TrainingData`
+        and False (no early stopping)."""
         self._validate_params()
         X_arrays, input_tokens = _as_sequences(X, "X")
         Y_arrays, output_tokens = _as_sequences(Y, "Y")
@@ -206,8 +215,7 @@ class Seq2Seq(EstimatorParams, StochasticTraining):
             baseline = cross_entropy_baseline(targets, len(self.output_vocabulary_) + 1, weights)
         else:
             baseline = squared_error_baseline(targets, weights)
-        data = TrainingData(_Pairs(X_pad, lengths, dec_in, targets, weights), n, n, baseline)
-        return self._fit_stochastic(data, incremental=False)
+        return TrainingData(_Pairs(X_pad, lengths, dec_in, targets, weights), n, n, baseline), False
 
     # ------------------------------------------------------------------ hooks of the training loop
     def _epoch_batches(self, data):

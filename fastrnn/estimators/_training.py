@@ -6,8 +6,11 @@ weights and the divergence stop), the curves, early stopping on a validation sco
 weights restored, ``tol`` / ``n_iter_no_change``, the ``ConvergenceWarning``, the progress bar, the
 scratch buffers, and ``warm_start`` / ``partial_fit``.
 
-An estimator supplies only what differs, through three hooks:
+An estimator supplies only what differs, through four hooks:
 
+- ``_training_data(X, y, ...)``: checks the data of ``fit`` and builds the network on a first fit,
+  returning the :class:`TrainingData` and whether early stopping holds part of it out (the gradient
+  check of :mod:`fastrnn.gradient_check` prepares its data through it too);
 - ``_epoch_batches(data)``: the mini-batches of one epoch, each with the weight its mean loss has in
   the epoch's mean (``data.total_weight`` in all);
 - ``_train_batch(data, batch, step)``: one batch's forward pass, loss and backward pass, calling

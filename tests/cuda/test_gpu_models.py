@@ -1,5 +1,6 @@
 """Layers and estimators on device="cuda" give the CPU's numbers (run in the simulator on CI)."""
 
+import os
 import pickle
 import warnings
 
@@ -246,3 +247,49 @@ def test_seq2seq_and_conditioned_networks_on_gpu_match_cpu(network_kind):
         results[device] = (network.backend.to_host(out), network.backend.to_host(network.grad))
     assert rel_error(results["cuda"][0], results["cpu"][0]) < 1e-10
     assert rel_error(results["cuda"][1], results["cpu"][1]) < 1e-10
+
+
+def test_model_saved_on_gpu_loads_and_predicts_where_there_is_no_gpu(tmp_path):
+    """The saved file holds host arrays only: a process without the GPU (nor the simulator) loads it
+    with device="cpu", predicts what the GPU predicted and continues training."""
+    import subprocess
+    import sys
+
+    X, y = tiny_data()
+    kw = dict(cell="gru", hidden_sizes=(3,), max_iter=2, batch_size=4, random_state=0, device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gpu = RNNRegressor(**kw).fit(X, y)
+    gpu.save(tmp_path / "gpu.fastrnn")
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "expected.npy", gpu.predict(X))
+    script = (
+        "import sys, warnings, numpy as np, fastrnn\n"
+        "warnings.simplefilter('ignore')\n"
+        "folder = sys.argv[1]\n"
+        "X, y = np.load(folder + '/X.npy'), np.load(folder + '/y.npy')\n"
+        "saved = fastrnn.load(folder + '/gpu.fastrnn')\n"
+        "assert saved.device == 'cuda', saved.device\n"
+        "model = fastrnn.load(folder + '/gpu.fastrnn', device='cpu')\n"
+        "np.testing.assert_allclose(model.predict(X), np.load(folder + '/expected.npy'), rtol=1e-5, atol=1e-6)\n"
+        "model.partial_fit(X, y)\n"
+        "assert model.n_iter_ == 3 and model._optimizer.t == saved._optimizer.t + 2\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    environment["CUDA_VISIBLE_DEVICES"] = ""  # no GPU in that process, even on a GPU machine
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=environment, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_gradient_check_passes_on_the_gpu():
+    X, y = tiny_data()
+    layer = fastrnn.GRU(2, 3, bidirectional=True, random_state=0)
+    report = fastrnn.check_gradients(layer, X[:2], device="cuda", max_entries=4, lengths=[3, 2])
+    assert report.passed and report.device == "cuda", str(report)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RNNRegressor(cell="lstm", hidden_sizes=(3,), max_iter=1, random_state=0, device="cpu").fit(X, y)
+    report = fastrnn.check_gradients(model, X[:3], y[:3], device="cuda", max_entries=3)
+    assert report.passed and report.device == "cuda", str(report)
