@@ -9,11 +9,14 @@ For each cell and each (batch, T, features, hidden) of the grid:
 
 Warm-up runs are excluded and each timed block starts after a short pause (idle threads of the other
 library stop spinning); times are medians over ``--repeats``. Also reported: the single-sequence
-latency (batch 1, T=100, 1 feature, hidden 64), the first fit in a process with an empty Numba cache
-(compilation included), and the first prediction of a second process that loads the cache. The table
-names the machine and library versions and is saved as JSON.
+latency (batch 1, T=100, 1 feature, hidden 64; onnxruntime's too, running the graph of
+:func:`fastrnn.onnx.export`, when onnx and onnxruntime are installed), the first fit in a process
+with an empty Numba cache (compilation included), and the first prediction of a second process that
+loads the cache. The table names the machine and library versions and is saved as JSON.
 """
 
+import importlib.util
+import io
 import json
 import os
 import platform
@@ -131,6 +134,39 @@ def time_torch(torch, cell, batch, steps, features, hidden, n_batches, repeats):
     return median_time(epoch, repeats), median_time(inference, repeats)
 
 
+def time_onnxruntime(cell, batch, steps, features, hidden, repeats):
+    """Seconds of onnxruntime's ``session.run`` on one batch, for an RNNRegressor of this shape exported
+    with :func:`fastrnn.onnx.export`; None when onnx or onnxruntime is not installed.
+
+    The model is fitted for one epoch on a few random sequences (its weights do not change the time).
+    """
+    if importlib.util.find_spec("onnx") is None:  # export needs it
+        return None
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    from .estimators import RNNRegressor
+    from .onnx import export
+    from . import exceptions
+
+    X, y = _data(batch, steps, features, 4)
+    model = RNNRegressor(cell=cell, hidden_sizes=(hidden,), max_iter=1, device="cpu", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
+        model.fit(X, y)
+    graph = io.BytesIO()
+    export(model, graph)
+    options = onnxruntime.SessionOptions()
+    # One thread, as fastrnn runs this batch: it splits a batch over threads only from
+    # 2 * MIN_ROWS_PER_THREAD (8) sequences, so a single sequence runs in one thread.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(graph.getvalue(), options, providers=["CPUExecutionProvider"])
+    feeds = {"X": X[:batch]}
+    return median_time(lambda: session.run(None, feeds), repeats)
+
+
 _COLD_START = textwrap.dedent("""
     import time
     start = time.perf_counter()
@@ -212,8 +248,13 @@ def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), outpu
         if torch is not None:
             t_infer, ratio = timed["torch"][1], timed["ratio"][1]
             latency[cell].update(torch_ms=t_infer * 1e3, ratio=ratio)
+        onnx_times = [time_onnxruntime(cell, batch, steps, features, hidden, repeats * 4)
+                      for _ in range(max(1, rounds))]
+        if None not in onnx_times:
+            latency[cell]["onnxruntime_ms"] = statistics.median(onnx_times) * 1e3
         out(f"single-sequence latency ({cell}, batch 1, T=100, 1 feature, hidden 64): {infer * 1e3:.3f} ms"
-            + (f", PyTorch {t_infer * 1e3:.3f} ms, {ratio:.1f}x" if torch is not None else ""))
+            + (f", PyTorch {t_infer * 1e3:.3f} ms, {ratio:.1f}x" if torch is not None else "")
+            + (f", onnxruntime {latency[cell]['onnxruntime_ms']:.3f} ms" if "onnxruntime_ms" in latency[cell] else ""))
     compile_info = {cell: compile_times(cell) for cell in cells} if measure_compile else {}
     for cell, info in compile_info.items():
         out(f"compile ({cell}): first fit with an empty Numba cache {info['cold_first_fit_s']:.1f} s; "

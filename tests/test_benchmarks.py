@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,20 @@ def test_cpu_benchmark_against_torch_runs(tmp_path):
     row = result["rows"][0]
     assert row["fastrnn_train_seq_per_s"] > 0 and row["fastrnn_infer_ms"] > 0
     assert "cores" in lines[0] and "lstm" in lines[2]
-    assert json.loads((tmp_path / "b.json").read_text())["latency"]["lstm"]["fastrnn_ms"] > 0
+    latency = json.loads((tmp_path / "b.json").read_text())["latency"]["lstm"]
+    assert latency["fastrnn_ms"] > 0
+    has_onnxruntime = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime"))
+    assert ("onnxruntime_ms" in latency) == has_onnxruntime
+    if has_onnxruntime:
+        assert latency["onnxruntime_ms"] > 0
+        assert any("latency" in line and "onnxruntime" in line for line in lines)
+
+
+def test_onnxruntime_latency_is_skipped_without_onnxruntime(monkeypatch):
+    from fastrnn._bench import time_onnxruntime
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now fails
+    assert time_onnxruntime("gru", 1, 5, 1, 4, 1) is None
 
 
 def test_cpu_benchmark_rounds_report_medians_of_alternating_runs():
