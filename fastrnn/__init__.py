@@ -4,7 +4,9 @@ Estimators (scikit-learn API): :class:`RNNRegressor`, :class:`RNNClassifier`; te
 :class:`CharRNN`; sequence to sequence: :class:`Seq2Seq`. Layers:
 :class:`RNN`, :class:`LSTM`, :class:`GRU` (PyTorch-compatible parameter names and shapes, ``forward`` /
 ``backward``), :class:`Linear`. Data helpers in :mod:`fastrnn.data`, shipped series in
-:mod:`fastrnn.datasets`. Kernels live in :mod:`fastrnn.kernels`.
+:mod:`fastrnn.datasets`. Saving: ``model.save(path)`` and :func:`load`; export: ``to_torch()`` and
+:mod:`fastrnn.onnx`; :func:`check_gradients` compares BPTT with finite differences. Kernels live in
+:mod:`fastrnn.kernels`.
 """
 
 from . import data, datasets
@@ -15,5 +17,5 @@ from .gradient_check import check_gradients
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "GRU", "Linear", "RNNRegressor", "RNNClassifier", "CharRNN", "Seq2Seq", "load", "check_gradients", "data", "datasets",
-           "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "Linear", "RNNRegressor", "RNNClassifier", "CharRNN", "Seq2Seq", "load",
+           "check_gradients", "data", "datasets", "__version__"]

@@ -493,3 +493,14 @@ class ConditionedSequenceNetwork(SequenceNetwork):
         """Outputs from explicit ``states`` (one ``(h, c)`` per layer), for generating step by step
         (nothing kept for a backward pass), and the tape."""
         return SequenceNetwork.forward(self, x, states, lengths, train=False)
+
+
+NETWORK_CLASSES = {cls.__name__: cls for cls in (SequenceNetwork, ConditionedSequenceNetwork, EncoderDecoderNetwork)}
+
+
+def build_network(name, config, rng):
+    """A new network of class ``name`` (a key of :data:`NETWORK_CLASSES`) from its ``config()``-style
+    arguments, its weights drawn from ``rng``: how the estimators build theirs on a first fit, and how
+    a saved model is rebuilt."""
+    config = dict(config, dtype=np.dtype(config["dtype"]).type, hidden_sizes=tuple(config["hidden_sizes"]))
+    return NETWORK_CLASSES[name](**config, rng=rng)

@@ -17,25 +17,27 @@ JSON objects are always tagged with one key saying what they stand for: ``{"$tup
 ``{"$dict": {...}}``, ``{"$float": "inf" | "-inf" | "nan"}``, ``{"$array": member}``,
 ``{"$object_array": [...]}`` (an object array of strings, numbers and booleans, such as class
 labels), ``{"$dtype": "float32"}``, ``{"$generator": ...}`` and ``{"$random_state": ...}`` (a numpy
-random generator's state).
+random generator's state), ``{"$param": name}`` (the very object of a constructor parameter, such as
+a ``random_state`` Generator the estimator draws from).
 
 Loading never executes code and never unpickles: the classes it can build are the fixed tables
 below, built through their constructors from checked values; every ``.npy`` member is read with
-``allow_pickle=False`` after its header was checked (no object arrays), and every weight must have
-the shape and kind the architecture gives it. Anything else is refused with a ``ValueError`` naming
-the file and the reason.
+its header checked first (no object arrays, as much data as the header says), and the sizes of the
+architecture must be those of the stored weights before anything is built, so a small file cannot
+ask for a large model. Anything else is refused with a ``ValueError`` naming the file and the
+reason.
 """
 
+import copy
 import io
 import json
 import os
 import re
-import tempfile
 import zipfile
-import zlib
 
 import numpy as np
 
+from ._files import write_atomically
 from .kernels.dispatch import backend_of
 
 FORMAT = "fastrnn-model"
@@ -44,7 +46,9 @@ _DOCUMENT = "model.json"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the zip members' timestamp: the same model gives the same bytes
 # the bit generators a saved numpy Generator / RandomState may name
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
-_ATTRIBUTE_NAME = re.compile(r"^_?[a-z][a-z0-9_]*$")
+# an attribute a file may set: an identifier, not a dunder, not an attribute of the class
+_ATTRIBUTE_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
+_MAX_LISTED = 5  # names listed in an error message before "and N more"
 
 
 class SaveMixin:
@@ -84,19 +88,16 @@ class SaveMixin:
         return path
 
 
+class _RefusedFile(ValueError):
+    """A model file that ``load`` refuses (the message names the file and the reason)."""
+
+
 # ---------------------------------------------------------------------------------- the classes
 def _model_classes():
-    """The classes a file may name as ``class``: fastrnn's estimators and layers."""
-    from .estimators import CharRNN, RNNClassifier, RNNRegressor, Seq2Seq
-    from .layers import GRU, LSTM, RNN, Linear
+    """The classes a file may name as ``class`` (:data:`MODEL_CLASSES`): fastrnn's estimators and layers."""
+    from . import estimators, layers
 
-    return {cls.__name__: cls for cls in (RNNRegressor, RNNClassifier, CharRNN, Seq2Seq, RNN, LSTM, GRU, Linear)}
-
-
-def _network_classes():
-    from ._network import ConditionedSequenceNetwork, EncoderDecoderNetwork, SequenceNetwork
-
-    return {cls.__name__: cls for cls in (SequenceNetwork, ConditionedSequenceNetwork, EncoderDecoderNetwork)}
+    return {name: getattr(estimators, name, None) or getattr(layers, name) for name in MODEL_CLASSES}
 
 
 def _optimizer_classes():
@@ -106,16 +107,36 @@ def _optimizer_classes():
 
 
 MODEL_CLASSES = ("RNNRegressor", "RNNClassifier", "CharRNN", "Seq2Seq", "RNN", "LSTM", "GRU", "Linear")
+"""The classes a model file may hold."""
+
+
+def _listed(names):
+    names = sorted(names)
+    shown = ", ".join(repr(name) for name in names[:_MAX_LISTED])
+    return f"[{shown}{f', and {len(names) - _MAX_LISTED} more' if len(names) > _MAX_LISTED else ''}]"
 
 
 # ---------------------------------------------------------------------------------- values
 class _Encoder:
-    """Turns attribute values into JSON values, collecting the arrays as members ``arrays/<k>.npy``."""
+    """Turns attribute values into JSON values, collecting the arrays as members
+    ``arrays/<attribute>.npy``.
 
-    def __init__(self, arrays):
+    ``shared`` (set after the parameters are encoded): id -> name of the constructor parameters that
+    are mutable objects (a random generator), written as ``{"$param": name}`` where an attribute is
+    that same object.
+    ``in_memory``: the document is copied in memory, not written, so values JSON cannot hold are
+    kept by reference (copied) instead of refused.
+    """
+
+    def __init__(self, arrays, in_memory=False):
         self.arrays = arrays  # member name -> ndarray, shared with the weights
+        self.shared = {}
+        self.in_memory = in_memory
+        self.kept = []        # in memory: the values held by reference
 
     def __call__(self, value, where):
+        if id(value) in self.shared:
+            return {"$param": self.shared[id(value)]}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, np.bool_):
@@ -131,10 +152,7 @@ class _Encoder:
             return [self(item, f"{where}[{k}]") for k, item in enumerate(value)]
         if isinstance(value, tuple):
             return {"$tuple": [self(item, f"{where}[{k}]") for k, item in enumerate(value)]}
-        if isinstance(value, dict):
-            if not all(isinstance(key, str) for key in value):
-                raise ValueError(f"{where} is a dict with keys that are not strings, which a fastrnn model file "
-                                 f"cannot hold.")
+        if isinstance(value, dict) and all(isinstance(key, str) for key in value):
             return {"$dict": {key: self(item, f"{where}[{key!r}]") for key, item in value.items()}}
         if isinstance(value, np.ndarray):
             return self._array(value, where)
@@ -144,11 +162,17 @@ class _Encoder:
             return {"$random_state": self(value.get_state(legacy=False), f"{where}.state")}
         if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
             return {"$dtype": np.dtype(value).name}
-        raise ValueError(f"{where} holds a {type(value).__name__}, which a fastrnn model file cannot represent.")
+        return self._unrepresentable(value, where, f"holds a {type(value).__name__}")
 
     def _array(self, array, where):
         if array.dtype.hasobject:
-            items = [self._exact_scalar(item, where) for item in array.ravel().tolist()]
+            items = array.ravel().tolist()
+            strange = [item for item in items if not _exact_in_json(item)]
+            if strange:
+                return self._unrepresentable(
+                    array, where, f"holds {strange[0]!r} of type {type(strange[0]).__name__}",
+                    "(it stores strings, integers, booleans and finite floats). Use labels of one of these "
+                    "types, for example by encoding them as strings.")
             return {"$object_array": items, "shape": list(array.shape)}
         member = f"arrays/{re.sub(r'[^A-Za-z0-9_.-]', '_', where)}.npy"
         while member in self.arrays:
@@ -156,24 +180,26 @@ class _Encoder:
         self.arrays[member] = array
         return {"$array": member}
 
-    @staticmethod
-    def _exact_scalar(item, where):
-        """An element of an object array (a class label, a token) that JSON holds exactly."""
-        if isinstance(item, (np.generic,)):
-            item = item.item()
-        if isinstance(item, (bool, int, str)) or (isinstance(item, float) and np.isfinite(item)):
-            return item
-        raise ValueError(
-            f"{where} holds {item!r} of type {type(item).__name__}, which a fastrnn model file cannot store "
-            f"exactly (it stores strings, integers, booleans and finite floats). Use labels of one of these "
-            f"types, for example by encoding them as strings.")
+    def _unrepresentable(self, value, where, what, advice=""):
+        if self.in_memory:
+            self.kept.append(copy.deepcopy(value))
+            return {"$kept": len(self.kept) - 1}
+        raise ValueError(f"{where} {what}, which a fastrnn model file cannot store exactly {advice}".rstrip() + ".")
+
+
+def _exact_in_json(item):
+    """Whether an element of an object array (a class label, a token) is one JSON holds exactly."""
+    return isinstance(item, (bool, int, str)) or (isinstance(item, float) and np.isfinite(item))
 
 
 class _Decoder:
-    """The inverse of :class:`_Encoder`, reading arrays through an :class:`_ArrayReader`."""
+    """The inverse of :class:`_Encoder`, reading arrays through an :class:`_ArrayReader`;
+    ``params`` are the decoded constructor parameters (for ``$param``)."""
 
-    def __init__(self, reader):
+    def __init__(self, reader, params=None, kept=()):
         self.reader = reader
+        self.params = params or {}
+        self.kept = kept
 
     def __call__(self, value, where):
         if value is None or isinstance(value, (bool, int, float, str)):
@@ -199,13 +225,18 @@ class _Decoder:
         if tag == "$generator" and len(value) == 1:
             return np.random.Generator(self._bit_generator(self(body, where), where))
         if tag == "$random_state" and len(value) == 1:
-            return np.random.RandomState(self._bit_generator(self(body, where), where))
+            return self._random_state(self(body, where), where)
+        if tag == "$param" and len(value) == 1 and body in self.params:
+            return self.params[body]
+        if tag == "$kept" and len(value) == 1 and isinstance(body, int) and 0 <= body < len(self.kept):
+            return copy.deepcopy(self.kept[body])
         raise self.reader.error(f"{where} holds an object tagged {tag!r} that fastrnn does not know")
 
     def _object_array(self, items, shape, where):
-        if not (isinstance(items, list) and all(isinstance(item, (bool, int, float, str)) for item in items)
-                and isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)
-                and int(np.prod(shape)) == len(items)):
+        if not (isinstance(items, list) and all(_exact_in_json(item) for item in items)
+                and isinstance(shape, list) and len(shape) <= 32
+                and all(_is_count(n) and n <= max(1, len(items)) for n in shape)
+                and _product(shape) == len(items)):
             raise self.reader.error(f"{where} is a malformed object array")
         array = np.empty(len(items), dtype=object)
         array[:] = items
@@ -219,33 +250,78 @@ class _Decoder:
         bit_generator = getattr(np.random, name)()
         try:
             bit_generator.state = state
-        except (TypeError, ValueError, KeyError) as exc:
-            raise self.reader.error(f"{where} holds an invalid {name} state ({exc})") from None
+        except Exception as exc:  # numpy's own checks of the state, whatever they raise
+            raise self.reader.error(f"{where} holds an invalid {name} state ({type(exc).__name__}: {exc})") from None
         return bit_generator
+
+    def _random_state(self, state, where):
+        """A numpy RandomState with ``state``, its cached Gaussian draw included."""
+        if not isinstance(state, dict) or state.get("bit_generator") != "MT19937":
+            raise self.reader.error(f"{where} is not the state of a RandomState (MT19937)")
+        random_state = np.random.RandomState()
+        try:
+            random_state.set_state(state)
+        except Exception as exc:
+            raise self.reader.error(f"{where} holds an invalid RandomState state ({type(exc).__name__}: "
+                                    f"{exc})") from None
+        return random_state
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _product(shape):
+    """The number of elements of ``shape``, in Python integers (no overflow)."""
+    count = 1
+    for n in shape:
+        count *= n
+    return count
 
 
 # ---------------------------------------------------------------------------------- documents
-def model_document(model):
-    """The JSON document of a fitted estimator or a layer, and its arrays (member name -> ndarray)."""
+def model_document(model, in_memory=False):
+    """The JSON document of a fitted estimator or a layer, and its arrays (member name -> ndarray).
+
+    ``in_memory``: for a copy that is never written (values JSON cannot hold are kept by reference,
+    under ``"kept"``)."""
     from .layers import _Module
 
     arrays = {}
-    encode = _Encoder(arrays)
     if isinstance(model, _Module):
-        params, weights = _layer_params(model), model.params
+        params = _layer_params(model)
+        encode = _Encoder(arrays, in_memory=in_memory)
         document = _header(model, {name: encode(value, name) for name, value in params.items()})
+        weights = model.params
     else:
         model._check_is_fitted()
         params = model.get_params()
+        encode = _Encoder(arrays, in_memory=in_memory)
         document = _header(model, {name: encode(value, name) for name, value in params.items()})
+        # an attribute that is a parameter's own generator (``_rng is random_state``) stays that object
+        encode.shared = {id(value): name for name, value in params.items()
+                         if isinstance(value, (np.random.Generator, np.random.RandomState))}
         network = model.network_
+        if (type(network).__name__, network.config()) != model._network_spec():
+            raise ValueError(f"{type(model).__name__} cannot be saved: its network ({network.config()}) is no "
+                             f"longer the one its parameters describe ({model._network_spec()[1]}). A parameter "
+                             f"of the architecture was changed after fit: set it back, or fit again.")
         network.sync_to_host()
         skipped = set(params) | {"network_", "_optimizer"}
-        document["attributes"] = {name: encode(value, name) for name, value in vars(model).items()
-                                  if name not in skipped}
+        attributes = {}
+        for name, value in vars(model).items():
+            if name in skipped:
+                continue
+            if not _ATTRIBUTE_NAME.match(name):
+                raise ValueError(f"the attribute {name!r} cannot be saved: a fastrnn model file holds attributes "
+                                 f"named like Python identifiers, without leading double underscores.")
+            attributes[name] = encode(value, name)
+        document["attributes"] = attributes
         document["network"] = {"class": type(network).__name__, "config": network.config()}
         document["optimizer"] = _optimizer_document(getattr(model, "_optimizer", None), encode)
         weights = network.named_parameters()
+    if in_memory:
+        document["kept"] = encode.kept
     document["weights"] = {}
     for name, array in weights.items():
         member = f"weights/{name}.npy"
@@ -288,19 +364,8 @@ def write_archive(path, document, arrays):
     text = json.dumps(document, indent=1, allow_nan=False).encode("utf-8")
     if hasattr(path, "write"):
         _write_zip(path, text, arrays)
-        return
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"Cannot save the model to {path!r}: the folder {folder!r} does not exist.")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            _write_zip(file, text, arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    else:
+        write_atomically(path, lambda file: _write_zip(file, text, arrays))
 
 
 def _write_zip(file, text, arrays):
@@ -320,6 +385,9 @@ def _add_member(archive, name, data, compression):
 
 
 # ---------------------------------------------------------------------------------- reading
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
 class _ArrayReader:
     """Reads ``.npy`` members of an open archive (or of a dict, for in-memory copies), refusing object
     arrays; makes the errors that name the file."""
@@ -329,74 +397,99 @@ class _ArrayReader:
         self.name = name
 
     def error(self, reason):
-        return ValueError(f"Cannot load {self.name}: {reason}.")
+        return _RefusedFile(f"Cannot load {self.name}: {reason}.")
+
+    def header(self, member, where):
+        """(shape, dtype) of the ``.npy`` member, checked: no objects, and as much data as it says."""
+        if isinstance(self.source, dict):
+            array = self._in_memory(member, where)
+            return array.shape, array.dtype
+        with self._open(member, where) as file:
+            shape, _, dtype = self._read_header(file, member, where)
+        return shape, dtype
 
     def array(self, member, where):
+        """The ``.npy`` member as an array (a copy)."""
         if isinstance(self.source, dict):
-            if member not in self.source:
-                raise self.error(f"{where} refers to {member!r}, which is missing")
-            return np.array(self.source[member])
+            return np.array(self._in_memory(member, where))
+        with self._open(member, where) as file:
+            shape, fortran_order, dtype = self._read_header(file, member, where)
+            count = _product(shape)
+            data = self._guarded(lambda: file.read(count * dtype.itemsize), member, where)
+            if len(data) != count * dtype.itemsize:
+                raise self.error(f"the array {member} ({where}) is truncated")
+            array = np.frombuffer(data, dtype=dtype, count=count).copy()
+        return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
+
+    def _in_memory(self, member, where):
+        if member not in self.source:
+            raise self.error(f"{where} refers to {member!r}, which is missing")
+        return self.source[member]
+
+    def _open(self, member, where):
         try:
-            with self.source.open(member) as file:
-                version = np.lib.format.read_magic(file)
-                read_header = _NPY_HEADER_READERS.get(version)
-                if read_header is None:
-                    raise self.error(f"{member} ({where}) is an .npy file of version {version}, which fastrnn "
-                                     f"does not read")
-                shape, fortran_order, dtype = read_header(file)
-                if dtype.hasobject:
-                    raise self.error(f"{member} ({where}) holds an array of Python objects (dtype {dtype}), which "
-                                     f"would have to be unpickled; fastrnn never unpickles")
-                array = _read_body(file, shape, fortran_order, dtype)
+            self.source.getinfo(member)
         except KeyError:
             raise self.error(f"{where} refers to {member!r}, which is missing from the archive") from None
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
-            if isinstance(exc, ValueError) and str(exc).startswith(f"Cannot load {self.name}"):
-                raise
-            raise self.error(f"the array {member} ({where}) is damaged ({exc})") from None
-        return array
+        return self._guarded(lambda: self.source.open(member), member, where)
 
+    def _read_header(self, file, member, where):
+        version = self._guarded(lambda: np.lib.format.read_magic(file), member, where)
+        read_header = _NPY_HEADER_READERS.get(version)
+        if read_header is None:
+            raise self.error(f"{member} ({where}) is an .npy file of version {version}, which fastrnn does not read")
+        shape, fortran_order, dtype = self._guarded(lambda: read_header(file), member, where)
+        if dtype.hasobject:
+            raise self.error(f"{member} ({where}) holds an array of Python objects (dtype {dtype}), which would "
+                             f"have to be unpickled; fastrnn never unpickles")
+        if not all(_is_count(n) for n in shape):
+            raise self.error(f"{member} ({where}) has the impossible shape {shape}")
+        declared = _product(shape) * dtype.itemsize
+        if declared > self.source.getinfo(member).file_size:
+            raise self.error(f"{member} ({where}) says it holds {declared} bytes of data, more than the member's "
+                             f"size: it is truncated or forged")
+        return shape, fortran_order, dtype
 
-_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-
-
-def _read_body(file, shape, fortran_order, dtype):
-    """The data of an ``.npy`` member after its header (``dtype`` without objects)."""
-    count = int(np.prod(shape, dtype=np.int64))
-    data = file.read(count * dtype.itemsize)
-    if len(data) != count * dtype.itemsize:
-        raise EOFError(f"expected {count * dtype.itemsize} bytes of data, found {len(data)}")
-    array = np.frombuffer(data, dtype=dtype, count=count).copy()
-    return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
+    def _guarded(self, action, member, where):
+        """``action()``, with whatever a damaged member makes zipfile, zlib or numpy raise turned into a
+        refusal naming the member."""
+        try:
+            return action()
+        except _RefusedFile:
+            raise
+        except Exception as exc:
+            raise self.error(f"the array {member} ({where}) is damaged ({type(exc).__name__}: {exc})") from None
 
 
 def read_archive(path):
     """Open a model file; return its checked document and an :class:`_ArrayReader` (keep the archive
     open while reading: ``reader.source.close()`` after)."""
-    name = repr(path) if not hasattr(path, "read") else "the model file object"
+    name = "the model file object" if hasattr(path, "read") else repr(os.fsdecode(os.fspath(path)))
     if not hasattr(path, "read"):
         path = os.fspath(path)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"No fastrnn model file at {path!r}.")
+            raise FileNotFoundError(f"No fastrnn model file at {name}.")
         if os.path.isdir(path):
-            raise ValueError(f"Cannot load {name}: it is a folder, not a fastrnn model file.")
+            raise _RefusedFile(f"Cannot load {name}: it is a folder, not a fastrnn model file.")
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ValueError(f"Cannot load {name}: it is not a fastrnn model file (not a zip archive, or a truncated "
-                         f"one: {exc}).") from None
+    except PermissionError as exc:
+        raise PermissionError(f"Cannot load {name}: {exc.strerror}.") from None
+    except Exception as exc:  # zipfile raises many kinds on a damaged or foreign file
+        raise _RefusedFile(f"Cannot load {name}: it is not a fastrnn model file (not a zip archive, or a damaged "
+                           f"or truncated one: {type(exc).__name__}: {exc}).") from None
     reader = _ArrayReader(archive, name)
     try:
         try:
-            text = archive.read(_DOCUMENT)
+            archive.getinfo(_DOCUMENT)
         except KeyError:
             raise reader.error(f"it is not a fastrnn model file (no {_DOCUMENT} inside)") from None
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise reader.error(f"{_DOCUMENT} is damaged ({exc})") from None
+        text = reader._guarded(lambda: archive.read(_DOCUMENT), _DOCUMENT, "the document")
         try:
-            document = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant)
-        except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
-            raise reader.error(f"{_DOCUMENT} is not valid JSON ({exc})") from None
+            document = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+        except (ValueError, RecursionError) as exc:
+            raise reader.error(f"{_DOCUMENT} is not valid JSON, or is nested too deeply ({type(exc).__name__}: "
+                               f"{exc})") from None
         _check_header(document, reader)
     except BaseException:
         archive.close()
@@ -408,13 +501,21 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text):
+    """A JSON number as a float, refused when it overflows (1e400 would become inf)."""
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(f"the number {text} is too large for a float")
+    return value
+
+
 def _check_header(document, reader):
     from . import __version__
 
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise reader.error(f"it is not a fastrnn model file ({_DOCUMENT} does not say format {FORMAT!r})")
     version = document.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not _is_count(version) or version < 1:
         raise reader.error(f"its format_version {version!r} is not a version number")
     if version > FORMAT_VERSION:
         raise reader.error(
@@ -424,9 +525,11 @@ def _check_header(document, reader):
     if name not in MODEL_CLASSES:
         raise reader.error(f"it names the class {name!r}, which is not a fastrnn model class (one of "
                            f"{', '.join(MODEL_CLASSES)}); nothing else is ever built from a file")
-    for key, kind in (("params", dict), ("weights", dict)):
-        if not isinstance(document.get(key), kind):
+    for key in ("params", "weights"):
+        if not isinstance(document.get(key), dict):
             raise reader.error(f"its {key!r} entry is missing or not a JSON object")
+    if not all(isinstance(member, str) for member in document["weights"].values()):
+        raise reader.error("its 'weights' entry must map parameter names to member names")
 
 
 # ---------------------------------------------------------------------------------- building
@@ -436,22 +539,17 @@ def build_model(document, reader, device=None):
     ``device``: None keeps the saved ``device``; else it replaces it (for example "cpu" for a model
     saved with device="cuda", on a machine without a GPU).
     """
-    decode = _Decoder(reader)
-    cls = _model_classes()[document["class"]]
-    params = {name: decode(value, f"params[{name!r}]") for name, value in document["params"].items()}
-    saved_device = params.get("device", "auto")
-    if device is not None:
-        saved_device = params["device"] = device
     from .layers import _Module
 
+    kept = document.get("kept", ()) if isinstance(reader.source, dict) else ()
+    cls = _model_classes()[document["class"]]
+    params = {name: _Decoder(reader, kept=kept)(value, f"params[{name!r}]")
+              for name, value in document["params"].items()}
+    if device is not None:
+        params["device"] = device
+    shapes = {name: reader.header(member, f"weights[{name!r}]")[0] for name, member in document["weights"].items()}
     if issubclass(cls, _Module):
-        if saved_device not in ("auto", "cpu", "cuda"):
-            raise reader.error(f"params['device'] is {saved_device!r}, not one of 'auto', 'cpu', 'cuda'")
-        params["device"] = "cpu"  # resolved when the layer runs, not now: a GPU layer loads anywhere
-        model = _construct(cls, params, reader)
-        _load_weights(model.params, document["weights"], reader, model.dtype)
-        model.device = saved_device
-        return model
+        return _build_layer(cls, params, shapes, document["weights"], reader)
     model = _construct(cls, params, reader)
     try:
         model._check_parameter_rules()
@@ -460,13 +558,17 @@ def build_model(document, reader, device=None):
     attributes = document.get("attributes")
     if not isinstance(attributes, dict):
         raise reader.error("its 'attributes' entry is missing or not a JSON object")
+    decode = _Decoder(reader, params, kept)
     for name, value in attributes.items():
-        if not _ATTRIBUTE_NAME.match(name) or name in params or hasattr(cls, name) or name in ("network_", "_optimizer"):
+        if not _ATTRIBUTE_NAME.match(name) or name in params or hasattr(cls, name) or \
+                name in ("network_", "_optimizer"):
             raise reader.error(f"it sets the attribute {name!r}, which a fitted {cls.__name__} does not have")
         setattr(model, name, decode(value, f"attributes[{name!r}]"))
-    model.network_ = _build_network(document.get("network"), reader, model._float_type)
-    _load_weights(model.network_.named_parameters(), document["weights"], reader, model._float_type)
-    optimizer = _build_optimizer(document.get("optimizer"), reader, model.network_.params)
+    if not isinstance(getattr(model, "_rng", None), np.random.Generator):
+        raise reader.error("its fitted attributes lack the random generator '_rng' the training draws from")
+    model.network_ = _build_network(model, document.get("network"), shapes, reader)
+    _load_weights(model.network_.named_parameters(), document["weights"], reader)
+    optimizer = _build_optimizer(document.get("optimizer"), reader, model.network_.params, decode)
     if optimizer is not None:
         model._optimizer = optimizer
     return model
@@ -481,48 +583,101 @@ def _construct(cls, params, reader):
         raise reader.error(f"its params are not valid for {cls.__name__} ({exc})") from None
 
 
-def _build_network(entry, reader, dtype):
+def _build_layer(cls, params, shapes, members, reader):
+    saved_device = params.get("device", "auto")
+    if saved_device not in ("auto", "cpu", "cuda"):
+        raise reader.error(f"params['device'] is {saved_device!r}, not one of 'auto', 'cpu', 'cuda'")
+    _check_sizes(_layer_sizes(cls, params), shapes, reader)
+    params["device"] = "cpu"  # resolved when the layer runs, not now: a GPU layer loads anywhere
+    layer = _construct(cls, params, reader)
+    _load_weights(layer.params, members, reader)
+    layer.device = saved_device
+    return layer
+
+
+def _layer_sizes(cls, params):
+    """(size from the params, weight name, axis of its shape that must equal it) of a layer."""
+    if "in_features" in params:  # Linear
+        return [(params.get("in_features"), "weight", 1), (params.get("out_features"), "weight", 0)]
+    layers = params.get("num_layers")
+    sizes = [(params.get("input_size"), "weight_ih_l0", 1), (params.get("hidden_size"), "weight_hh_l0", 1)]
+    if _is_count(layers):  # the top layer's weights must exist: they bound num_layers by the file's data
+        sizes.append((params.get("hidden_size"), f"weight_hh_l{layers - 1}", 1))
+    return sizes
+
+
+def _network_sizes(name, config):
+    """(size from the network's config, weight name, axis of its shape that must equal it)."""
+    sizes = config.get("hidden_sizes")
+    sizes = sizes if isinstance(sizes, list) else [None]
+    stacks = ("encoder", "decoder") if name == "EncoderDecoderNetwork" else ("layers",)
+    checks = [(size, f"{stack}.{k}.weight_hh_l0", 1) for stack in stacks for k, size in enumerate(sizes)]
+    if name == "EncoderDecoderNetwork":
+        checks += [(config.get("n_encoder_inputs"), "encoder.0.weight_ih_l0", 1),
+                   (config.get("n_decoder_inputs"), "decoder.0.weight_ih_l0", 1)]
+    else:
+        checks.append((config.get("n_features"), "layers.0.weight_ih_l0", 1))
+    if name == "ConditionedSequenceNetwork":
+        checks.append((config.get("n_conditions"), "bridges.0.weight", 1))
+    return checks + [(config.get("n_outputs"), "head.weight", 0)]
+
+
+def _check_sizes(checks, shapes, reader):
+    """Every size of the architecture equals the stored weight's: checked before anything is built,
+    so the memory a file makes ``load`` allocate is bounded by the data it holds."""
+    for size, weight, axis in checks:
+        shape = shapes.get(weight)
+        if shape is None:
+            raise reader.error(f"its architecture needs the weight {weight!r}, which the file does not hold")
+        if len(shape) <= axis or not _is_count(size) or shape[axis] != size:
+            raise reader.error(f"its architecture asks for a size {size!r} that the stored weight {weight!r} "
+                               f"(shape {shape}) does not have")
+
+
+def _build_network(model, entry, shapes, reader):
+    """The fitted estimator's network, after checking that the file's network is the one its
+    parameters and fitted attributes give (:meth:`_network_spec`) and fits the stored weights."""
+    from ._network import build_network
+
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
         raise reader.error("its 'network' entry is missing or malformed")
-    classes = _network_classes()
-    cls = classes.get(entry.get("class"))
-    if cls is None:
-        raise reader.error(f"its network class {entry.get('class')!r} is not one of {sorted(classes)}")
-    config = dict(entry["config"])
-    if config.get("dtype") != np.dtype(dtype).name:
-        raise reader.error(f"its network's dtype {config.get('dtype')!r} differs from the model's "
-                           f"{np.dtype(dtype).name!r}")
-    sizes = config.get("hidden_sizes")
-    if not (isinstance(sizes, list) and sizes and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
-                                                      for s in sizes)):
-        raise reader.error(f"its network's hidden_sizes {sizes!r} are not a list of integers >= 1")
-    config.update(dtype=np.dtype(dtype).type, hidden_sizes=tuple(sizes))
     try:
-        return cls(**config, rng=np.random.default_rng(0))  # the weights are replaced by the saved ones
-    except (TypeError, ValueError, KeyError) as exc:
-        raise reader.error(f"its network config does not build a {cls.__name__} ({exc})") from None
+        name, config = model._network_spec()
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise reader.error(f"its fitted attributes are incomplete or malformed ({type(exc).__name__}: {exc})") \
+            from None
+    if entry.get("class") != name or entry["config"] != config:
+        raise reader.error(f"its network ({entry.get('class')!r}, {entry['config']}) is not the one its params and "
+                           f"fitted attributes give ({name!r}, {config})")
+    _check_sizes(_network_sizes(name, config), shapes, reader)
+    return build_network(name, config, np.random.default_rng(0))  # the weights are replaced by the saved ones
 
 
-def _load_weights(views, members, reader, dtype):
+def _load_weights(views, members, reader):
     """Fill the named parameter ``views`` from the ``weights`` table, checking names, shapes and values."""
-    expected, given = list(views), list(members)
-    if set(expected) != set(given):
-        raise reader.error(f"its weights do not match the architecture: missing {sorted(set(expected) - set(given))}, "
-                           f"unexpected {sorted(set(given) - set(expected))}")
+    expected, given = set(views), set(members)
+    if expected != given:
+        raise reader.error(f"its weights do not match the architecture: missing {_listed(expected - given)}, "
+                           f"unexpected {_listed(given - expected)}")
     for name, view in views.items():
-        member = members[name]
-        if not isinstance(member, str):
-            raise reader.error(f"weights[{name!r}] is not a member name")
-        array = reader.array(member, f"weights[{name!r}]")
+        array = reader.array(members[name], f"weights[{name!r}]")
         if array.shape != view.shape or array.dtype.kind != "f":
             raise reader.error(f"weights[{name!r}] has shape {array.shape} and dtype {array.dtype}; the "
                                f"architecture needs a float array of shape {view.shape}")
-        if not np.all(np.isfinite(array)):
-            raise reader.error(f"weights[{name!r}] holds values that are not finite")
-        view[...] = array.astype(dtype, copy=False)
+        view[...] = _finite(array, view.dtype, f"weights[{name!r}]", reader)
 
 
-def _build_optimizer(entry, reader, params):
+def _finite(array, dtype, where, reader):
+    """``array`` in ``dtype``, refused unless every value is finite there (a float64 1e300 is not, in a
+    float32 model)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = array.astype(dtype)
+    if not np.all(np.isfinite(converted)):
+        raise reader.error(f"{where} holds values that are not finite in the model's dtype")
+    return converted
+
+
+def _build_optimizer(entry, reader, params, decode):
     """The optimizer of a saved estimator (None when the file has none), its state checked against
     the flat parameter buffer ``params``."""
     if entry is None:
@@ -536,20 +691,19 @@ def _build_optimizer(entry, reader, params):
     except (TypeError, ValueError) as exc:
         raise reader.error(f"its optimizer config does not build a {cls.__name__} ({exc})") from None
     steps = entry.get("steps")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+    if not _is_count(steps):
         raise reader.error(f"its optimizer's steps {steps!r} are not an integer >= 0")
     optimizer.t = steps
     state = entry.get("state")
     if state is not None:
         if not isinstance(state, dict) or set(state) != set(cls._state_names):
             raise reader.error(f"its optimizer state must hold exactly {list(cls._state_names)}")
-        decode = _Decoder(reader)
         arrays = {}
         for name, value in state.items():
             array = decode(value, f"optimizer.{name}")
             if not isinstance(array, np.ndarray) or array.shape != params.shape or array.dtype.kind != "f":
                 raise reader.error(f"optimizer.{name} must be a float array of shape {params.shape}")
-            arrays[name] = array.astype(params.dtype, copy=False)
+            arrays[name] = _finite(array, params.dtype, f"optimizer.{name}", reader)
         optimizer.state = [arrays]
     return optimizer
 
@@ -558,7 +712,7 @@ def load(path, device=None):
     """Load a model saved by ``save``: an estimator (fitted) or a layer, never anything else.
 
     Loading never executes code and never unpickles (the file holds JSON and ``.npy`` arrays read
-    with ``allow_pickle=False``), so a model file from an untrusted source can be loaded safely:
+    with their headers checked), so a model file from an untrusted source can be loaded safely:
     the only classes that can come out are fastrnn's own estimators and layers.
 
     Parameters
@@ -582,8 +736,9 @@ def load(path, device=None):
         When there is no file at ``path``.
     ValueError
         When the file is not a fastrnn model file, is damaged or truncated, was written in a newer
-        format version than this fastrnn reads, names a class fastrnn does not define, or holds an
-        array of Python objects. The message names the file and the reason.
+        format version than this fastrnn reads, names a class fastrnn does not define, holds an
+        array of Python objects, or describes a model that does not fit its own weights. The
+        message names the file and the reason.
 
     Examples
     --------
@@ -595,20 +750,26 @@ def load(path, device=None):
     document, reader = read_archive(path)
     try:
         return build_model(document, reader, device)
+    except _RefusedFile:
+        raise
+    except Exception as exc:  # a malformed value the checks above did not foresee: still the file's fault
+        raise reader.error(f"it is malformed ({type(exc).__name__}: {str(exc)[:300]})") from None
     finally:
-        if isinstance(reader.source, zipfile.ZipFile):
-            reader.source.close()
+        reader.source.close()
 
 
 def copy_with_dtype(model, dtype):
     """A copy of a fitted estimator or a layer computing in ``dtype`` (its weights converted), without
-    the optimizer's state: what the gradient check runs on."""
-    document, arrays = model_document(model)
+    the optimizer's state: what the gradient check runs on. Made through the same document as a
+    saved file, kept in memory (so attributes a file could not hold are copied too)."""
+    document, arrays = model_document(model, in_memory=True)
     name = np.dtype(dtype).name
     document["params"]["dtype"] = name
     if "network" in document:
         document["network"]["config"]["dtype"] = name
         document["optimizer"] = None
+    arrays = {member: (array.astype(dtype) if member.startswith("weights/") else array)
+              for member, array in arrays.items()}
     return build_model(document, _ArrayReader(arrays, f"a {type(model).__name__}"))
 
 

@@ -240,7 +240,8 @@ def torch_module_classes():
             """Each layer's initial torch state for ``features`` (B, n_conditions)."""
             features = torch.as_tensor(features, dtype=self.head.weight.dtype, device=self.head.weight.device)
             if features.dim() != 2 or features.shape[1] != self.n_conditions_:
-                raise ValueError(f"features must have shape (batch, {self.n_conditions_}), got {tuple(features.shape)}.")
+                raise ValueError(f"features must have shape (batch, {self.n_conditions_}), got "
+                                 f"{tuple(features.shape)}.")
             states = []
             for rnn, bridge in zip(self.layers, self.bridges):
                 h0 = bridge(features).unsqueeze(0)  # (1, B, H)

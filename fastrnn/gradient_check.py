@@ -117,10 +117,11 @@ def check_gradients(model, X, y=None, *, epsilon=1e-6, max_entries=20, rtol=1e-5
       its final states), ``sum(R * out) + sum(S * h_n)`` with ``R`` and ``S`` drawn from
       N(0, 1 / size), so every output and state carries gradient; ``y`` is unused.
     - A **fitted estimator**: the loss of its training objective (squared error or cross-entropy,
-      without the L2 term) on the first mini-batch that ``fit`` would make from ``X, y`` without
-      shuffling: all of ``X`` for :class:`~fastrnn.RNNRegressor`, :class:`~fastrnn.RNNClassifier`
-      and :class:`~fastrnn.Seq2Seq`, the first ``seq_length`` characters of each stream for
-      :class:`~fastrnn.CharRNN`; full BPTT (``bptt_steps`` is ignored).
+      without the L2 term) on the first mini-batch that ``fit`` would make from ``X, y``, with full
+      BPTT (``bptt_steps`` is ignored): all of ``X`` for :class:`~fastrnn.RNNRegressor`,
+      :class:`~fastrnn.RNNClassifier` and :class:`~fastrnn.Seq2Seq`; for :class:`~fastrnn.CharRNN`
+      the first ``seq_length`` characters of each stream, or with ``features`` the first batch of
+      ``batch_size`` texts that ``fit`` would draw.
 
     Parameters
     ----------
@@ -228,6 +229,8 @@ class _LayerProblem:
 
     def _forward(self):
         if not hasattr(self.layer, "hidden_size"):  # Linear
+            if self.options:
+                raise TypeError(f"Linear.forward takes no options; got {sorted(self.options)}.")
             return self.layer.forward(self.X), None
         return self.layer.forward(self.X, **self.options)
 
@@ -258,13 +261,15 @@ class _EstimatorProblem:
     """A float64 copy of a fitted estimator and the loss of its first training mini-batch on X, y."""
 
     def __init__(self, estimator, X, y, device, fit_params):
+        from .estimators import CharRNN
+
         model = copy_with_dtype(estimator, np.float64)
         self.device = resolve_device(device or estimator.device)
         overrides = dict(warm_start=True, device=self.device)  # keep the fitted network and vocabularies
         names = model.get_params()
         overrides.update({name: value for name, value in (("early_stopping", False), ("bptt_steps", None),
                                                             ("shuffle", False)) if name in names})
-        if "batch_size" in names and not hasattr(model, "vocabulary_"):  # one batch: all of X
+        if "batch_size" in names and not isinstance(model, CharRNN):  # one batch: all of X
             overrides["batch_size"] = 1 << 30
         model.set_params(**overrides)
         self.model = model

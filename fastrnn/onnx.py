@@ -24,10 +24,10 @@ ONNX's ``W`` is (num_directions, gates*H, input), ``R`` (num_directions, gates*H
 """
 
 import json
-import os
-import secrets
 
 import numpy as np
+
+from ._files import write_atomically
 
 __all__ = ["export", "DEFAULT_OPSET"]
 
@@ -348,6 +348,10 @@ def _label_classes(classes):
     None when it cannot (other Python objects, bytes)."""
     if classes.dtype.kind in "biuf":
         return classes
+    if classes.dtype.kind == "O" and len({type(c) for c in classes.tolist()}) == 1:
+        as_numbers = np.array(classes.tolist())  # numbers or booleans of one type (labels from pandas)
+        if as_numbers.dtype.kind in "biuf":
+            return as_numbers
     if classes.dtype.kind == "U" or (classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes)):
         return np.array([str(c) for c in classes], dtype=object)
     return None
@@ -438,20 +442,9 @@ def _metadata(model, is_classifier, lengths):
 
 # ---------------------------------------------------------------------- writing
 def _write(data, path):
-    """Write the bytes ``data`` to a binary file object, or to a path atomically (temporary file in the
-    same folder, then renamed), leaving nothing behind on failure."""
+    """Write the bytes ``data`` to a binary file object, or to a path atomically (a temporary file in
+    the same folder, then renamed), leaving nothing behind on failure."""
     if hasattr(path, "write"):
         path.write(data)
-        return
-    target = os.path.abspath(os.fsdecode(path))
-    folder, name = os.path.split(target)
-    # a new name of our own, opened exclusively (the umask's permissions, unlike tempfile.mkstemp's 0600)
-    temporary = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    file = open(temporary, "xb")  # from here on the temporary file is ours to remove
-    try:
-        with file:
-            file.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        os.remove(temporary)
-        raise
+    else:
+        write_atomically(path, lambda file: file.write(data))

@@ -90,6 +90,15 @@ def test_a_wrong_gradient_is_found_and_named(series, monkeypatch):
     assert report.max_rel_error > 1e-3
 
 
+def test_labels_a_file_could_not_hold_are_no_obstacle(series):
+    """The float64 copy is made in memory: labels that save refuses (tuples) are copied as they are."""
+    X, y = series
+    labels = np.empty(len(y), dtype=object)
+    labels[:] = [("up", 1) if v > 0 else ("down", 0) for v in y]
+    model = RNNClassifier(hidden_sizes=(3,), max_iter=1, random_state=0).fit(X, labels)
+    assert fastrnn.check_gradients(model, X, labels, max_entries=3).passed
+
+
 def test_bad_arguments(series):
     X, y = series
     with pytest.raises(NotFittedError):
@@ -98,3 +107,5 @@ def test_bad_arguments(series):
         fastrnn.check_gradients(LSTM(2, 3), X, epsilon=0)
     with pytest.raises(ValueError, match="max_entries"):
         fastrnn.check_gradients(LSTM(2, 3), X, max_entries=0)
+    with pytest.raises(TypeError, match="Linear.forward takes no options"):
+        fastrnn.check_gradients(Linear(2, 3), X, lengths=[1] * len(X))

@@ -228,12 +228,18 @@ def test_labels_onnx_cannot_hold_come_back_as_class_indices(make_labels):
     assert model.classes_[got["label"]].tolist() == model.predict(X).tolist()
 
 
-def test_string_labels_in_an_object_array_stay_labels():
+@pytest.mark.parametrize("values", [["cat", "dog", "emu", "cat"], [3, 7, 11, 3], [True, False, True, True]])
+def test_labels_of_one_json_type_in_an_object_array_stay_labels(values):
+    """As labels read from a pandas column come: strings, ints or booleans in an object array."""
     X = inputs(n_samples=20)
-    y = np.array(["cat", "dog", "emu", "cat"] * 5, dtype=object)
+    y = np.empty(20, dtype=object)
+    y[:] = values * 5
     model = fitted(classifier(), X, y)
+    proto = export(model, io.BytesIO())
+    assert {prop.key: prop.value for prop in proto.metadata_props}["label_output"] == "class"
     got = run(model, X)
     assert got["label"].tolist() == model.predict(X).tolist()
+    assert [type(v) for v in got["label"].tolist()] == [type(v) for v in model.predict(X).tolist()]
 
 
 # ---------------------------------------------------------------------- graph

@@ -296,6 +296,13 @@ def write_zip(path, document, members):
     return path
 
 
+def npy_header(text):
+    """The bytes of an .npy member whose header is ``text`` (a dict literal, however malformed)."""
+    header = text.encode()
+    header += b" " * ((64 - (10 + len(header) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
 def npy_bytes(array, allow_pickle=False):
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=allow_pickle)
@@ -342,7 +349,22 @@ def test_hostile_contents_are_refused(tmp_path, saved):
         "object array": ({**document}, {**members, document["weights"][weight]: npy_bytes(
             np.array([os.system], dtype=object), allow_pickle=True)}, "array of Python objects.*never unpickles"),
         "network class": ({**document, "network": {**document["network"], "class": "Popen"}}, members,
-                          "network class 'Popen'"),
+                          "its network \\('Popen'"),
+        "network output": ({**document, "network": {**document["network"], "config": {
+            **document["network"]["config"], "output": "sequence"}}}, members, "is not the one its params"),
+        "network size": ({**document, "network": {**document["network"], "config": {
+            **document["network"]["config"], "hidden_sizes": [10 ** 7]}}}, members, "is not the one its params"),
+        "parameter size": ({**document, "params": {**document["params"], "hidden_sizes": {"$tuple": [10 ** 7]}},
+                            "network": {**document["network"], "config": {
+                                **document["network"]["config"], "hidden_sizes": [10 ** 7]}}}, members,
+                           "asks for a size 10000000 that the stored weight 'layers.0.weight_hh_l0'"),
+        "classes and head": ({**document, "attributes": {**document["attributes"], "classes_": {
+            "$object_array": ["a", "b", "c"], "shape": [3]}}}, members, "is not the one its params"),
+        "no attributes": ({**document, "attributes": {}}, members, "lack the random generator|incomplete"),
+        "no generator": ({**document, "attributes": {**document["attributes"], "_rng": 5}}, members,
+                         "lack the random generator"),
+        "huge number": ({**document, "params": {**document["params"], "learning_rate_init": "__1e400__"}},
+                        members, "not valid JSON"),
         "optimizer class": ({**document, "optimizer": {**document["optimizer"], "class": "eval"}}, members,
                             "optimizer entry is malformed or names a class"),
         "attribute": ({**document, "attributes": {**document["attributes"], "predict": "boom"}}, members,
@@ -357,16 +379,42 @@ def test_hostile_contents_are_refused(tmp_path, saved):
                       "do not fit RNNClassifier's constructor"),
         "parameter value": ({**document, "params": {**document["params"], "cell": "transformer"}}, members,
                             "'cell' parameter of RNNClassifier must be"),
-        "shape": (document, {**members, document["weights"][weight]: npy_bytes(np.zeros((2, 2), np.float32))},
-                  f"weights\\['{weight}'\\] has shape \\(2, 2\\)"),
+        "shape": (document, {**members, document["weights"]["head.weight"]: npy_bytes(np.zeros((1, 9), np.float32))},
+                  "weights\\['head.weight'\\] has shape \\(1, 9\\)"),
+        "small shape": (document, {**members, document["weights"][weight]: npy_bytes(np.zeros((2, 2), np.float32))},
+                        f"asks for a size 5 that the stored weight '{weight}'"),
         "not finite": (document, {**members, document["weights"]["head.bias"]: npy_bytes(
             np.full(1, np.nan, np.float32))}, "not finite"),
         "missing member": (document, {k: v for k, v in members.items() if k != document["weights"][weight]},
                            "missing from the archive"),
         "missing weight": ({**document, "weights": {k: v for k, v in document["weights"].items() if k != weight}},
-                           members, f"missing \\['{weight}'\\]"),
+                           members, f"needs the weight '{weight}', which the file does not hold"),
+        "missing bias": ({**document, "weights": {k: v for k, v in document["weights"].items()
+                                                  if k != "layers.0.bias_ih_l0"}},
+                         members, "missing \\['layers.0.bias_ih_l0'\\]"),
     }
+    cases.update({
+        "float64 overflowing float32": (document, {**members, document["weights"]["head.bias"]: npy_bytes(
+            np.full(1, 1e300))}, "not finite in the model's dtype"),
+        "npy header": (document, {**members, document["weights"]["head.bias"]: npy_header(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), ")}, "head.bias.npy.*is damaged"),
+        "npy shape": (document, {**members, document["weights"]["head.bias"]: npy_header(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000000000000,), }")},
+                      "more than the member's size"),
+        "object array shape": ({**document, "attributes": {**document["attributes"], "classes_": {
+            "$object_array": [], "shape": [0, 10 ** 20]}}}, members, "malformed object array"),
+        "object array bool shape": ({**document, "attributes": {**document["attributes"], "classes_": {
+            "$object_array": ["a"], "shape": [True]}}}, members, "malformed object array"),
+        "generator state": ({**document, "attributes": {**document["attributes"], "_rng": {"$generator": {"$dict": {
+            "bit_generator": "PCG64", "state": {"$dict": {"state": 2 ** 200, "inc": 1}}, "has_uint32": 0,
+            "uinteger": 0}}}}}, members, "invalid PCG64 state"),
+        "random state key": ({**document, "attributes": {**document["attributes"], "_rng": {"$random_state": {
+            "$dict": {"bit_generator": "MT19937", "state": {"$dict": {"key": [1, 2, 3], "pos": 0}}}}}}}, members,
+            "invalid RandomState state"),
+    })
     for case, (hostile_document, hostile_members, message) in cases.items():
+        if isinstance(hostile_document, dict):
+            hostile_document = json.dumps(hostile_document).replace('"__1e400__"', "1e400")
         path = write_zip(tmp_path / f"{case}.fastrnn", hostile_document, hostile_members)
         with pytest.raises(ValueError, match=message):
             fastrnn.load(path)
@@ -386,3 +434,75 @@ def test_truncated_and_corrupted_files_give_clear_errors(tmp_path, saved, series
     (tmp_path / "corrupted.fastrnn").write_bytes(bytes(corrupted))
     with pytest.raises(ValueError, match=r"corrupted.fastrnn.*weights/head.weight.npy.*is damaged"):
         fastrnn.load(tmp_path / "corrupted.fastrnn")
+
+
+def test_random_damage_always_gives_a_clear_error(series):
+    """Bytes changed or cut at random: every outcome is a model or a ValueError naming the file."""
+    import random
+
+    X, y = series
+    buffer = io.BytesIO()
+    RNNClassifier(**SMALL).fit(X, np.where(y > 0, "a", "b")).save(buffer)
+    data = buffer.getvalue()
+    chance = random.Random(0)
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(chance.choice([1, 2, 4])):
+            damaged[chance.randrange(len(damaged))] = chance.randrange(256)
+        if chance.random() < 0.1:
+            damaged = damaged[:chance.randrange(len(damaged))]
+        try:
+            fastrnn.load(io.BytesIO(bytes(damaged)))
+        except ValueError as error:
+            assert str(error).startswith("Cannot load the model file object"), str(error)
+
+
+def test_a_generator_given_as_random_state_stays_the_generator_the_model_draws_from(series, tmp_path):
+    X, y = series
+    for random_state in (np.random.default_rng(7), np.random.RandomState(7)):
+        model = RNNRegressor(**{**SMALL, "random_state": random_state}).fit(X, y)
+        if isinstance(random_state, np.random.RandomState):
+            random_state.standard_normal()  # leaves a cached Gaussian draw in the state
+        loaded = round_trip(model, tmp_path)
+        assert (loaded._rng is loaded.random_state) == (model._rng is model.random_state)
+        assert same(loaded.random_state.bit_generator.state if hasattr(loaded.random_state, "bit_generator")
+                    else loaded.random_state.get_state(legacy=False),
+                    model.random_state.bit_generator.state if hasattr(model.random_state, "bit_generator")
+                    else model.random_state.get_state(legacy=False))
+        for estimator in (model, loaded):  # a partial fit, then a fit from scratch with the same generator
+            estimator.partial_fit(X, y)
+            estimator.fit(X, y)
+        np.testing.assert_array_equal(loaded.network_.params, model.network_.params)
+
+
+def test_files_get_the_permissions_of_the_umask(series, tmp_path):
+    X, y = series
+    previous = os.umask(0o022)
+    try:
+        RNNRegressor(**SMALL).fit(X, y).save(tmp_path / "m.fastrnn")
+    finally:
+        os.umask(previous)
+    assert (os.stat(tmp_path / "m.fastrnn").st_mode & 0o777) == 0o644
+
+
+def test_attributes_a_user_added_round_trip_and_a_changed_architecture_is_refused(series, tmp_path):
+    X, y = series
+    model = RNNRegressor(**SMALL).fit(X, y)
+    model.Scaler_mean = 1.5
+    assert round_trip(model, tmp_path).Scaler_mean == 1.5
+    model.set_params(hidden_sizes=(9,))
+    with pytest.raises(ValueError, match="changed after fit: set it back, or fit again"):
+        model.save(tmp_path / "changed.fastrnn")
+    assert not (tmp_path / "changed.fastrnn").exists()
+
+
+def test_a_small_layer_file_cannot_ask_for_a_large_layer(tmp_path):
+    LSTM(2, 3, random_state=0).save(tmp_path / "lstm.fastrnn")
+    with zipfile.ZipFile(tmp_path / "lstm.fastrnn") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    document = json.loads(members.pop("model.json"))
+    for change, message in ((dict(num_layers=10 ** 6), "needs the weight 'weight_hh_l999999'"),
+                            (dict(hidden_size=10 ** 5), "asks for a size 100000")):
+        path = write_zip(tmp_path / "big.fastrnn", {**document, "params": {**document["params"], **change}}, members)
+        with pytest.raises(ValueError, match=message):
+            fastrnn.load(path)

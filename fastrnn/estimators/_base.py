@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse
 
-from .._network import SequenceNetwork
+from .._network import build_network
 from .._packing import padding_mask, sort_by_length
 from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import CPU_BACKEND, resolve_device
@@ -33,6 +33,14 @@ class _SequenceData(NamedTuple):
     lengths: object        # (N,) int64 lengths of padded sequences, or None
     states: object         # initial state per layer (initial_state), or None
     validation: object     # (X_val, targets_val, lengths_val) with early stopping, else None
+
+
+def per_sequence(values, lengths, output):
+    """Per-step ``values`` of a padded batch as one array per sequence, cut to its own length, when X
+    held sequences of different lengths and output="sequence"; else ``values`` unchanged."""
+    if lengths is not None and output == "sequence":
+        return [values[i, :length] for i, length in enumerate(lengths)]
+    return values
 
 
 def _check_not_sparse(X, name="X"):
@@ -187,6 +195,15 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             pieces.append(out if lengths is None else out[inverse])
         return np.concatenate(pieces, axis=0)
 
+    def _network_spec(self):
+        """The class and ``config()`` of the network this fitted model has (built on a first fit;
+        checked against a saved file's)."""
+        return "SequenceNetwork", {
+            "cell": self.cell, "nonlinearity": self.nonlinearity if self.cell == "rnn" else "tanh",
+            "n_features": self.n_features_in_, "hidden_sizes": [int(s) for s in self.hidden_sizes],
+            "n_outputs": self._n_network_outputs(), "output": self.output,
+            "dtype": np.dtype(self._float_type).name, "bidirectional": bool(self.bidirectional)}
+
     # ------------------------------------------------------------------ training
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -227,9 +244,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         rng = as_generator(self.random_state) if first_fit else self._rng
         if first_fit:
             self._rng = rng
-            self.network_ = SequenceNetwork(
-                self.cell, self.nonlinearity, X.shape[2], tuple(int(s) for s in self.hidden_sizes),
-                self._n_network_outputs(), self.output, self._float_type, rng, bool(self.bidirectional))
+            self.network_ = build_network(*self._network_spec(), rng)
             self._start_training(self.early_stopping)
         network = self.network_.to(resolve_device(self.device))  # parameters go to the device once
         backend = network.backend

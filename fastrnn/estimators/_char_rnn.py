@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._network import ConditionedSequenceNetwork, SequenceNetwork
+from .._network import build_network
 from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite
 from ..kernels.dispatch import resolve_device
@@ -163,9 +163,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             self._index = {ch: i for i, ch in enumerate(self.vocabulary_)}
             self._conditioned, self._n_symbols, self.n_conditions_ = False, len(self.vocabulary_), None
             self._rng = as_generator(self.random_state)
-            n_chars = len(self.vocabulary_)
-            self.network_ = SequenceNetwork(self.cell, "tanh", n_chars, tuple(int(s) for s in self.hidden_sizes),
-                                            n_chars, "sequence", self._float_type, self._rng)
+            self.network_ = build_network(*self._network_spec(), self._rng)
             self._start_training(early_stopping=False)
         codes = self._encode(text, "X")
         n_streams = max(1, min(self.batch_size, (codes.size - 1) // self.seq_length))
@@ -191,9 +189,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             self._index = {ch: i for i, ch in enumerate(self.vocabulary_)}
             self._conditioned, self._n_symbols, self.n_conditions_ = True, len(self.vocabulary_) + 1, features.shape[1]
             self._rng = as_generator(self.random_state)
-            self.network_ = ConditionedSequenceNetwork(self.cell, "tanh", self._n_symbols,
-                                                       tuple(int(s) for s in self.hidden_sizes), self._n_symbols,
-                                                       "sequence", self._float_type, self._rng, self.n_conditions_)
+            self.network_ = build_network(*self._network_spec(), self._rng)
             self._start_training(early_stopping=False)
         elif not self._conditioned or features.shape[1] != self.n_conditions_:
             raise ValueError(f"warm_start needs the same kind of training: features of {self.n_conditions_} values.")
@@ -203,6 +199,16 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
         end_symbols = np.full(len(codes), len(self.vocabulary_))  # each text's last target
         baseline = cross_entropy_baseline(np.concatenate(codes + [end_symbols]), self._n_symbols)
         return TrainingData(_ConditionedTexts(codes, lengths, features), len(X), len(X), baseline)
+
+    def _network_spec(self):
+        """The class and ``config()`` of the network this fitted model has (built on a first fit;
+        checked against a saved file's): one-hot symbols in and out, and with features the bridges."""
+        config = {"cell": self.cell, "nonlinearity": "tanh", "n_features": self._n_symbols,
+                  "hidden_sizes": [int(s) for s in self.hidden_sizes], "n_outputs": self._n_symbols,
+                  "output": "sequence", "dtype": np.dtype(self._float_type).name}
+        if self._conditioned:
+            return "ConditionedSequenceNetwork", dict(config, n_conditions=self.n_conditions_)
+        return "SequenceNetwork", dict(config, bidirectional=False)
 
     # ------------------------------------------------------------------ hooks of the training loop
     def _epoch_batches(self, data):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import exceptions
 from ..losses import log_sigmoid, log_softmax
-from ._base import BaseRNNEstimator
+from ._base import BaseRNNEstimator, per_sequence
 from ._baseline import cross_entropy_baseline
 from ._regressor import _check_y_not_none
 
@@ -129,7 +129,7 @@ class RNNClassifier(BaseRNNEstimator):
         """
         logits, lengths = self._logits(X, initial_state)
         logits = logits[..., 0] if len(self.classes_) == 2 else logits
-        return _per_sequence(logits, lengths, self.output)
+        return per_sequence(logits, lengths, self.output)
 
     def predict_log_proba(self, X, initial_state=None):
         """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
@@ -139,7 +139,7 @@ class RNNClassifier(BaseRNNEstimator):
             log_proba = np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=-1)
         else:
             log_proba = log_softmax(logits)
-        return _per_sequence(log_proba, lengths, self.output)
+        return per_sequence(log_proba, lengths, self.output)
 
     def _logits(self, X, initial_state):
         """Validated X's logits (float64, batch-first, padded) and its lengths (None unless ragged)."""
@@ -225,7 +225,7 @@ class RNNClassifier(BaseRNNEstimator):
         return index
 
     def _n_network_outputs(self):
-        return self.n_outputs_
+        return 1 if len(self.classes_) == 2 else len(self.classes_)
 
     _baseline_description = "predicting the class frequencies"
 
@@ -291,10 +291,3 @@ def _check_label_type(y):
     elif y.dtype.kind not in "biuUS":
         raise ValueError(f"Unknown label type: y has dtype {y.dtype}.")
 
-
-def _per_sequence(values, lengths, output):
-    """Per-step ``values`` of a padded batch as one array per sequence, cut to its own length, when X
-    held sequences of different lengths and output="sequence"; else ``values`` unchanged."""
-    if lengths is not None and output == "sequence":
-        return [values[i, :length] for i, length in enumerate(lengths)]
-    return values

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._validation import as_real_array, check_finite, check_positive_int
-from ._base import BaseRNNEstimator
+from ._base import BaseRNNEstimator, per_sequence
 from ._baseline import squared_error_baseline
 
 
@@ -206,10 +206,7 @@ class RNNRegressor(BaseRNNEstimator):
         self._check_is_fitted()
         X, lengths = self._check_X(X, reset=False)
         out = self._raw_outputs(X, initial_state, lengths=lengths).astype(np.float64)
-        out = out[..., 0] if self.n_outputs_ == 1 else out
-        if lengths is not None and self.output == "sequence":  # one array per sequence, its own length
-            return [out[i, :length] for i, length in enumerate(lengths)]
-        return out
+        return per_sequence(out[..., 0] if self.n_outputs_ == 1 else out, lengths, self.output)
 
     def score(self, X, y):
         """R² of the predictions (averaged uniformly over outputs; over all steps for sequences).

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._network import EncoderDecoderNetwork
+from .._network import build_network
 from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite, check_positive_int
 from ..kernels.dispatch import resolve_device
@@ -204,10 +204,7 @@ class Seq2Seq(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
         dec_in, targets, weights = self._teacher_forcing(Y_arrays)
         if first_fit:
             self._rng = as_generator(self.random_state)
-            n_outputs = len(self.output_vocabulary_) + 1 if output_tokens else self._n_output_features
-            self.network_ = EncoderDecoderNetwork(self.cell, X_pad.shape[2], dec_in.shape[2],
-                                                  tuple(int(s) for s in self.hidden_sizes), n_outputs,
-                                                  self._float_type, self._rng)
+            self.network_ = build_network(*self._network_spec(), self._rng)
             self._start_training(early_stopping=False)
         self.network_.to(resolve_device(self.device))
         n = len(X_arrays)
@@ -216,6 +213,18 @@ class Seq2Seq(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
         else:
             baseline = squared_error_baseline(targets, weights)
         return TrainingData(_Pairs(X_pad, lengths, dec_in, targets, weights), n, n, baseline), False
+
+    def _network_spec(self):
+        """The class and ``config()`` of the network this fitted model has (built on a first fit;
+        checked against a saved file's). Tokens are one-hot (the decoder's with the start symbol, its
+        outputs with the end symbol); numeric decoder inputs carry a start flag."""
+        n_output_tokens = None if not self._output_tokens else len(self.output_vocabulary_) + 1
+        return "EncoderDecoderNetwork", {
+            "cell": self.cell,
+            "n_encoder_inputs": len(self.input_vocabulary_) if self._input_tokens else self._n_input_features,
+            "n_decoder_inputs": n_output_tokens or self._n_output_features + 1,
+            "hidden_sizes": [int(s) for s in self.hidden_sizes],
+            "n_outputs": n_output_tokens or self._n_output_features, "dtype": np.dtype(self._float_type).name}
 
     # ------------------------------------------------------------------ hooks of the training loop
     def _epoch_batches(self, data):
