@@ -187,3 +187,13 @@ def check_lengths(lengths, n_samples, n_steps, name="lengths"):
         raise ValueError(f"{name} must lie in 1..{n_steps} (the padded number of steps); got values from "
                          f"{array.min()} to {array.max()}.")
     return array
+
+
+def check_step(step, n_steps, name="step"):
+    """``step`` as a step index in ``0 .. n_steps-1`` (negative values count from the end, as in
+    Python), or a ValueError naming ``name``."""
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (numbers.Integral, np.integer)) or \
+            not -n_steps <= step < n_steps:
+        raise ValueError(f"{name} must be an integer step of the {n_steps} time steps (negative counts from the "
+                         f"end), got {step!r}.")
+    return int(step) % n_steps

@@ -25,6 +25,7 @@ from ._persistence import SaveMixin
 from ._packing import padding_mask, sort_by_length
 from ._stack import (DIRECTION_SUFFIXES, PARAM_KINDS, StackTape, affine_backward, affine_forward,
                      final_cell_states, final_states, stack_backward, stack_forward)
+from .inspection import gradient_flow, stack_internals
 from ._validation import (
     as_generator,
     check_array_shape,
@@ -33,6 +34,7 @@ from ._validation import (
     check_lengths,
     check_positive_int,
     check_sequences,
+    check_step,
 )
 
 __all__ = ["RNN", "LSTM", "GRU", "Linear"]
@@ -316,6 +318,80 @@ class _RecurrentLayer(_Module):
             return (check_array_shape(_to_numpy(state[0]), "state[0] (h_0)", shape, self.dtype),
                     check_array_shape(_to_numpy(state[1]), "state[1] (c_0)", shape, self.dtype))
         return check_array_shape(_to_numpy(state), "state (h_0)", shape, self.dtype), None
+
+    # ------------------------------------------------------------------ inspection
+    def inspect(self, X, lengths=None):
+        """The states and gate activations of every layer at every step, for inputs ``X``.
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, input_size)
+            As in :meth:`forward` (from zero initial states).
+        lengths : array-like of int, (n_samples,), optional
+            As in :meth:`forward`; steps past a sequence's length are NaN.
+
+        Returns
+        -------
+        list of dict
+            One dict per layer (``num_layers``), bottom first: name -> float64 array (n_samples,
+            n_timesteps, hidden_size). ``"h"`` (the hidden state after each step), the LSTM's
+            ``"c"``, the gate activations (LSTM ``"i", "f", "g", "o"``; GRU ``"r", "z", "n"``,
+            as in the class docstring); for a bidirectional layer also the reverse direction's
+            under the same names with ``"_reverse"``, at each time step.
+        """
+        self.forward(X, lengths=lengths)
+        call = self._last_call
+        sorted_lengths = None if call.order is None else \
+            check_lengths(lengths, call.tape.n_batch, call.tape.n_steps)[call.order]
+        return stack_internals(self, call.tape, call.order, sorted_lengths)
+
+    def gradient_flow(self, X, step=-1, per_sample=False):
+        """How much of the gradient of the outputs at ``step`` reaches each earlier step.
+
+        The loss is the sum of the top layer's outputs at ``step`` for each sample; the result holds
+        ``||dL/dh_t||`` for every step ``t <= step`` and every layer, computed by BPTT (see
+        :mod:`fastrnn.inspection`).
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, input_size)
+            Inputs, from zero initial states.
+        step : int, default -1
+            The step of the loss (negative counts from the end).
+        per_sample : bool, default False
+            Keep one row per sample instead of the mean over samples.
+
+        Returns
+        -------
+        GradientFlow
+            ``norms`` (num_layers, step + 1), or (num_layers, n_samples, step + 1); ``distance``
+            ``step - t``; ``step``.
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional layer (the reverse direction reads the steps after ``step``).
+        """
+        if self.bidirectional:
+            raise ValueError("gradient_flow needs unidirectional layers: the reverse direction carries the "
+                             "gradient forward in time.")
+        x, _ = check_sequences(X, self.input_size, self.dtype)
+        step = check_step(step, x.shape[1])
+        backend = self._backend
+        return gradient_flow(self._single_layers(backend), x.transpose(1, 0, 2), step, np.ones_like, backend,
+                             per_sample)
+
+    def _single_layers(self, backend):
+        """Each layer of the stack as a one-layer module of the same cell, with its parameter views on
+        ``backend``, bottom first."""
+        options = dict(nonlinearity=self.nonlinearity) if self.n_gates == 1 else {}
+        single = []
+        for layer in range(self.num_layers):
+            n_in = self.input_size if layer == 0 else self.output_size
+            module = type(self)(n_in, self.hidden_size, dtype=self.dtype, device="cpu", **options)
+            module.load_state_dict({f"{kind}_l0": self.params[f"{kind}_l{layer}"] for kind in PARAM_KINDS})
+            single.append((module, module._backend_params(backend)))
+        return single
 
     # ------------------------------------------------------------------ backward
     def backward(self, d_out, d_state=None):

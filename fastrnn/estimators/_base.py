@@ -13,10 +13,13 @@ import numpy as np
 import scipy.sparse
 
 from .._network import build_network
+from .._stack import affine_forward
+from ..inspection import gradient_flow, stack_internals
 from .._packing import padding_mask, sort_by_length
 from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import CPU_BACKEND, resolve_device
-from .._validation import as_generator, as_real_array, check_finite, check_sequences, warn_if_lags_newest_first
+from .._validation import (as_generator, as_real_array, check_finite, check_sequences, check_step,
+                           warn_if_lags_newest_first)
 from .._persistence import SaveMixin
 from .._torch_export import TorchExportMixin
 from ._params import EstimatorParams
@@ -203,6 +206,99 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             "n_features": self.n_features_in_, "hidden_sizes": [int(s) for s in self.hidden_sizes],
             "n_outputs": self._n_network_outputs(), "output": self.output,
             "dtype": np.dtype(self._float_type).name, "bidirectional": bool(self.bidirectional)}
+
+    # ------------------------------------------------------------------ inspection
+    def inspect(self, X):
+        """The states and gate activations of every recurrent layer at every step, for inputs ``X``.
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), or list
+            Sequences, as in :meth:`predict` (from zero initial states); sequences of different
+            lengths are read to their own ends.
+
+        Returns
+        -------
+        list of dict
+            One dict per recurrent layer (``hidden_sizes``), bottom first: name -> float64 array
+            (n_samples, n_timesteps, H). ``"h"`` is the hidden state after each step, ``"c"`` the
+            LSTM's cell state; the gate activations are the LSTM's ``"i", "f", "g", "o"`` (input,
+            forget, candidate, output) and the GRU's ``"r", "z", "n"`` (reset, update, candidate),
+            PyTorch's gates; a bidirectional layer adds the reverse direction's under the same
+            names with ``"_reverse"``, at each time step. Steps past a sequence's length are NaN.
+            Computed in ``dtype`` by the kernels that predict.
+
+        Examples
+        --------
+        >>> internals = model.inspect(X[:5])  # doctest: +SKIP
+        >>> internals[0]["f"].shape  # the first layer's forget gate, (5, n_timesteps, H)  # doctest: +SKIP
+        """
+        self._check_is_fitted()
+        X, lengths = self._check_X(X, reset=False)
+        network = self.network_.to(resolve_device(self.device))
+        order = sorted_lengths = None
+        if lengths is not None:  # the kernels take a batch sorted by decreasing length
+            order = sort_by_length(lengths)[0]
+            X, sorted_lengths = X[order], lengths[order]
+        _, tape = network.forward(np.ascontiguousarray(X.transpose(1, 0, 2)), None, sorted_lengths, train=True)
+        return [stack_internals(layer, layer_tape, order, sorted_lengths)[0]
+                for layer, layer_tape in zip(network.layers, tape.layers)]
+
+    def gradient_flow(self, X, y, step=-1, per_sample=False):
+        """How much of the gradient of the loss at one step reaches each earlier step of each layer.
+
+        For each sample's loss at ``step`` (its training loss: squared error or cross-entropy), the
+        norm of its gradient with respect to each layer's hidden state after each step ``t <= step``,
+        ``||dL/dh_t||``, computed by the kernels' BPTT (see :mod:`fastrnn.inspection`): how much of
+        the error signal reaches ``t`` steps back. With ``output="last"`` the loss at ``step`` is that
+        of the prediction made from the state after ``step`` (the last step by default).
+
+        Parameters
+        ----------
+        X : array-like, (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
+            Sequences of equal length.
+        y : array-like
+            Their targets, as in :meth:`fit`.
+        step : int, default -1
+            The step of the loss (negative counts from the end).
+        per_sample : bool, default False
+            Keep one row per sample instead of the mean over samples.
+
+        Returns
+        -------
+        fastrnn.inspection.GradientFlow
+            ``norms`` (n_layers, step + 1) (or (n_layers, n_samples, step + 1)), ``distance`` =
+            ``step - t``, ``step``.
+
+        Raises
+        ------
+        ValueError
+            For bidirectional layers, or sequences of different lengths.
+        """
+        self._check_is_fitted()
+        if self.bidirectional:
+            raise ValueError("gradient_flow needs unidirectional layers: the reverse direction carries the "
+                             "gradient forward in time.")
+        X, lengths = self._check_X(X, reset=False)
+        if lengths is not None:
+            raise ValueError("gradient_flow needs sequences of equal length.")
+        targets = self._encode_targets(y, X, reset=False, classes=None)
+        step = check_step(step, X.shape[1])
+        network = self.network_.to(resolve_device(self.device))
+        backend = network.backend
+        at_step = targets if self.output == "last" else targets[:, step]
+        layers = [(layer, network._param_views[k]) for k, layer in enumerate(network.layers)]
+        return gradient_flow(layers, X.transpose(1, 0, 2), step,
+                             lambda h_top: self._head_gradient(h_top, at_step), backend, per_sample)
+
+    def _head_gradient(self, h_top, targets):
+        """d(sum of the samples' losses)/d(top state) for states ``h_top`` (B, H) and their targets."""
+        network = self.network_
+        backend = network.backend
+        head = network._param_views[len(network.layers)]
+        outputs = affine_forward(backend.asarray(h_top, network.dtype), head, backend)
+        _, d_outputs = self._loss(backend, outputs, backend.asarray(targets, targets.dtype))
+        return backend.to_host(d_outputs).astype(np.float64) * h_top.shape[0] @ network.head.params["weight"]
 
     # ------------------------------------------------------------------ training
     def _batch_size(self, n_samples):

@@ -20,7 +20,9 @@ import numpy as np
 
 from .._network import build_network
 from .._packing import sort_by_length
-from .._validation import as_generator, as_real_array, check_finite
+from .._stack import affine_forward
+from .._validation import as_generator, as_real_array, check_finite, check_step
+from ..inspection import gradient_flow, stack_internals
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax
 from ._baseline import cross_entropy_baseline
@@ -294,6 +296,113 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             raise ValueError(f"features must hold {self.n_conditions_} values per text, got {features.shape[1]}.")
         check_finite(features, "features")
         return features
+
+    # ------------------------------------------------------------------ inspection
+    def _texts(self, X, features):
+        """Time-major input codes (T, B) of a text or list of texts (a conditioned model's with the start
+        symbol first), their lengths (None when equal), the features checked, and the texts' codes."""
+        texts = [X] if isinstance(X, str) else X
+        if not (isinstance(texts, (list, tuple)) and texts and all(isinstance(t, str) and t for t in texts)):
+            raise ValueError(f"X must be a non-empty str or a non-empty list of non-empty str, got "
+                             f"{type(X).__name__}.")
+        features = self._check_features(features, len(texts))
+        codes = [self._encode(text, f"X[{i}]") for i, text in enumerate(texts)]
+        if self._conditioned:
+            codes = [np.concatenate([[len(self.vocabulary_)], c]) for c in codes]
+        lengths = np.array([c.size for c in codes], dtype=np.int64)
+        inputs = np.zeros((lengths.max(), len(codes)), dtype=np.int64)
+        for b, c in enumerate(codes):
+            inputs[:c.size, b] = c
+        return inputs, (None if np.all(lengths == lengths[0]) else lengths), features
+
+    def inspect(self, X, features=None):
+        """The states and gate activations of every layer at every character of a text.
+
+        Parameters
+        ----------
+        X : str or list of str
+            Text(s) the model reads, each from a zero state (a conditioned model: from its feature
+            vector's states, after the start symbol, which is then the first step).
+        features : array-like, (n_texts, n_features), optional
+            For a model fitted with features: one vector per text.
+
+        Returns
+        -------
+        list of dict
+            One dict per layer, bottom first: name -> float64 array (n_texts, n_steps, H), as in
+            :meth:`fastrnn.RNNRegressor.inspect` (``"h"``, the LSTM's ``"c"``, the gates); step
+            ``t`` is the state after reading character ``t``. NaN past a shorter text's end.
+        """
+        self._check_is_fitted()
+        inputs, lengths, features = self._texts(X, features)
+        order = sorted_lengths = None
+        if lengths is not None:  # the kernels take a batch sorted by decreasing length
+            order = sort_by_length(lengths)[0]
+            inputs, sorted_lengths = inputs[:, order], lengths[order]
+            features = None if features is None else features[order]
+        network = self.network_.to(resolve_device(self.device))
+        x = network.backend.asarray(self._one_hot(inputs), self._float_type)
+        if self._conditioned:
+            _, tape = network.forward(x, features, sorted_lengths, train=True)
+        else:
+            _, tape = network.forward(x, None, sorted_lengths, train=True)
+        return [stack_internals(layer, layer_tape, order, sorted_lengths)[0]
+                for layer, layer_tape in zip(network.layers, tape.layers)]
+
+    def gradient_flow(self, X, step=-1, per_sample=False, features=None):
+        """How much of the gradient of one prediction's loss reaches each earlier step of each layer.
+
+        The loss is the cross-entropy of predicting the character after ``step`` (by default the
+        text's last character, from all the others); the result holds ``||dL/dh_t||`` per layer for
+        every step ``t <= step``, by BPTT (see :meth:`fastrnn.RNNRegressor.gradient_flow`).
+
+        Parameters
+        ----------
+        X : str or list of str
+            Text(s) of equal length, at least 2 characters.
+        step : int, default -1
+            The step whose next character is predicted, counted over the inputs (the text without
+            its last character; a conditioned model's inputs start with the start symbol and its
+            last target is the end symbol); negative counts from the end.
+        per_sample : bool, default False
+            Keep one row per text instead of the mean.
+        features : array-like, (n_texts, n_features), optional
+            For a model fitted with features.
+
+        Returns
+        -------
+        fastrnn.inspection.GradientFlow
+        """
+        self._check_is_fitted()
+        inputs, lengths, features = self._texts(X, features)
+        if lengths is not None:
+            raise ValueError("gradient_flow needs texts of equal length.")
+        end = len(self.vocabulary_)
+        targets = np.concatenate([inputs[1:], np.full((1, inputs.shape[1]), end)]) if self._conditioned \
+            else inputs[1:]
+        if not self._conditioned:
+            inputs = inputs[:-1]
+        if inputs.shape[0] == 0:
+            raise ValueError("X must hold at least 2 characters.")
+        step = check_step(step, inputs.shape[0])
+        network = self.network_.to(resolve_device(self.device))
+        backend = network.backend
+        initial = None
+        if self._conditioned:
+            initial = [(backend.to_host(h)[0], None if c is None else backend.to_host(c)[0])
+                       for h, c in network.initial_states(backend.asarray(features, self._float_type))]
+        layers = [(layer, network._param_views[k]) for k, layer in enumerate(network.layers)]
+        return gradient_flow(layers, self._one_hot(inputs), step, lambda h_top: self._head_gradient(h_top,
+                             targets[step]), backend, per_sample, initial)
+
+    def _head_gradient(self, h_top, targets):
+        """d(sum of the texts' losses)/d(top state) for states ``h_top`` (B, H) and next characters."""
+        network = self.network_
+        backend = network.backend
+        logits = affine_forward(backend.asarray(h_top, network.dtype), network._param_views[len(network.layers)],
+                                backend)
+        _, d_logits = self._loss(backend, logits, backend.asarray(targets, targets.dtype))
+        return backend.to_host(d_logits).astype(np.float64) * h_top.shape[0] @ network.head.params["weight"]
 
     def sample(self, n_chars, prime="", temperature=1.0, random_state=None, features=None):
         """Generate text one character at a time, each drawn character fed back as the next input.

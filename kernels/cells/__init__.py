@@ -28,9 +28,9 @@ Conventions (PyTorch's, so weights move between the libraries by name):
   the GRU.
 """
 
-from .codes import CELL_CODES, GRU, HAS_CELL_STATE, LSTM, N_CARRY, N_GATES, N_SAVED, RNN_RELU, RNN_TANH
+from .codes import CELL_CODES, GATE_NAMES, GRU, HAS_CELL_STATE, LSTM, N_CARRY, N_GATES, N_SAVED, RNN_RELU, RNN_TANH
 from .gru import recurrent_bias_block
 from .step import backward_step, forward_step, unit_backward, unit_forward
 
-__all__ = ["CELL_CODES", "N_GATES", "N_SAVED", "HAS_CELL_STATE", "N_CARRY", "RNN_TANH", "RNN_RELU", "LSTM", "GRU",
+__all__ = ["CELL_CODES", "GATE_NAMES", "N_GATES", "N_SAVED", "HAS_CELL_STATE", "N_CARRY", "RNN_TANH", "RNN_RELU", "LSTM", "GRU",
            "recurrent_bias_block", "unit_forward", "unit_backward", "forward_step", "backward_step"]

@@ -20,3 +20,6 @@ HAS_CELL_STATE = (False, False, True, False)
 #: width, in units of H, of the backward pass's carry buffer ``dc``: the LSTM's dL/dc; the GRU's
 #: direct path dL/dh_{t-1} = dL/dh_t * z, added after the recurrent product; none for the Elman RNN
 N_CARRY = (0, 0, 1, 1)
+#: names of the gates whose activations open a step's ``saved`` row, in that order, by cell code
+#: (PyTorch's gate order; each a block of H): the LSTM's i, f, g, o and the GRU's r, z, n
+GATE_NAMES = ((), (), ("i", "f", "g", "o"), ("r", "z", "n"))

@@ -294,3 +294,13 @@ def test_gradient_check_passes_on_the_gpu():
         model = RNNRegressor(cell="lstm", hidden_sizes=(2,), max_iter=1, random_state=0, device="cpu").fit(X, y)
     report = fastrnn.check_gradients(model, X[:2, :2], y[:2], device="cuda", max_entries=1)
     assert report.passed and report.device == "cuda", str(report)
+
+
+def test_inspection_and_gradient_flow_on_the_gpu_equal_the_cpu():
+    X, _ = tiny_data()
+    cpu = fastrnn.LSTM(2, 3, num_layers=2, dtype=np.float64, random_state=0, device="cpu")
+    gpu = fastrnn.LSTM(2, 3, num_layers=2, dtype=np.float64, random_state=0, device="cuda")
+    for ours, theirs in zip(gpu.inspect(X[:2]), cpu.inspect(X[:2])):
+        for name in theirs:
+            np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gpu.gradient_flow(X[:2]).norms, cpu.gradient_flow(X[:2]).norms, rtol=1e-10)
