@@ -36,9 +36,9 @@ class GradientFlow(NamedTuple):
     norms : ndarray
         ``(n_layers, step + 1)``: for each recurrent layer (bottom first) and step ``t = 0 .. step``,
         the mean over the samples of ``||dL_i/dh_t||``, the norm of the gradient of sample ``i``'s
-        loss at ``step`` with respect to the layer's hidden state after step ``t`` (both directions'
-        states never: the flow is defined for unidirectional layers). With ``per_sample=True``,
-        ``(n_layers, n_samples, step + 1)``, one row per sample.
+        loss at ``step`` with respect to the layer's hidden state after step ``t`` (unidirectional
+        layers only). With ``per_sample=True``, ``(n_layers, n_samples, step + 1)``, one row per
+        sample.
     distance : ndarray
         ``(step + 1,)`` int: ``step - t``, how many steps back from the loss each column lies.
     step : int
