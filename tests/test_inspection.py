@@ -148,6 +148,23 @@ def test_layer_gradient_flow_equals_autograd(cell, step):
     np.testing.assert_allclose(layer.gradient_flow(X, step=step).norms, expected.mean(axis=1), rtol=1e-10)
 
 
+def test_layer_gradient_flow_equals_what_backward_gives():
+    """For one layer, dL/dh_t is the initial-state gradient that backward returns for the rest of the
+    sequence started from the state after step t (the loss: the outputs summed at the last step)."""
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(4, 6, 2))
+    layer = LSTM(2, 3, dtype=np.float64, random_state=2)
+    flow = layer.gradient_flow(X, per_sample=True)
+    internals = layer.inspect(X)[0]
+    for t in range(5):
+        state = (internals["h"][:, t][np.newaxis], internals["c"][:, t][np.newaxis])
+        out, _ = layer.forward(X[:, t + 1:], state=state)
+        d_out = np.zeros_like(out)
+        d_out[:, -1] = 1.0
+        dh = layer.backward(d_out)["state"][0][0]
+        np.testing.assert_allclose(flow.norms[0, :, t], np.linalg.norm(dh, axis=1), rtol=1e-10)
+
+
 def test_estimator_gradient_flow_equals_autograd():
     rng = np.random.default_rng(5)
     X = rng.normal(size=(10, 6, 2))
