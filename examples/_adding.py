@@ -16,6 +16,7 @@ import numpy as np
 from fastrnn import RNNRegressor
 
 BASELINE_MSE = 1.0 / 6.0  # the variance of U(0,1) + U(0,1): the MSE of always predicting 1
+CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "Elman RNN"}  # "rnn": the Elman RNN with tanh
 
 
 def make_adding_problem(n_samples, n_steps, random_state=0):
@@ -38,8 +39,9 @@ def adding_model(cell, hidden_size=32, epochs=25, random_state=0, **parameters):
 
     One recurrent layer of ``hidden_size`` units (``cell``: "lstm", "gru" or "rnn", the Elman RNN
     with tanh), Adam at a learning rate of 0.01, mini-batches of 32, the gradient clipped to norm 1,
-    at most ``epochs`` epochs. The loss sits at the baseline for thousands of updates before it
-    falls (fastrnn's stopping rule does not end a fit on that plateau). ``parameters`` override any
+    at most ``epochs`` epochs. The LSTM's loss can sit at the baseline for thousands of updates
+    (at T = 100 and more) before it falls (fastrnn's stopping rule does not end a fit on that
+    plateau). ``parameters`` override any
     of these settings.
     """
     settings = dict(cell=cell, hidden_sizes=(hidden_size,), learning_rate_init=0.01, batch_size=32,

@@ -29,11 +29,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _adding import BASELINE_MSE, adding_model, make_adding_problem  # noqa: E402
+from _adding import BASELINE_MSE, CELL_NAMES as NAMES, adding_model, make_adding_problem  # noqa: E402
 from fastrnn.exceptions import ConvergenceWarning  # noqa: E402
-from fastrnn.plotting import OKABE_ITO  # noqa: E402  (colour-blind-safe colours)
+from fastrnn.plotting import LINE_STYLES, OKABE_ITO  # noqa: E402  (colour-blind-safe colours)
 
-NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "Elman RNN"}  # "rnn": tanh
 
 
 def main(lengths, cells, n_train, epochs, hidden_size):
@@ -63,9 +62,10 @@ def main(lengths, cells, n_train, epochs, hidden_size):
         print(f"{n_steps:6d} " + "".join(f"{mse[cell, n_steps]:11.4f}" for cell in cells))
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    colours = dict(zip(cells, OKABE_ITO))
+    colours, styles = dict(zip(cells, OKABE_ITO)), dict(zip(cells, LINE_STYLES))  # distinct in grey too
     for cell in cells:
-        left.plot(lengths, [mse[cell, n] for n in lengths], marker="o", color=colours[cell], label=NAMES[cell])
+        left.plot(lengths, [mse[cell, n] for n in lengths], marker="o", color=colours[cell],
+                  linestyle=styles[cell], label=NAMES[cell])
     left.axhline(BASELINE_MSE, color="black", linestyle="--", linewidth=1, label="baseline: always predict 1")
     left.set_yscale("log")
     left.set_xticks(lengths)
@@ -76,7 +76,8 @@ def main(lengths, cells, n_train, epochs, hidden_size):
     middle = lengths[len(lengths) // 2]
     for cell in cells:
         curve = curves[cell, middle]
-        right.plot(np.arange(1, len(curve) + 1), curve, color=colours[cell], label=NAMES[cell])
+        right.plot(np.arange(1, len(curve) + 1), curve, color=colours[cell], linestyle=styles[cell],
+                   label=NAMES[cell])
     right.axhline(BASELINE_MSE, color="black", linestyle="--", linewidth=1, label="baseline")
     right.set_yscale("log")
     right.set_xlabel("epoch")

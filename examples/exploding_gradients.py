@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 
 from _adding import BASELINE_MSE, adding_model, make_adding_problem  # noqa: E402
 from fastrnn.exceptions import ConvergenceWarning, TrainingDivergedError  # noqa: E402
+from fastrnn.plotting import OKABE_ITO  # noqa: E402  (colour-blind-safe colours)
 
 N_STEPS = 10
 BATCH = 32
@@ -93,7 +94,7 @@ def main(factor, epochs, n_train):
                   f"{final:.4g}; test MSE {test_mse:.4g}")
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
-    colours = ("0.5", "#D55E00", "#0072B2")
+    colours = ("0.5", OKABE_ITO[1], OKABE_ITO[0])  # the control in grey
     for colour, (label, (norms, losses, diverged)) in zip(colours, curves.items()):
         updates = np.arange(1, len(norms) + 1)
         left.plot(updates, norms, color=colour, linewidth=1, label=label)

@@ -22,10 +22,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._stack import stack_backward, stack_forward
+from ._stack import affine_forward, stack_backward, stack_forward
 from .kernels.cells import GATE_NAMES
 
-__all__ = ["GradientFlow", "stack_internals", "gradient_flow"]
+__all__ = ["GradientFlow"]  # the functions below are the methods' machinery, on internal tapes
 
 
 class GradientFlow(NamedTuple):
@@ -102,12 +102,40 @@ def stack_internals(module, tape, order=None, lengths=None):
     return layers
 
 
+def network_internals(network, tape, order=None, lengths=None):
+    """:func:`stack_internals` of every layer of an estimator's network (single-layer modules) after
+    its forward pass ``tape`` (``network.forward(..., train=True)``): one dict per layer."""
+    return [stack_internals(layer, layer_tape, order, lengths)[0]
+            for layer, layer_tape in zip(network.layers, tape.layers)]
+
+
 # ---------------------------------------------------------------------------------- gradient flow
+def check_unidirectional(bidirectional):
+    """The ValueError of ``gradient_flow`` for bidirectional layers."""
+    if bidirectional:
+        raise ValueError("gradient_flow needs unidirectional layers: the reverse direction carries the gradient "
+                         "forward in time.")
+
+
+def head_gradient(estimator, h_top, targets):
+    """d(sum of the samples' losses)/d(top state) of an estimator whose network has a linear head on
+    the top layer's state: ``h_top`` (B, H) host states, ``targets`` (B, ...) encoded targets; the
+    estimator's ``_loss`` averages over the samples, hence the factor B."""
+    network = estimator.network_
+    backend = network.backend
+    head = network._param_views[len(network.layers)]
+    outputs = affine_forward(backend.asarray(h_top, network.dtype), head, backend)
+    _, d_outputs = estimator._loss(backend, outputs, backend.asarray(targets, targets.dtype))
+    return backend.to_host(d_outputs).astype(np.float64) * h_top.shape[0] @ network.head.params["weight"]
+
+
 class _Layer(NamedTuple):
-    """One unidirectional single-layer module and its parameter views on the backend."""
+    """One unidirectional single-layer module, its parameter views on the backend, and a scratch
+    buffer for the parameter gradients that its backward passes write (and the flow ignores)."""
 
     module: object
     params: dict
+    grads: dict
 
 
 def gradient_flow(layers, x, step, head_gradient, backend, per_sample, initial=None):
@@ -136,7 +164,8 @@ def gradient_flow(layers, x, step, head_gradient, backend, per_sample, initial=N
     -------
     GradientFlow
     """
-    layers = [_Layer(*layer) for layer in layers]
+    layers = [_Layer(module, params, module._views(backend.empty(module._flat.shape, module.dtype)))
+              for module, params in layers]
     x = np.ascontiguousarray(x[:step + 1])
     states = _states_at_every_step(layers, x, backend, initial)  # per layer: h, c (T+1, B, H); t+1 is step t
     n_batch = x.shape[1]
@@ -196,9 +225,8 @@ def _backward(layer, tape, d_out, backend, input_gradient, d_cell=None):
     dc_n = None
     if module.has_cell_state:
         dc_n = zeros if d_cell is None else np.asarray(d_cell, dtype=module.dtype).reshape(shape)
-    grads = module._views(backend.empty(module._flat.shape, module.dtype))  # not needed: scratch
     dx, dh0, dc0 = stack_backward(module, tape, backend.asarray(np.ascontiguousarray(d_out), module.dtype), zeros,
-                                  dc_n, grads, input_gradient=input_gradient)
+                                  dc_n, layer.grads, input_gradient=input_gradient)
     dc0 = np.zeros(shape) if dc0 is None else backend.to_host(dc0)
     return (None if dx is None else np.asarray(backend.to_host(dx), dtype=np.float64),
             np.asarray(backend.to_host(dh0), dtype=np.float64)[0], np.asarray(dc0, dtype=np.float64)[0])

@@ -25,7 +25,7 @@ from ._persistence import SaveMixin
 from ._packing import padding_mask, sort_by_length
 from ._stack import (DIRECTION_SUFFIXES, PARAM_KINDS, StackTape, affine_backward, affine_forward,
                      final_cell_states, final_states, stack_backward, stack_forward)
-from .inspection import gradient_flow, stack_internals
+from .inspection import check_unidirectional, gradient_flow, stack_internals
 from ._validation import (
     as_generator,
     check_array_shape,
@@ -339,8 +339,12 @@ class _RecurrentLayer(_Module):
             as in the class docstring); for a bidirectional layer also the reverse direction's
             under the same names with ``"_reverse"``, at each time step.
         """
-        self.forward(X, lengths=lengths)
-        call = self._last_call
+        previous = self._last_call  # inspecting does not replace what a next backward() differentiates
+        try:
+            self.forward(X, lengths=lengths)
+            call = self._last_call
+        finally:
+            self._last_call = previous
         sorted_lengths = None if call.order is None else \
             check_lengths(lengths, call.tape.n_batch, call.tape.n_steps)[call.order]
         return stack_internals(self, call.tape, call.order, sorted_lengths)
@@ -372,9 +376,7 @@ class _RecurrentLayer(_Module):
         ValueError
             For a bidirectional layer (the reverse direction reads the steps after ``step``).
         """
-        if self.bidirectional:
-            raise ValueError("gradient_flow needs unidirectional layers: the reverse direction carries the "
-                             "gradient forward in time.")
+        check_unidirectional(self.bidirectional)
         x, _ = check_sequences(X, self.input_size, self.dtype)
         step = check_step(step, x.shape[1])
         backend = self._backend

@@ -338,8 +338,9 @@ def plot_gradient_flow(flows, layer=0, ax=None, title=None):
     One line per model: x is the distance from the hidden state to the loss's step (``step - t``,
     in time steps), y the mean over samples of ``||dL/dh_t||`` on a log scale. A straight falling
     line is a gradient that vanishes geometrically; a rising one explodes. With per-sample norms
-    (``gradient_flow(..., per_sample=True)``) the line is their mean and a shaded band spans their
-    10th to 90th percentiles.
+    (``gradient_flow(..., per_sample=True)``) the line is their median and a shaded band spans
+    their 10th to 90th percentiles (a mean over samples whose norms span decades is ruled by the
+    few largest).
 
     Parameters
     ----------
@@ -376,7 +377,7 @@ def plot_gradient_flow(flows, layer=0, ax=None, title=None):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("distance to the loss, step \u2212 t (time steps)")
     ax.set_ylabel("mean \u2016dL/dh$_t$\u2016 (log scale)")
-    ax.legend(title="shaded: 10th-90th percentile of samples" if any_band else None)
+    ax.legend(title="per sample: median, shaded 10th-90th percentile" if any_band else None)
     ax.set_title(title if title is not None else _flow_finding(labelled, layer))
     return ax
 
@@ -396,7 +397,8 @@ def _labelled_flows(flows):
 
 
 def _flow_curve(flow, layer, label):
-    """(distance ascending, mean norm, (10th, 90th percentile) or None) of one flow's layer."""
+    """(distance ascending, the line: mean norm, or with per-sample norms their median, (10th, 90th
+    percentile) or None) of one flow's layer."""
     norms = np.asarray(flow.norms, dtype=float)
     distance = np.asarray(flow.distance)
     if norms.ndim not in (2, 3) or norms.shape[-1] != distance.shape[0] or distance.ndim != 1:
@@ -406,8 +408,10 @@ def _flow_curve(flow, layer, label):
     order = np.argsort(distance)
     if layer_norms.ndim == 1:
         return distance[order], layer_norms[order], None
-    band = np.nanpercentile(layer_norms, [10, 90], axis=0)[:, order]
-    return distance[order], np.nanmean(layer_norms, axis=0)[order], band
+    # per sample: the median, which stays inside its band (a mean over samples that span decades is
+    # ruled by the few largest and can lie above the 90th percentile)
+    band = np.nanpercentile(layer_norms, [10, 50, 90], axis=0)[:, order]
+    return distance[order], band[1], band[[0, 2]]
 
 
 def _flow_finding(labelled, layer):
@@ -420,7 +424,8 @@ def _flow_finding(labelled, layer):
     far, near = mean[-1], mean[0]
     if distance[-1] == distance[0] or not (np.isfinite(far) and np.isfinite(near) and near > 0):
         return generic
-    return f"Layer {layer}: {distance[-1]} steps back the gradient is {far / near:.2g}\u00d7 its size at the loss"
+    steps = f"{distance[-1]} step{'s' if distance[-1] != 1 else ''}"
+    return f"Layer {layer}: {steps} back the gradient is {far / near:.2g}\u00d7 its size at the loss"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -85,16 +85,31 @@ def test_char_rnn_internals_follow_the_text():
     assert np.isnan(internals["h"][1, 2:]).all()
 
 
+def test_inspecting_a_layer_leaves_its_backward_to_the_last_forward():
+    rng = np.random.default_rng(7)
+    X1, X2 = rng.normal(size=(2, 4, 2)), rng.normal(size=(2, 4, 2))
+    layer = GRU(2, 3, dtype=np.float64, random_state=0)
+    out, _ = layer.forward(X1)
+    expected = layer.backward(np.ones_like(out))["weight_hh_l0"]
+    layer.forward(X1)
+    layer.inspect(X2)
+    np.testing.assert_array_equal(layer.backward(np.ones_like(out))["weight_hh_l0"], expected)
+
+
 # ---------------------------------------------------------------------------------- gradient flow
-torch = pytest.importorskip("torch")
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
 
 
-def autograd_flow(cell, layer_params, X, step, loss_of_top):
+def autograd_flow(cell, layer_params, X, step, loss_of_top, initial=None):
     """||dL_i/dh^k_t|| by PyTorch's own cells and autograd (float64): the oracle.
 
     ``layer_params``: per layer, the single-layer parameters (``*_l0``); ``loss_of_top(h)``: the summed
-    per-sample losses of the top layer's state after ``step``.
+    per-sample losses of the top layer's state after ``step``; ``initial``: per layer, the initial
+    hidden state as a tensor (None: zeros; the LSTM's cell state starts at zero).
     """
+    import torch
     cells = []
     for params in layer_params:
         hidden, n_in = params["weight_hh_l0"].shape[1], params["weight_ih_l0"].shape[1]
@@ -112,6 +127,8 @@ def autograd_flow(cell, layer_params, X, step, loss_of_top):
     x = torch.from_numpy(np.asarray(X, np.float64))
     n = x.shape[0]
     states = [(torch.zeros(n, p["weight_hh_l0"].shape[1], dtype=torch.float64),) * 2 for p in layer_params]
+    if initial is not None:
+        states = [(h, c) for h, (_, c) in zip(initial, states)]
     kept = [[] for _ in cells]
     for t in range(step + 1):
         layer_input = x[:, t]
@@ -135,7 +152,7 @@ def single_layer_params(layer, k):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
 @pytest.mark.parametrize("step", [-1, 3])
-def test_layer_gradient_flow_equals_autograd(cell, step):
+def test_layer_gradient_flow_equals_autograd(cell, step, torch):
     rng = np.random.default_rng(4)
     X = rng.normal(size=(3, 7, 2))
     options = dict(nonlinearity=cell[4:]) if cell.startswith("rnn") else {}
@@ -165,7 +182,7 @@ def test_layer_gradient_flow_equals_what_backward_gives():
         np.testing.assert_allclose(flow.norms[0, :, t], np.linalg.norm(dh, axis=1), rtol=1e-10)
 
 
-def test_estimator_gradient_flow_equals_autograd():
+def test_estimator_gradient_flow_equals_autograd(torch):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(10, 6, 2))
     y = X[:, :, 0].sum(axis=1)
@@ -192,7 +209,7 @@ def test_estimator_gradient_flow_equals_autograd():
     np.testing.assert_allclose(classifier.gradient_flow(X, tags, step=3).norms, expected.mean(axis=1), rtol=1e-10)
 
 
-def test_char_rnn_gradient_flow_equals_autograd():
+def test_char_rnn_gradient_flow_equals_autograd(torch):
     text = "the cat sat on the mat. "
     model = CharRNN(cell="rnn", hidden_sizes=(6,), seq_length=8, max_iter=1, dtype="float64", random_state=0)
     model.fit(text * 4)
@@ -219,3 +236,29 @@ def test_gradient_flow_errors():
     with pytest.raises(ValueError, match="equal length"):
         model.gradient_flow([np.ones(3), np.ones(2)], [1.0, 1.0])
     assert isinstance(model.gradient_flow(np.ones((4, 3, 1)), np.ones(4)), fastrnn.inspection.GradientFlow)
+
+
+def test_conditioned_char_rnn_gradient_flow_equals_autograd(torch):
+    """The flow starts from the states the bridges compute from the features; the inputs start with the
+    start symbol, and the last step's target is the end symbol."""
+    features = np.array([[1.0, 0.0], [0.0, 1.0]])
+    model = CharRNN(cell="lstm", hidden_sizes=(4, 3), max_iter=1, dtype="float64", random_state=0)
+    model.fit(["abcab", "bacba"], features=features)
+    texts = ["abcab", "bacba"]
+    end = len(model.vocabulary_)
+    codes = np.array([[end] + [model.vocabulary_.index(ch) for ch in t] for t in texts])  # start symbol first
+    one_hot = np.eye(end + 1)[codes]
+    network = model.network_
+    initial = [torch.from_numpy(features @ bridge.params["weight"].T + bridge.params["bias"])
+               for bridge in network.bridges]
+    head = {name: torch.from_numpy(value.copy()) for name, value in network.head.params.items()}
+
+    def end_symbol_loss(h):
+        logits = h @ head["weight"].T + head["bias"]
+        return torch.nn.functional.cross_entropy(logits, torch.full((2,), end), reduction="sum")
+
+    expected = autograd_flow("lstm", [layer.params for layer in network.layers], one_hot, 5, end_symbol_loss,
+                             initial)
+    flow = model.gradient_flow(texts, features=features, per_sample=True)
+    assert flow.step == 5
+    np.testing.assert_allclose(flow.norms, expected, rtol=1e-10, atol=1e-14)

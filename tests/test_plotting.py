@@ -236,12 +236,18 @@ def test_plot_gradient_flow_compares_models_by_colour_and_line_style():
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["RNN", "LSTM", "GRU"]
 
 
-def test_plot_gradient_flow_per_sample_draws_the_mean_and_a_band():
+def test_plot_gradient_flow_per_sample_draws_the_median_and_a_band():
     ax = plot_gradient_flow(flow(0.5, per_sample=True), layer=-1)
     (line,) = ax.get_lines()
-    np.testing.assert_allclose(line.get_ydata(), 1.25 * 2 * 0.5 ** np.arange(10))  # mean of the samples
+    np.testing.assert_allclose(line.get_ydata(), 1.25 * 2 * 0.5 ** np.arange(10))  # median of the samples
     assert len(ax.collections) == 1  # the percentile band
     assert "percentile" in ax.get_legend().get_title().get_text()
+    # one sample keeps its gradient, nineteen lose it: the line follows the many, inside the band
+    norms = np.concatenate([np.full((1, 1, 10), 100.0), np.full((1, 19, 10), 1e-3)], axis=1)
+    norms[:, :, -1] = 1.0  # distance 0
+    ax = plot_gradient_flow(GradientFlow(norms, np.arange(9, -1, -1), 9))
+    assert np.allclose(ax.get_lines()[0].get_ydata()[1:], 1e-3)
+    assert "0.001" in ax.get_title()
 
 
 def test_plot_gradient_flow_draws_on_the_axes_given():
@@ -375,7 +381,7 @@ def test_plot_gradient_flow_of_fitted_estimators(fitted_lstm, sequences, tmp_pat
     ax = plot_gradient_flow({"mean": flow_of_means, "per sample": per_sample}, layer=0)
     mean_line, per_sample_line = ax.get_lines()
     np.testing.assert_allclose(mean_line.get_ydata(), flow_of_means.norms[0][::-1])  # distance 0 first
-    np.testing.assert_allclose(per_sample_line.get_ydata(), mean_line.get_ydata())
+    np.testing.assert_allclose(per_sample_line.get_ydata(), np.median(per_sample.norms[0], axis=0)[::-1])
     assert rendered(ax.figure, tmp_path)
 
 

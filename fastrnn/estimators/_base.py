@@ -13,8 +13,7 @@ import numpy as np
 import scipy.sparse
 
 from .._network import build_network
-from .._stack import affine_forward
-from ..inspection import gradient_flow, stack_internals
+from ..inspection import check_unidirectional, gradient_flow, head_gradient, network_internals
 from .._packing import padding_mask, sort_by_length
 from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import CPU_BACKEND, resolve_device
@@ -241,8 +240,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             order = sort_by_length(lengths)[0]
             X, sorted_lengths = X[order], lengths[order]
         _, tape = network.forward(np.ascontiguousarray(X.transpose(1, 0, 2)), None, sorted_lengths, train=True)
-        return [stack_internals(layer, layer_tape, order, sorted_lengths)[0]
-                for layer, layer_tape in zip(network.layers, tape.layers)]
+        return network_internals(network, tape, order, sorted_lengths)
 
     def gradient_flow(self, X, y, step=-1, per_sample=False):
         """How much of the gradient of the loss at one step reaches each earlier step of each layer.
@@ -276,9 +274,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             For bidirectional layers, or sequences of different lengths.
         """
         self._check_is_fitted()
-        if self.bidirectional:
-            raise ValueError("gradient_flow needs unidirectional layers: the reverse direction carries the "
-                             "gradient forward in time.")
+        check_unidirectional(self.bidirectional)
         X, lengths = self._check_X(X, reset=False)
         if lengths is not None:
             raise ValueError("gradient_flow needs sequences of equal length.")
@@ -289,16 +285,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         at_step = targets if self.output == "last" else targets[:, step]
         layers = [(layer, network._param_views[k]) for k, layer in enumerate(network.layers)]
         return gradient_flow(layers, X.transpose(1, 0, 2), step,
-                             lambda h_top: self._head_gradient(h_top, at_step), backend, per_sample)
-
-    def _head_gradient(self, h_top, targets):
-        """d(sum of the samples' losses)/d(top state) for states ``h_top`` (B, H) and their targets."""
-        network = self.network_
-        backend = network.backend
-        head = network._param_views[len(network.layers)]
-        outputs = affine_forward(backend.asarray(h_top, network.dtype), head, backend)
-        _, d_outputs = self._loss(backend, outputs, backend.asarray(targets, targets.dtype))
-        return backend.to_host(d_outputs).astype(np.float64) * h_top.shape[0] @ network.head.params["weight"]
+                             lambda h_top: head_gradient(self, h_top, at_step), backend, per_sample)
 
     # ------------------------------------------------------------------ training
     def _batch_size(self, n_samples):

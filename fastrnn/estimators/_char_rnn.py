@@ -20,9 +20,8 @@ import numpy as np
 
 from .._network import build_network
 from .._packing import sort_by_length
-from .._stack import affine_forward
 from .._validation import as_generator, as_real_array, check_finite, check_step
-from ..inspection import gradient_flow, stack_internals
+from ..inspection import gradient_flow, head_gradient, network_internals
 from ..kernels.dispatch import resolve_device
 from ..losses import log_softmax
 from ._baseline import cross_entropy_baseline
@@ -346,8 +345,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             _, tape = network.forward(x, features, sorted_lengths, train=True)
         else:
             _, tape = network.forward(x, None, sorted_lengths, train=True)
-        return [stack_internals(layer, layer_tape, order, sorted_lengths)[0]
-                for layer, layer_tape in zip(network.layers, tape.layers)]
+        return network_internals(network, tape, order, sorted_lengths)
 
     def gradient_flow(self, X, step=-1, per_sample=False, features=None):
         """How much of the gradient of one prediction's loss reaches each earlier step of each layer.
@@ -392,17 +390,8 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             initial = [(backend.to_host(h)[0], None if c is None else backend.to_host(c)[0])
                        for h, c in network.initial_states(backend.asarray(features, self._float_type))]
         layers = [(layer, network._param_views[k]) for k, layer in enumerate(network.layers)]
-        return gradient_flow(layers, self._one_hot(inputs), step, lambda h_top: self._head_gradient(h_top,
+        return gradient_flow(layers, self._one_hot(inputs), step, lambda h_top: head_gradient(self, h_top,
                              targets[step]), backend, per_sample, initial)
-
-    def _head_gradient(self, h_top, targets):
-        """d(sum of the texts' losses)/d(top state) for states ``h_top`` (B, H) and next characters."""
-        network = self.network_
-        backend = network.backend
-        logits = affine_forward(backend.asarray(h_top, network.dtype), network._param_views[len(network.layers)],
-                                backend)
-        _, d_logits = self._loss(backend, logits, backend.asarray(targets, targets.dtype))
-        return backend.to_host(d_logits).astype(np.float64) * h_top.shape[0] @ network.head.params["weight"]
 
     def sample(self, n_chars, prime="", temperature=1.0, random_state=None, features=None):
         """Generate text one character at a time, each drawn character fed back as the next input.

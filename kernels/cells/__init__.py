@@ -32,5 +32,5 @@ from .codes import CELL_CODES, GATE_NAMES, GRU, HAS_CELL_STATE, LSTM, N_CARRY, N
 from .gru import recurrent_bias_block
 from .step import backward_step, forward_step, unit_backward, unit_forward
 
-__all__ = ["CELL_CODES", "GATE_NAMES", "N_GATES", "N_SAVED", "HAS_CELL_STATE", "N_CARRY", "RNN_TANH", "RNN_RELU", "LSTM", "GRU",
-           "recurrent_bias_block", "unit_forward", "unit_backward", "forward_step", "backward_step"]
+__all__ = ["CELL_CODES", "GATE_NAMES", "N_GATES", "N_SAVED", "HAS_CELL_STATE", "N_CARRY", "RNN_TANH", "RNN_RELU",
+           "LSTM", "GRU", "recurrent_bias_block", "unit_forward", "unit_backward", "forward_step", "backward_step"]
