@@ -112,7 +112,7 @@ def main(epochs_text, epochs_seq2seq):
     lines = [f"{' '.join(map(str, x)):>16s}  \u2192  {' '.join(map(str, y))}" for x, y in zip(digits[2500:], outputs)]
     axes[1, 1].text(0.02, 0.95, "input digits      \u2192  Seq2Seq's output\n" + "\n".join(lines),
                     family="monospace", va="top", transform=axes[1, 1].transAxes)
-    axes[1, 1].set_title(f"Many-to-many, unaligned: Seq2Seq (exact {exact:.2f})")
+    axes[1, 1].set_title(f"Many-to-many, unaligned: Seq2Seq\n(exact match {exact:.2f})")
 
     figure.suptitle("The four shapes of recurrent-network problems, each learned from examples")
     figure.tight_layout()
