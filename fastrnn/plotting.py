@@ -469,12 +469,13 @@ def plot_text_activation(text, activation, ax=None, title=None, width=80, label=
     values = _check_text_activation(text, activation, width)
     rows, columns = _text_grid_positions(text, width)
     n_rows = int(rows[-1]) + 1
-    grid = np.full((n_rows, width), np.nan)
+    n_columns = max(width, int(columns.max()) + 1)  # width + 1 when a full line ends with a newline
+    grid = np.full((n_rows, n_columns), np.nan)
     grid[rows, columns] = values
     if ax is None:
-        ax, font_size = _text_axes(n_rows, width), TEXT_FONT_SIZE
+        ax, font_size = _text_axes(n_rows, n_columns), TEXT_FONT_SIZE
     else:
-        font_size = _text_font_size(ax, n_rows, width)
+        font_size = _text_font_size(ax, n_rows, n_columns)
     limit = _symmetric_limit(values)
     cmap = matplotlib.colormaps[DIVERGING_CMAP].with_extremes(bad=(1, 1, 1, 0))
     image = ax.imshow(grid, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
@@ -500,12 +501,13 @@ def _check_text_activation(text, activation, width):
 
 
 def _text_grid_positions(text, width):
-    """(row, column) of each character: ``width`` characters to a line, and a newline ends its line."""
+    """(row, column) of each character: ``width`` characters to a line, and a newline ends its line
+    (after a full line, in column ``width``: the grid has one margin column for return arrows)."""
     rows = np.empty(len(text), dtype=np.intp)
     columns = np.empty(len(text), dtype=np.intp)
     row = column = 0
     for index, char in enumerate(text):
-        if column == width:
+        if column == width and char != "\n":  # a full line wraps; its newline takes the margin column
             row, column = row + 1, 0
         rows[index], columns[index] = row, column
         row, column = (row + 1, 0) if char == "\n" else (row, column + 1)

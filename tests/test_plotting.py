@@ -286,6 +286,13 @@ def test_plot_text_activation_lays_out_characters_with_wrapping_and_newlines(tmp
     assert rendered(ax.figure, tmp_path)
 
 
+def test_a_full_line_ending_in_a_newline_keeps_its_return_arrow_on_its_own_row():
+    ax = plot_text_activation("abcd\nef", np.zeros(7), width=4)
+    assert drawn_characters(ax) == {(0, 0): "a", (0, 1): "b", (0, 2): "c", (0, 3): "d", (0, 4): "\u21b5",
+                                    (1, 0): "e", (1, 1): "f"}
+    assert ax.images[0].get_array().shape == (2, 5)  # one margin column for the arrow, no empty row
+
+
 def test_plot_text_activation_uses_a_diverging_map_centred_at_zero_with_a_colorbar():
     ax = plot_text_activation("hello", [0.0, 3.0, -1.0, 0.5, 2.0], label="cell 3")
     image = ax.images[0]
