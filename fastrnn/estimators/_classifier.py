@@ -213,7 +213,7 @@ class RNNClassifier(BaseRNNEstimator):
                 raise ValueError(f"RNNClassifier needs samples of at least 2 classes, but the data contain "
                                  f"only one class: {found.tolist()}.")
             self.classes_ = found
-            self.n_outputs_ = 1 if len(found) == 2 else len(found)
+            self.n_outputs_ = self._n_network_outputs()
         index = np.searchsorted(self.classes_, y)
         index = np.clip(index, 0, len(self.classes_) - 1)
         unknown = self.classes_[index] != y
