@@ -7,6 +7,7 @@ the data (``_training_data``) and hands it to the training loop of :mod:`._train
 (shuffled, sorted by length, in chunks of ``bptt_steps``) and computes a batch's loss and gradient.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -22,7 +23,7 @@ from .._validation import (as_generator, as_real_array, check_finite, check_sequ
 from .._persistence import SaveMixin
 from .._torch_export import TorchExportMixin
 from ._params import EstimatorParams
-from ._training import StochasticTraining, TrainingData
+from ._training import BatchUpdate, StochasticTraining, TrainingData
 
 _PREDICT_CHUNK = 1024  # samples per forward pass at prediction time (bounds memory)
 
@@ -321,20 +322,14 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         ``incremental``) and put it on its device; returns the :class:`~._training.TrainingData` and
         whether early stopping holds out part of it."""
         self._validate_params()
-        first_fit = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
+        first_fit = self._is_first_fit(incremental)
         X, lengths = self._check_X(X, reset=first_fit)
         targets = self._encode_targets(self._pad_targets(y, lengths, X.shape[1]), X, first_fit, classes)
-        rng = as_generator(self.random_state) if first_fit else self._rng
-        if first_fit:
-            self._rng = rng
-            self.network_ = build_network(*self._network_spec(), rng)
-            self._start_training(self.early_stopping)
+        rng = self._start_fit(first_fit)
         network = self.network_.to(resolve_device(self.device))  # parameters go to the device once
         backend = network.backend
         states = self._check_initial_state(initial_state, X.shape[0])
-        if self.bptt_steps is not None and (self.bidirectional or lengths is not None):
-            raise ValueError("bptt_steps (truncated BPTT) needs unidirectional layers and sequences of equal "
-                             "length: the state is carried forward in time from chunk to chunk.")
+        self._check_truncation(lengths)
         early_stopping = self.early_stopping and not incremental
         validation = None
         if early_stopping:
@@ -348,10 +343,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             # the validation inputs go to the device once
             x_val = backend.asarray(np.ascontiguousarray(X_val.transpose(1, 0, 2)), self._float_type)
             validation = (x_val, targets_val, lengths_val)
-        # the training data go to the device once; mini-batches are gathered there
-        x_tm = backend.asarray(np.ascontiguousarray(X.transpose(1, 0, 2)), self._float_type)
-        targets_tm = targets if self.output == "last" else np.ascontiguousarray(np.swapaxes(targets, 0, 1))
-        targets_tm = backend.asarray(targets_tm, targets_tm.dtype)  # so do the targets: the loss runs there
+        content = self._device_data(X, targets, lengths, states, validation)
         step_weights = self._step_weights(lengths, X.shape[1])  # (T, N) or None
         step_weights = None if step_weights is None else step_weights.T
         baseline = self._baseline_loss(targets, step_weights)
@@ -360,9 +352,40 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             val_weights = self._step_weights(lengths_val, X_val.shape[1])
             validation_baseline = self._baseline_loss(targets_val, None if val_weights is None else val_weights.T,
                                                       reference=(targets, step_weights))
-        data = TrainingData(_SequenceData(x_tm, targets_tm, lengths, states, validation), X.shape[0], X.shape[0],
-                            baseline, validation_baseline)
+        data = TrainingData(content, X.shape[0], X.shape[0], baseline, validation_baseline)
         return data, early_stopping
+
+    def _check_truncation(self, lengths):
+        """Refuse ``bptt_steps`` where the state cannot be carried forward in time from chunk to chunk."""
+        if self.bptt_steps is not None and (self.bidirectional or lengths is not None):
+            raise ValueError("bptt_steps (truncated BPTT) needs unidirectional layers and sequences of equal "
+                             "length: the state is carried forward in time from chunk to chunk.")
+
+    def _is_first_fit(self, incremental):
+        """Whether this fit starts a new network: no fitted one yet, or neither ``warm_start`` nor
+        ``partial_fit`` continuing it."""
+        return not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
+
+    def _start_fit(self, first_fit):
+        """The random generator of this fit; on a first fit, a new one from ``random_state``, the
+        network built from it and empty curves (after ``n_features_in_`` and the targets' encoding
+        are known)."""
+        if not first_fit:
+            return self._rng
+        self._rng = rng = as_generator(self.random_state)
+        self.network_ = build_network(*self._network_spec(), rng)
+        self._start_training(self.early_stopping)
+        return rng
+
+    def _device_data(self, X, targets, lengths=None, states=None, validation=None):
+        """The :class:`_SequenceData` of checked batch-first ``X: (N, T, D)`` and encoded ``targets``
+        on the network's device: the training data go there once, and mini-batches are gathered there
+        (the targets too: the loss runs there)."""
+        backend = self.network_.backend
+        x_tm = backend.asarray(np.ascontiguousarray(X.transpose(1, 0, 2)), self._float_type)
+        targets_tm = targets if self.output == "last" else np.ascontiguousarray(np.swapaxes(targets, 0, 1))
+        targets_tm = backend.asarray(targets_tm, targets_tm.dtype)
+        return _SequenceData(x_tm, targets_tm, lengths, states, validation)
 
     # ------------------------------------------------------------------ hooks of the training loop
     def _epoch_batches(self, data):
@@ -378,13 +401,14 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
                 index = index[sort_by_length(lengths[index])[0]]
             yield index, len(index)
 
-    def _train_batch(self, data, index, step):
-        """Train on the mini-batch ``index``, in chunks of ``bptt_steps`` when set.
+    def _batch_updates(self, data, index):
+        """The updates of the mini-batch ``index`` (:class:`~._training.BatchUpdate`), in chunks of
+        ``bptt_steps`` when set.
 
         Truncated BPTT: the chunks run in time order and each starts from the previous chunk's final
         state (carried, but not backpropagated through). With output="sequence" every chunk makes an
         update on its own steps' loss; with output="last" the earlier chunks only carry the state
-        forward and the update is made on the last chunk. Returns the mean loss over the batch's steps.
+        forward and the update is made on the last chunk.
         """
         content = data.content
         network = self.network_
@@ -394,7 +418,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         states = self._slice_states(content.states, index)
         x = backend.gather_batch(content.x, index)
         chunks = self._time_chunks(x.shape[0])
-        loss_sum, tape = 0.0, None
+        tape = None
         for k, chunk in enumerate(chunks):
             x_chunk = x[chunk]
             if tape is not None:  # carried from the previous chunk, not backpropagated through
@@ -406,16 +430,20 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             weights = self._step_weights(lengths, x_chunk.shape[0])
             loss, d_outputs = self._loss(backend, outputs, targets if self.output == "last" else targets[chunk],
                                          None if weights is None else backend.asarray(weights, weights.dtype))
-            loss = step(loss, x_chunk.shape[1],
-                        lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
-            loss_sum += loss * (1 if self.output == "last" else chunk.stop - chunk.start)
-        return loss_sum / (1 if self.output == "last" else x.shape[0])
+            yield BatchUpdate(loss, x_chunk.shape[1],
+                              partial(network.backward, tape, backend.asarray(d_outputs, network.dtype)),
+                              1 if self.output == "last" else chunk.stop - chunk.start)
 
     def _validation_loss_and_score(self, data):
         """Loss and score of the held-out set (early stopping), with the current weights."""
         x_val, targets_val, lengths_val = data.content.validation
-        val_out = self._raw_outputs(x_val, on_device=True, lengths=lengths_val)
-        val_weights = self._step_weights(lengths_val, x_val.shape[0])
+        return self._held_out_loss_and_score(self._raw_outputs(x_val, on_device=True, lengths=lengths_val),
+                                             targets_val, lengths_val)
+
+    def _held_out_loss_and_score(self, val_out, targets_val, lengths_val=None):
+        """Loss and score of the network's batch-first outputs ``val_out`` for the held-out
+        ``targets_val`` (sequences of ``lengths_val``, or all of full length)."""
+        val_weights = self._step_weights(lengths_val, val_out.shape[1])
         val_loss = self._loss(CPU_BACKEND, val_out if self.output == "last" else val_out.transpose(1, 0, 2),
                               targets_val if self.output == "last" else np.swapaxes(targets_val, 0, 1),
                               val_weights)[0]

@@ -14,6 +14,7 @@ start symbol and learns to write the text and then an end symbol. ``sample(featu
 the text for a new vector.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -28,7 +29,7 @@ from ._baseline import cross_entropy_baseline
 from .._persistence import SaveMixin
 from .._torch_export import TorchExportMixin
 from ._params import EstimatorParams
-from ._training import StochasticTraining, TrainingData
+from ._training import BatchUpdate, StochasticTraining, TrainingData
 
 _TEXT_SEPARATOR = "\n"  # joins the texts of a list into one stream
 
@@ -231,7 +232,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             index = order[start:start + batch]
             yield index[sort_by_length(content.lengths[index])[0]], len(index)
 
-    def _train_batch(self, data, batch, step):
+    def _batch_updates(self, data, batch):
         """One update on a chunk of the streams (from the state the previous chunk ended in), or on a
         batch of conditioned texts (teacher forcing, the padding weighted 0)."""
         content = data.content
@@ -242,15 +243,15 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             outputs, tape = network.forward(x, content.carried[0])
             targets = backend.asarray(content.targets[batch], content.targets.dtype)
             loss, d_outputs = self._loss(backend, outputs, targets)
-            loss = step(loss, x.shape[1], lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
+            yield BatchUpdate(loss, x.shape[1], partial(network.backward, tape, backend.asarray(d_outputs, network.dtype)))
             content.carried[0] = network.final_states(tape)
-            return loss
+            return
         inputs, targets, weights = self._teacher_forcing([content.codes[i] for i in batch])
         x = backend.asarray(self._one_hot(inputs), self._float_type)
         outputs, tape = network.forward(x, content.features[batch], content.lengths[batch])
         loss, d_outputs = self._loss(backend, outputs, backend.asarray(targets, targets.dtype),
                                      backend.asarray(weights, weights.dtype))
-        return step(loss, len(batch), lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
+        yield BatchUpdate(loss, len(batch), partial(network.backward, tape, backend.asarray(d_outputs, network.dtype)))
 
     def _teacher_forcing(self, codes):
         """Time-major inputs (start, text), targets (text, end) and weights for a batch of texts."""

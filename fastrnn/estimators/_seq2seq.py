@@ -12,6 +12,7 @@ and a start flag, and the output length is given to predict, or learned in fit w
 output had the same length.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -26,7 +27,7 @@ from .._persistence import SaveMixin
 from .._torch_export import TorchExportMixin
 from ._params import EstimatorParams
 from ._regressor import r2_score
-from ._training import StochasticTraining, TrainingData
+from ._training import BatchUpdate, StochasticTraining, TrainingData
 
 
 def _as_sequences(seqs, name):
@@ -238,7 +239,7 @@ class Seq2Seq(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             index = order[start:start + batch]
             yield index[sort_by_length(lengths[index])[0]], len(index)
 
-    def _train_batch(self, data, index, step):
+    def _batch_updates(self, data, index):
         """One update on the pairs ``index``: encode, decode with teacher forcing, loss, BPTT."""
         pairs = data.content
         network = self.network_
@@ -253,7 +254,7 @@ class Seq2Seq(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             loss, d_outputs = backend.softmax_cross_entropy(outputs, targets_tm, weights_tm)
         else:
             loss, d_outputs = backend.squared_error(outputs, targets_tm, weights_tm)
-        return step(loss, len(index), lambda: network.backward(tape, backend.asarray(d_outputs, network.dtype)))
+        yield BatchUpdate(loss, len(index), partial(network.backward, tape, backend.asarray(d_outputs, network.dtype)))
 
     @property
     def _baseline_description(self):

@@ -13,10 +13,16 @@ An estimator supplies only what differs, through four hooks:
   check of :mod:`fastrnn.gradient_check` prepares its data through it too);
 - ``_epoch_batches(data)``: the mini-batches of one epoch, each with the weight its mean loss has in
   the epoch's mean (``data.total_weight`` in all);
-- ``_train_batch(data, batch, step)``: one batch's forward pass, loss and backward pass, calling
-  ``step(loss, n_samples, backward)`` (:class:`GradientStep`) for each parameter update it makes,
-  returning the batch's mean loss;
+- ``_batch_updates(data, batch)``: a generator of the batch's parameter updates, one
+  :class:`BatchUpdate` each (its forward pass and loss, and the backward pass that fills the
+  gradient), made in order: the next update's forward pass runs after the previous update changed
+  the weights (truncated BPTT makes one update per chunk of time);
 - ``_validation_loss_and_score(data)``: with early stopping, the held-out loss and score.
+
+:meth:`StochasticTraining._train_batch` turns a batch's updates into optimizer steps
+(:class:`GradientStep`). Data-parallel training (:mod:`fastrnn.dask`) runs the same loop with its own
+``_epoch_batches``, ``_train_batch`` and ``_validation_loss_and_score`` (the ``hooks`` of
+:meth:`StochasticTraining._fit_stochastic`), whose workers run ``_batch_updates`` on their shares.
 
 Each estimator also puts in :class:`TrainingData` the loss of the best constant prediction for its
 targets (``baseline_loss``, from :mod:`._baseline`): the scale of ``tol``, the level below which the
@@ -69,6 +75,15 @@ class TrainingData(NamedTuple):
     total_weight: float
     baseline_loss: float
     validation_baseline_loss: float = None
+
+
+class BatchUpdate(NamedTuple):
+    """One parameter update of a batch, as ``_batch_updates`` yields it (after its forward pass)."""
+
+    loss: float        # the mean loss of the forward pass, over the batch's sequences (and steps)
+    n_samples: int     # sequences in the batch (the L2 term's denominator)
+    backward: object   # backward(): fills network_.grad with the gradient of ``loss``
+    n_steps: int = 1   # time steps ``loss`` averages over, its weight in the batch's mean loss
 
 
 class GradientStep:
@@ -144,7 +159,16 @@ class StochasticTraining:
         self._best_training_loss = np.inf  # also with early stopping: the plateau guard reads it
         self.n_iter_, self.t_ = 0, 0
 
-    def _fit_stochastic(self, data, incremental, early_stopping=False):
+    def _train_batch(self, data, batch, step):
+        """Make the updates of one batch (``_batch_updates``), each through ``step``
+        (:class:`GradientStep`); returns the batch's mean loss (over its steps)."""
+        loss_sum, n_steps = 0.0, 0
+        for update in self._batch_updates(data, batch):
+            loss_sum += step(update.loss, update.n_samples, update.backward) * update.n_steps
+            n_steps += update.n_steps
+        return loss_sum / n_steps
+
+    def _fit_stochastic(self, data, incremental, early_stopping=False, hooks=None):
         """Train ``self.network_`` (already on its device) on ``data`` (:class:`TrainingData`).
 
         ``incremental`` (``partial_fit``): one epoch, the optimizer state kept, the scratch buffers
@@ -153,7 +177,12 @@ class StochasticTraining:
         until the stopping rule of the module docstring ends the fit; with ``early_stopping`` the
         improvements are those of the validation score (by ``tol``: scores have no units) and the
         weights of the best validation score are restored at the end.
+
+        ``hooks``: the object whose ``_epoch_batches``, ``_train_batch`` and
+        ``_validation_loss_and_score`` make the epochs (this estimator by default; data-parallel
+        training passes its own, which spread each batch over workers).
         """
+        hooks = self if hooks is None else hooks
         network = self.network_
         backend = network.backend
         self.baseline_loss_ = data.baseline_loss
@@ -172,9 +201,9 @@ class StochasticTraining:
             for epoch in range(n_epochs):
                 step = GradientStep(self, last_good)
                 epoch_loss = 0.0
-                for batch, weight in self._epoch_batches(data):
+                for batch, weight in hooks._epoch_batches(data):
                     with network.reusing_buffers():
-                        epoch_loss += self._train_batch(data, batch, step) * weight
+                        epoch_loss += hooks._train_batch(data, batch, step) * weight
                 self.n_iter_ += 1
                 self.t_ += data.n_samples
                 loss = epoch_loss / data.total_weight
@@ -183,7 +212,7 @@ class StochasticTraining:
                 self.clipped_fraction_curve_.append(step.n_clipped / len(step.norms))
                 extra = ""
                 if early_stopping:
-                    val_loss, score = self._validation_loss_and_score(data)
+                    val_loss, score = hooks._validation_loss_and_score(data)
                     self.validation_loss_curve_.append(val_loss)
                     self.validation_scores_.append(score)
                     extra = f" val_loss {val_loss:.5g} val_score {score:.4f}"
@@ -208,7 +237,7 @@ class StochasticTraining:
                 if not incremental and self._patience_is_over():
                     stopped_early = True
                     break
-        except TrainingDivergedError:  # the last good weights are already back in place
+        except BaseException:  # diverged (the last good weights are back in place), a lost worker, an interrupt
             network.release_buffers()
             if progress:
                 progress.close()
@@ -276,4 +305,4 @@ def _near_baseline(loss, baseline_loss):
     return baseline_loss > 0 and loss > (1.0 - CHANCE_MARGIN) * baseline_loss
 
 
-__all__ = ["CHANCE_MARGIN", "GradientStep", "StochasticTraining", "TrainingData"]
+__all__ = ["CHANCE_MARGIN", "BatchUpdate", "GradientStep", "StochasticTraining", "TrainingData"]
