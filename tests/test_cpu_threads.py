@@ -126,3 +126,66 @@ def test_split_passes_run_in_a_forked_child(monkeypatch):
     with multiprocessing.get_context("fork").Pool(1) as pool:
         got = pool.apply_async(_split_forward_output, (0,)).get(timeout=60)
     np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------ limited_threads, outside Dask
+def test_limited_threads_nest_and_restore_the_count(monkeypatch):
+    monkeypatch.setattr(threads.numba.config, "NUMBA_NUM_THREADS", 4)
+    assert threads.n_threads() == 4
+    with threads.limited_threads(3):
+        assert threads.n_threads() == 3
+        with threads.limited_threads(1):
+            assert threads.n_threads() == 1
+        assert threads.n_threads() == 3
+        with pytest.raises(RuntimeError):
+            with threads.limited_threads(2):
+                raise RuntimeError("inside")
+        assert threads.n_threads() == 3
+    assert threads.n_threads() == 4
+
+
+def test_limited_threads_never_exceed_numbas_thread_count(monkeypatch):
+    monkeypatch.setattr(threads.numba.config, "NUMBA_NUM_THREADS", 3)
+    with threads.limited_threads(8):
+        assert threads.n_threads() == 3
+        with threads.limited_threads(2):
+            assert threads.n_threads() == 2
+
+
+@pytest.mark.parametrize("n", [0, -1])
+def test_limited_threads_need_one_thread(n):
+    with pytest.raises(ValueError, match="at least one thread"):
+        with threads.limited_threads(n):
+            pass  # pragma: no cover
+
+
+def test_a_thread_limit_holds_in_its_own_thread_only(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(threads.numba.config, "NUMBA_NUM_THREADS", 4)
+    seen = []
+    with threads.limited_threads(1):
+        other = threading.Thread(target=lambda: seen.append(threads.n_threads()))
+        other.start()
+        other.join()
+        assert threads.n_threads() == 1
+    assert seen == [4]
+
+
+def test_not_in_a_dask_task_in_the_main_thread():
+    pytest.importorskip("distributed")
+    assert "distributed" in sys.modules
+    assert not threads.in_dask_task()
+    assert threads.n_threads() == max(1, int(threads.numba.config.NUMBA_NUM_THREADS))
+
+
+def test_split_threads_respect_the_limit(monkeypatch):
+    monkeypatch.setattr(threads.numba.config, "NUMBA_NUM_THREADS", 2)
+    n_batch, work = 2 * threads.MIN_ROWS_PER_THREAD, threads.MIN_SPLIT_WORK  # just enough to split over 2
+    split = 1 if blas_threads.blas_threads() is None else 2
+    assert threads.split_threads(n_batch, work) == split
+    with threads.limited_threads(1):
+        assert threads.split_threads(n_batch, work) == 1
+    with threads.limited_threads(2):
+        assert threads.split_threads(n_batch, work) == split
+    assert threads.split_threads(n_batch, work) == split

@@ -14,6 +14,11 @@ threads and Numba's compete for the cores (measured on the 2-core development ma
 pass 3x slower, even with one chunk). The kernels release the GIL (``nogil=True``), so plain Python
 threads run them in parallel.
 
+Inside a task of a Dask worker, a pass runs in one thread unless :func:`limited_threads` says
+otherwise: Dask runs one task per worker thread and starts its worker processes with OpenBLAS,
+MKL and OpenMP at one thread each, so a task that split its work over every core would compete
+with the other tasks of its machine.
+
 Where it applies: batches of at least ``2 * MIN_ROWS_PER_THREAD`` sequences and passes of at least
 ``MIN_SPLIT_WORK`` (:func:`pass_work`; both in :mod:`fastrnn.kernels.config`), and only where scipy's
 OpenBLAS can be held to one thread; otherwise one thread runs the loops and BLAS uses its own threads.
@@ -24,7 +29,10 @@ T=100, hidden 64, the split ahead at batch 32, T=50, hidden 64).
 """
 
 import os
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -36,11 +44,44 @@ from .recurrent import backward_operands, backward_steps, forward_operands, forw
 
 _pool = None
 _pool_size = 0
+_limit = threading.local()  # .threads: the count of the innermost limited_threads block of this thread
 
 
 def n_threads():
-    """Threads for one layer: Numba's thread count (``NUMBA_NUM_THREADS``, all cores by default)."""
-    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+    """Threads for one layer: Numba's thread count (``NUMBA_NUM_THREADS``, all cores by default); in a
+    task of a Dask worker (:func:`in_dask_task`) one; within :func:`limited_threads`, its count
+    (never more than Numba's)."""
+    most = max(1, int(numba.config.NUMBA_NUM_THREADS))
+    limit = getattr(_limit, "threads", None)
+    if limit is None:
+        return 1 if in_dask_task() else most
+    return min(most, limit)
+
+
+def in_dask_task():
+    """Whether this thread runs a task (or an actor's method) of a Dask worker."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:  # fastrnn never imports Dask itself
+        return False
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+@contextmanager
+def limited_threads(n):
+    """Within the block, the calls of this thread split a pass over at most ``n`` threads (blocks nest;
+    the innermost counts). Data-parallel training gives each Dask worker's replica the worker's threads."""
+    if int(n) < 1:
+        raise ValueError(f"limited_threads needs at least one thread, got {n}.")
+    previous = getattr(_limit, "threads", None)
+    _limit.threads = int(n)
+    try:
+        yield
+    finally:
+        _limit.threads = previous
 
 
 def pass_work(x_shape, w_hh_shape):
@@ -54,10 +95,10 @@ def pass_work(x_shape, w_hh_shape):
 def split_threads(n_batch, work):
     """How many threads split a batch of ``n_batch`` sequences in a pass of ``work`` multiply-adds
     (:func:`pass_work`); 1: no split, BLAS keeps its threads."""
-    threads = min(n_threads(), n_batch // MIN_ROWS_PER_THREAD)
+    threads = n_batch // MIN_ROWS_PER_THREAD
     if threads <= 1 or work < MIN_SPLIT_WORK or blas_threads() is None:
         return 1
-    return threads
+    return min(threads, n_threads())
 
 
 def batch_ranges(n_active, n_batch, threads):
