@@ -28,6 +28,11 @@ class TrainingDivergedError(FloatingPointError):
     """Training produced a non-finite loss or gradient; the last weights with a finite loss are kept."""
 
 
+class WorkerLostError(RuntimeError):
+    """A Dask worker holding part of a data-parallel fit was lost. The model keeps the weights of the
+    last update that every worker completed."""
+
+
 class _NotFittedError(ValueError, AttributeError):
     """The estimator is used before ``fit``."""
 
@@ -60,4 +65,5 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["NotFittedError", "ConvergenceWarning", "DataConversionWarning", "TrainingDivergedError"]
+__all__ = ["NotFittedError", "ConvergenceWarning", "DataConversionWarning", "TrainingDivergedError",
+           "WorkerLostError"]

@@ -13,7 +13,7 @@ pytest.importorskip("dask.array")
 def start_cluster(n_workers=2):
     """A ``LocalCluster`` of ``n_workers`` spawned processes with one thread each, and its client."""
     cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     return cluster, distributed.Client(cluster)
 
 
