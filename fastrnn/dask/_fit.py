@@ -20,16 +20,20 @@ one master cannot drift apart, and the divergence stop, early stopping and a los
 consistent model. The client's traffic grows with the number of workers (a star): the performance
 page of the manual measures it and says where a tree of reductions would pay.
 
-A worker lost during the fit raises :class:`~fastrnn.exceptions.WorkerLostError`: the client checks
-every reply's replica token and, while it waits, that the workers are still those it started on.
-The model then keeps the weights of the last update every worker completed.
+A worker lost during the fit raises :class:`~fastrnn.exceptions.WorkerLostError`: the client turns
+an unreachable or lost actor into it, checks every reply's replica token and, while it waits, that
+the workers it started on are still in the cluster. The model then keeps the weights of the last
+update every worker completed.
 """
 
+import asyncio
+import numbers
+from concurrent.futures import CancelledError
 from functools import partial
 from typing import NamedTuple
 
 import numpy as np
-from distributed import get_client
+from distributed import Client, get_client
 
 from ..estimators._base import BaseRNNEstimator
 from ..estimators._training import BatchUpdate, StochasticTraining, TrainingData
@@ -72,6 +76,12 @@ def fit(model, X, y, *, client=None, poll_interval=1.0):
 
     Raises
     ------
+    TypeError
+        ``model`` is not an RNNRegressor or RNNClassifier, ``X`` neither a dask array nor a list,
+        or ``client`` not a ``distributed.Client``.
+    ValueError
+        Bad parameters or data, as in ``fit`` (each worker checks its shard); ``y`` does not match
+        ``X``; shards of different sequence lengths; no client and no current one.
     fastrnn.exceptions.WorkerLostError
         A worker holding a shard was lost; the model keeps the weights of the last update every
         worker completed (fit again with ``warm_start=True`` to go on).
@@ -89,21 +99,23 @@ def fit(model, X, y, *, client=None, poll_interval=1.0):
     if not isinstance(model, BaseRNNEstimator):
         raise TypeError(f"fastrnn.dask.fit trains RNNRegressor and RNNClassifier models; got "
                         f"{type(model).__name__}.")
-    if not poll_interval > 0:
+    if isinstance(poll_interval, bool) or not isinstance(poll_interval, numbers.Real) or not poll_interval > 0:
         raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}.")
     client = _current_client(client)
-    data = shard(client, X, y)
-    before = dict(model.__dict__)  # a fit that fails before its first update leaves the model as it was
-    try:
-        epochs, training, early_stopping = _prepare(client, model, data, poll_interval)
-    except BaseException:
-        model.__dict__.clear()
-        model.__dict__.update(before)
-        raise
-    try:
-        model._fit_stochastic(training, incremental=False, early_stopping=early_stopping, hooks=epochs)
-    finally:
-        epochs.close()
+    with client.as_current():  # actors and computations go through this client, default or not
+        data = shard(client, X, y)
+        before = dict(model.__dict__)  # a fit that fails before its first update leaves the model as it was
+        try:
+            epochs, training, early_stopping = _prepare(client, model, data, poll_interval)
+        except BaseException:
+            model.__dict__.clear()
+            model.__dict__.update(before)
+            raise
+        del data  # the replicas hold their shards now: the workers keep no second copy
+        try:
+            model._fit_stochastic(training, incremental=False, early_stopping=early_stopping, hooks=epochs)
+        finally:
+            epochs.close()
     return model
 
 
@@ -135,6 +147,8 @@ def _prepare(client, model, data, poll_interval):
 
 def _current_client(client):
     if client is not None:
+        if not isinstance(client, Client):
+            raise TypeError(f"client must be a distributed.Client or None, got {type(client).__name__}.")
         return client
     try:
         return get_client()
@@ -163,16 +177,19 @@ class _DataParallelEpochs:
         self.targets_val = targets_val      # encoded held-out targets, in the order of val
         self.poll_interval = poll_interval
         self.slot, self.row = data.locate()  # (n_samples,) shard and row of every global position
-        workers = client.scheduler_info()["workers"]
-        self.worker_ids = {shard.worker: workers[shard.worker]["id"] for shard in data.shards}
+        self.workers = [part.worker for part in data.shards]  # the worker of each shard's replica
+        self.replicas = []
         self.validation_positions = [np.flatnonzero(self.slot[val] == k) for k in range(len(data.shards))]
-        futures = [client.submit(Replica, model, shard.x, shard.y, self.row[val][positions],
-                                 workers[shard.worker]["nthreads"], actor=True, workers=[shard.worker],
-                                 pure=False)
-                   for shard, positions in zip(data.shards, self.validation_positions)]
-        self.shards = data.shards
-        self.replicas = [future.result() for future in futures]
-        self.tokens = [replica.ready().result() for replica in self.replicas]
+        threads = client.nthreads()
+        futures = []
+        for k, (part, positions) in enumerate(zip(data.shards, self.validation_positions)):
+            if part.worker not in threads:
+                self._lost(k, "it left the cluster")
+            futures.append(client.submit(Replica, model, part.x, part.y, self.row[val][positions],
+                                         threads[part.worker], actor=True, workers=[part.worker], pure=False))
+        self.replicas = [self._wait(future, k) for k, future in enumerate(futures)]
+        self.tokens = [None] * len(self.replicas)  # none to check yet: these calls draw them
+        self.tokens = self._call("ready", [(k, ()) for k in range(len(self.replicas))])
         n_steps = data.head.shape[1]
         self.updates_per_batch = 1 if model.output == "last" else len(model._time_chunks(n_steps))
 
@@ -188,8 +205,7 @@ class _DataParallelEpochs:
         n_samples = len(batch)
         for u in range(self.updates_per_batch):
             params = network.params
-            replies = self._call([(self.replicas[k].update, (params, index if u == 0 else None)) for k, index in shares],
-                                 [k for k, _ in shares])
+            replies = self._call("update", [(k, (params, index if u == 0 else None)) for k, index in shares])
             loss = 0.0
             gradient = np.zeros_like(network.grad)
             for _, share_loss, share_gradient, share_size, _ in replies:
@@ -203,7 +219,7 @@ class _DataParallelEpochs:
         """Held-out loss and score from the workers' outputs, put back in the held-out order."""
         network = self.model.network_
         holders = [k for k, positions in enumerate(self.validation_positions) if len(positions)]
-        replies = self._call([(self.replicas[k].validation_outputs, (network.params,)) for k in holders], holders)
+        replies = self._call("validation_outputs", [(k, (network.params,)) for k in holders])
         outputs = None
         for k, (_, part) in zip(holders, replies):
             if outputs is None:
@@ -212,41 +228,47 @@ class _DataParallelEpochs:
         return self.model._held_out_loss_and_score(outputs, self.targets_val)
 
     # ------------------------------------------------------------------ talking to the workers
-    def _call(self, calls, slots):
-        """Start every ``(method, args)`` at once, then wait for each reply; check their tokens."""
-        futures = [method(*args) for method, args in calls]
-        replies = [self._wait(future, k) for future, k in zip(futures, slots)]
-        for reply, k in zip(replies, slots):
-            if reply[0] != self.tokens[k]:
-                self._lost(k, "its replica was rebuilt after a failure")
+    def _call(self, method, calls):
+        """Call ``method`` of the replicas ``k`` of ``calls`` ``[(k, args), ...]`` at once, then wait
+        for each reply and check that it comes from the replica started for shard ``k``."""
+        futures = []
+        for k, args in calls:
+            try:
+                futures.append(getattr(self.replicas[k], method)(*args))
+            except RuntimeError as error:  # Dask already knows the actor's worker is gone
+                self._lost(k, str(error))
+        replies = [self._wait(future, k) for future, (k, _) in zip(futures, calls)]
+        for reply, (k, _) in zip(replies, calls):
+            token = reply if method == "ready" else reply[0]
+            if self.tokens[k] is not None and token != self.tokens[k]:
+                self._lost(k, "a new replica answered: its worker was restarted")
         return replies
 
     def _wait(self, future, k):
-        """The reply of the replica of shard ``k``, checking between waits that its worker is alive."""
+        """The result of ``future`` (a replica's reply, or the replica itself), checking between waits
+        that the worker of shard ``k``'s replica, and the others, are still in the cluster."""
         while True:
             try:
                 return future.result(timeout=self.poll_interval)
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):
                 self._check_workers()
-            except OSError as error:  # the actor's worker cannot be reached
-                self._lost(k, str(error))
+            except (OSError, CancelledError, KeyError) as error:  # unreachable worker, lost task or actor
+                self._lost(k, str(error) or type(error).__name__)
 
     def _check_workers(self):
-        workers = self.client.scheduler_info()["workers"]
-        for k, part in enumerate(self.shards):
-            info = workers.get(part.worker)
-            if info is None or info.get("id") != self.worker_ids[part.worker]:
+        alive = self.client.nthreads()
+        for k, worker in enumerate(self.workers):
+            if worker not in alive:
                 self._lost(k, "it left the cluster")
 
     def _lost(self, k, why):
         model = self.model
+        when = f"during epoch {model.n_iter_ + 1}" if self.replicas else "while the fit was starting"
         raise WorkerLostError(
-            f"The Dask worker {self.shards[k].worker} holding shard {k} of the data was lost during epoch "
-            f"{model.n_iter_ + 1} ({why}). The model keeps the weights of the last update every worker "
-            f"completed; fit again with warm_start=True to go on from them.")
+            f"The Dask worker {self.workers[k]} holding shard {k} of the data was lost {when} ({why}). The "
+            f"model keeps the weights of the last update every worker completed; fit again with "
+            f"warm_start=True to go on from them.")
 
     def close(self):
         """Let the replicas go (their shards and buffers with them)."""
         self.replicas = []
-        self.shards = []
-

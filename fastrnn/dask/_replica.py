@@ -12,9 +12,9 @@ its gradient and its sample count; the client weights them by the counts. The ge
 stays open between calls, so truncated BPTT carries each chunk's final state to the next chunk here,
 as in one process.
 
-Every reply carries the replica's ``token``, drawn when it was built: a replica that Dask rebuilt
-on another worker after a loss (with a new token, and without the state of an open batch) is
-recognised and refused by the client.
+Every reply carries the replica's ``token``, drawn when it was built: a reply from any other
+replica (a worker restarted at the same address, without the state of an open batch) is recognised
+and refused by the client.
 """
 
 import uuid

@@ -54,7 +54,7 @@ class ShardedData(NamedTuple):
 
 def shard(client, X, y):
     """:class:`ShardedData` of ``X`` and ``y`` on the workers of ``client`` (module docstring)."""
-    workers = sorted(client.scheduler_info()["workers"])
+    workers = sorted(client.nthreads())
     if not workers:
         raise ValueError("the Dask cluster has no workers: start some (cluster.scale(n)) or wait for them "
                          "(client.wait_for_workers(n)).")
@@ -77,7 +77,7 @@ def _shard_array(client, workers, X, y):
     if n_samples == 0:
         raise ValueError("X holds no sequences.")
     if isinstance(y, da.Array):
-        targets = np.asarray(y.compute())
+        targets = np.asarray(client.compute(y).result())
     else:
         targets = np.asarray(y) if y is not None else None
     if targets is None or targets.ndim == 0 or targets.shape[0] != n_samples:
@@ -90,7 +90,7 @@ def _shard_array(client, workers, X, y):
         x_part = client.compute(X[start:stop], workers=[worker])
         y_part = client.scatter(targets[start:stop], workers=[worker], hash=False)
         shards.append(Shard(worker, x_part, y_part, stop - start))
-    return ShardedData(shards, np.asarray(X[:1].compute()), targets)
+    return ShardedData(shards, np.asarray(client.compute(X[:1]).result()), targets)
 
 
 def _shard_list(client, workers, X, y):
@@ -99,17 +99,23 @@ def _shard_list(client, workers, X, y):
                          f"{type(y).__name__}{'' if not isinstance(y, (list, tuple)) else f' of {len(y)}'}.")
     if not X:
         raise ValueError("X holds no shards.")
-    shards, target_parts = [], []
+    shards, target_parts, shapes = [], [], []
     for k, (x_part, y_part) in enumerate(zip(X, y)):
         if isinstance(x_part, Future):
             holders = client.who_has(x_part).get(x_part.key) or ()
             worker = holders[0] if holders else workers[k % len(workers)]
-            n_samples = client.submit(len, x_part, workers=[worker], pure=False).result()
+            shape = client.submit(np.shape, x_part, workers=[worker], pure=False).result()
         else:
             x_part = np.asarray(x_part)
             worker = workers[k % len(workers)]
-            n_samples = len(x_part)
+            shape = x_part.shape
             x_part = client.scatter(x_part, workers=[worker], hash=False)
+        if len(shape) not in (2, 3) or (shapes and shape[1:] != shapes[0][1:]):
+            raise ValueError(f"the shards of X must hold sequences of one shape, (n, n_timesteps, n_features) or "
+                             f"(n, n_timesteps); X[{k}] has shape {shape}"
+                             f"{f', X[0] {shapes[0]}' if shapes else ''}.")
+        shapes.append(shape)
+        n_samples = shape[0]
         y_part = client.gather(y_part) if isinstance(y_part, Future) else y_part
         y_part = np.asarray(y_part)
         if y_part.ndim == 0 or y_part.shape[0] != n_samples:

@@ -10,9 +10,11 @@ import time
 import numpy as np
 import pytest
 
+import distributed
 import fastrnn.dask
 from conftest import start_cluster
 from fastrnn import CharRNN, RNNClassifier, RNNRegressor
+from fastrnn.estimators._training import GradientStep
 from fastrnn.exceptions import TrainingDivergedError, WorkerLostError
 
 da = pytest.importorskip("dask.array")
@@ -92,6 +94,34 @@ def test_list_of_shards_numpy_and_futures(client):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
+def test_float32_and_workers_without_a_share_of_some_batches(client):
+    """float32 weights agree to float32 rounding; with shuffle=False and uneven shards most batches
+    fall on one worker only, which the other then skips."""
+    X, y = _data(n=60)
+    params = dict(SMALL, dtype="float32", shuffle=False, batch_size=8)
+    serial = RNNRegressor(**params).fit(X, y)
+    shards, targets = [X[:50], X[50:55], X[55:]], [y[:50], y[50:55], y[55:]]
+    parallel = fastrnn.dask.fit(RNNRegressor(**params), shards, targets, client=client)
+    assert parallel.network_.params.dtype == np.float32
+    np.testing.assert_allclose(parallel.network_.params, serial.network_.params, atol=1e-5)
+    np.testing.assert_allclose(parallel.loss_curve_, serial.loss_curve_, rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_client_that_is_not_the_default_one(client):
+    """Actors and computations go through the client given, not the default client."""
+    X, y = _data(n=40)
+    serial = RNNRegressor(**SMALL).fit(X, y)
+    other = distributed.Client(client.cluster, set_as_default=False)
+    try:
+        parallel = fastrnn.dask.fit(RNNRegressor(**SMALL), da.from_array(X, chunks=(10, -1, -1)),
+                                    da.from_array(y, chunks=10), client=other)
+    finally:
+        other.close()
+    _assert_same_fit(serial, parallel)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_warm_start_continues_like_serial(client):
     X, y = _data(n=40)
     params = dict(SMALL, max_iter=2, warm_start=True)
@@ -137,21 +167,51 @@ def test_clear_errors(client):
     with pytest.raises(ValueError, match="NaN"):  # each worker checks its shard as fit checks X
         fastrnn.dask.fit(model, da.from_array(bad, chunks=(5, -1, -1)), y, client=client)
     assert not model.__sklearn_is_fitted__() and not hasattr(model, "n_features_in_")  # left as it was
+    with pytest.raises(ValueError, match="one shape"):
+        fastrnn.dask.fit(RNNRegressor(**SMALL), [X[:10], X[10:, :5]], [y[:10], y[10:]], client=client)
+    with pytest.raises(TypeError, match="client"):
+        fastrnn.dask.fit(RNNRegressor(**SMALL), da.from_array(X), y, client="tcp://localhost:8786")
     with pytest.raises(ValueError, match="poll_interval"):
         fastrnn.dask.fit(RNNRegressor(**SMALL), da.from_array(X), y, client=client, poll_interval=0)
 
 
-def test_a_killed_worker_raises_and_never_returns_silently(tmp_path):
+def _record_updates(monkeypatch):
+    """A list that receives a copy of the weights after every optimizer update (made in this process,
+    by the client in a data-parallel fit)."""
+    snapshots = []
+    original = GradientStep.__call__
+
+    def step(self, loss, n, backward):
+        result = original(self, loss, n, backward)
+        snapshots.append(self.estimator.network_.params.copy())
+        return result
+
+    monkeypatch.setattr(GradientStep, "__call__", step)
+    return snapshots
+
+
+@pytest.mark.parametrize("victim_share", ["every-batch", "last-batches"])
+def test_a_killed_worker_raises_and_never_returns_silently(victim_share, monkeypatch):
     """SIGKILL one worker's process in the middle of a fit: WorkerLostError, and the completed
-    epochs are exactly those of the serial fit."""
+    epochs are exactly those of the serial fit. "last-batches": the victim holds only the last
+    sequences of an unshuffled epoch, so the scheduler has removed it before the client calls it."""
     X, y = _data(n=200)
-    params = dict(SMALL, batch_size=4, max_iter=30, tol=0, n_iter_no_change=1000)
+    params = dict(SMALL, batch_size=4, max_iter=30, tol=0, n_iter_no_change=1000,
+                  shuffle=victim_share == "every-batch")
+    serial_steps = _record_updates(monkeypatch)
     serial = RNNRegressor(**params).fit(X, y)
+    parallel_steps = _record_updates(monkeypatch)
     cluster, client = start_cluster()
     try:
         pids = client.run(os.getpid)
-        victim = pids[sorted(pids)[1]]
+        workers = sorted(pids)
+        victim = pids[workers[1]]
         model = RNNRegressor(**params)
+        if victim_share == "every-batch":
+            X_fit, y_fit = da.from_array(X, chunks=(50, -1, -1)), y
+        else:  # the victim's shard: the last 8 sequences, in the last 2 batches of each epoch
+            X_fit = [client.scatter(X[:192], workers=[workers[0]]), client.scatter(X[192:], workers=[workers[1]])]
+            y_fit = [y[:192], y[192:]]
 
         def kill_after_first_epoch():
             deadline = time.monotonic() + 120
@@ -162,7 +222,7 @@ def test_a_killed_worker_raises_and_never_returns_silently(tmp_path):
         killer = threading.Thread(target=kill_after_first_epoch)
         killer.start()
         with pytest.raises(WorkerLostError, match="was lost during epoch"):
-            fastrnn.dask.fit(model, da.from_array(X, chunks=(50, -1, -1)), y, client=client, poll_interval=0.2)
+            fastrnn.dask.fit(model, X_fit, y_fit, client=client, poll_interval=0.2)
         killer.join()
     finally:
         client.close()
@@ -171,3 +231,6 @@ def test_a_killed_worker_raises_and_never_returns_silently(tmp_path):
     assert 1 <= completed < params["max_iter"]
     np.testing.assert_allclose(model.loss_curve_, serial.loss_curve_[:completed], rtol=1e-10)
     assert np.all(np.isfinite(model.network_.params))
+    # the weights are exactly those the serial fit had after as many updates
+    assert len(parallel_steps) >= 1
+    np.testing.assert_allclose(model.network_.params, serial_steps[len(parallel_steps) - 1], rtol=0, atol=1e-10)
