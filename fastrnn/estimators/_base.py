@@ -198,6 +198,32 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             pieces.append(out if lengths is None else out[inverse])
         return np.concatenate(pieces, axis=0)
 
+    def stream(self, n_streams=1):
+        """Run the fitted model one time step at a time, keeping its state between steps.
+
+        Parameters
+        ----------
+        n_streams : int, default 1
+            Independent sequences advanced side by side.
+
+        Returns
+        -------
+        fastrnn.streaming.Stream
+            ``step(x_t)`` with ``x_t`` of shape (n_streams, n_features) returns what ``predict`` returns
+            for each stream's sequence so far (output="last") or at this step (output="sequence");
+            ``reset()`` / ``reset(i)`` go back to zero states. A classifier's stream
+            (:class:`fastrnn.streaming.ClassifierStream`) also has ``step_proba`` and ``step_decision``.
+            It holds a copy of the current weights: refitting does not change it.
+
+        Raises
+        ------
+        ValueError
+            With ``bidirectional=True`` (the reverse direction needs the future).
+        """
+        from ..streaming import make_stream
+
+        return make_stream(self, n_streams)
+
     def _network_spec(self):
         """The class and ``config()`` of the network this fitted model has (built on a first fit;
         checked against a saved file's)."""
