@@ -12,6 +12,7 @@ forward direction first), which is also the order of the initial and final state
 time-major on the backend: ``x: (T, B, D)``; the kernels' buffers follow :mod:`fastrnn.kernels.buffers`.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -59,8 +60,14 @@ class StackTape(NamedTuple):
 
 def run_weights(params, layer, direction):
     """The :class:`LayerWeights` (or, for gradient views, the same tuple) of one run from named views."""
-    suffix = DIRECTION_SUFFIXES[direction]
-    return LayerWeights(*(params[f"{kind}_l{layer}{suffix}"] for kind in PARAM_KINDS))
+    w_ih, w_hh, b_ih, b_hh = _run_names(layer, direction)
+    return LayerWeights(params[w_ih], params[w_hh], params[b_ih], params[b_hh])
+
+
+@functools.lru_cache(maxsize=None)
+def _run_names(layer, direction):
+    """The four parameter names of one run (``weight_ih_l0`` ...), made once."""
+    return tuple(f"{kind}_l{layer}{DIRECTION_SUFFIXES[direction]}" for kind in PARAM_KINDS)
 
 
 def stack_forward(module, x, h0, c0, params, backend, lengths=None, workspace=None, train=True):
@@ -97,10 +104,12 @@ def stack_forward(module, x, h0, c0, params, backend, lengths=None, workspace=No
         (lambda *name, shape: workspace.array(name, shape, dtype, backend))
     x = backend.asarray(x, dtype)  # contiguous: the kernels view (T, B, D) as (T*B, D)
     n_steps, n_batch, _ = x.shape
-    if lengths is None:
-        lengths = full_lengths(n_batch, n_steps)
-    n_active = active_counts(lengths, n_steps)
-    reverse = reversal_index(lengths, n_steps) if module.bidirectional else None
+    if lengths is None:  # every sequence runs every step
+        n_active = np.full(n_steps, n_batch, dtype=np.int64)
+        reverse = reversal_index(full_lengths(n_batch, n_steps), n_steps) if module.bidirectional else None
+    else:
+        n_active = active_counts(lengths, n_steps)
+        reverse = reversal_index(lengths, n_steps) if module.bidirectional else None
     hidden = module.hidden_size
     kind = module._kind
     runs, weights = [], []

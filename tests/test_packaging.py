@@ -74,7 +74,7 @@ def test_second_process_loads_kernels_from_numba_cache(tmp_path):
     # both loops in float64 (layers) and float32 (the estimator), the backward pass also without the
     # input gradient (the estimator's bottom layer): every one loaded, none compiled
     assert hits["forward_steps"] >= 2 and hits["backward_steps"] >= 3, hits
-    assert hits["column_slabs"] >= 2 and hits["projection_bias"] >= 2, hits
+    assert hits["same_weights"] >= 1, hits  # the inference passes check their cached operands
 
 
 def test_stale_cache_entries_are_dropped_when_an_inlined_file_changes(tmp_path):

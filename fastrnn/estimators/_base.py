@@ -19,7 +19,7 @@ from .._packing import padding_mask, sort_by_length
 from ..data import is_ragged, pad_sequences
 from ..kernels.dispatch import CPU_BACKEND, resolve_device
 from .._validation import (as_generator, as_real_array, check_finite, check_sequences, check_step,
-                           warn_if_lags_newest_first)
+                           lean_sequences, warn_if_lags_newest_first)
 from .._persistence import SaveMixin
 from .._torch_export import TorchExportMixin
 from ._params import EstimatorParams
@@ -71,6 +71,10 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         None, or the (n_samples,) lengths when X was a list of sequences of different lengths (X3 is
         then zero-padded to the longest).
         """
+        if not reset:  # a 3-D array of the working dtype (predict's common input) passes as it is
+            checked = lean_sequences(X, self.n_features_in_, self._float_type)
+            if checked is not None:
+                return checked, None
         _check_not_sparse(X)
         if reset:
             warn_if_lags_newest_first(X)
@@ -177,12 +181,17 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         states = self._check_initial_state(initial_state, n_samples)
         pieces = []
         for start in range(0, n_samples, _PREDICT_CHUNK):
-            index = np.arange(start, min(start + _PREDICT_CHUNK, n_samples))
+            stop = min(start + _PREDICT_CHUNK, n_samples)
             batch_lengths = None
-            if lengths is not None:  # the kernels take a batch sorted by decreasing length
-                order, inverse = sort_by_length(lengths[index])
-                index, batch_lengths = index[order], lengths[index[order]]
-            x_batch = backend.gather_batch(x_tm, index) if on_device else np.ascontiguousarray(x_tm[:, index])
+            if lengths is None and not on_device:  # samples start:stop as they are (all of them: no copy)
+                index = slice(start, stop)
+                x_batch = x_tm if stop - start == n_samples else np.ascontiguousarray(x_tm[:, index])
+            else:
+                index = np.arange(start, stop)
+                if lengths is not None:  # the kernels take a batch sorted by decreasing length
+                    order, inverse = sort_by_length(lengths[index])
+                    index, batch_lengths = index[order], lengths[index[order]]
+                x_batch = backend.gather_batch(x_tm, index) if on_device else CPU_BACKEND.gather_batch(x_tm, index)
             batch_states = self._slice_states(states, index)
             outs = []
             # with bptt_steps, in chunks of time (bounded memory); not across the reverse direction or padding
@@ -194,9 +203,13 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
                     batch_states = network.final_states(tape)
                 outputs, tape = network.forward(x_batch[chunk], batch_states, batch_lengths, train=False)
                 outs.append(backend.to_host(outputs))
-            out = outs[-1] if self.output == "last" else np.concatenate(outs, axis=0).transpose(1, 0, 2)
+            if self.output == "last":
+                out = outs[-1]
+            else:
+                out = (outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)).transpose(1, 0, 2)
             pieces.append(out if lengths is None else out[inverse])
-        return np.concatenate(pieces, axis=0)
+        # the head's outputs are new arrays of this call (copies on a GPU): one piece is returned as it is
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=0)
 
     def stream(self, n_streams=1):
         """Run the fitted model one time step at a time, keeping its state between steps.

@@ -8,7 +8,8 @@ few cores:
   preallocated buffers) and the cell's fused pointwise step, the products in blocks of rows and, for
   large weights, slabs of columns sized for OpenBLAS's small-matrix path (:func:`product_plan`);
   the weight operands are rearranged once per call (:func:`column_slabs`: ``W_ih`` and ``W_hh``
-  transposed for the forward pass) so that every product is a plain row-major one; nothing is
+  transposed for the forward pass) so that every product is a plain row-major one, and an inference
+  pass takes them from :class:`ForwardOperandCache` while the weights are unchanged; nothing is
   allocated in the loop. The input projection is taken per block in the loop, not as one product
   for all steps before it, which would write and then re-read ``T*B*G*H`` values and need a second
   pass over the threads (the values are identical; measured on the 2-core development machine, the
@@ -23,11 +24,12 @@ several cores, each range with its own weight-gradient arrays; ``layer_forward``
 ``layer_backward`` here run everything in the calling thread. The forward pass for inference is the
 same loop with one step of ``gx`` and ``saved``, overwritten at every step.
 
-The phases are the compiled units; ``layer_forward`` and ``layer_backward`` are plain Python over
-them: a compiled function that calls other compiled functions gets their code linked into its own
-module and optimized again, which about doubles the first compilation (measured on the 2-core
-development machine, a first fit: 25 s with ``@njit`` wrappers, 13 s without), while a call from
-Python costs a few microseconds.
+The time loops are the compiled units; ``layer_forward`` and ``layer_backward``, the plans
+(:func:`step_plan`, :func:`product_plan`) and the operands (:func:`column_slabs`,
+:func:`projection_bias`) are plain Python and numpy around them: a compiled function that calls
+other compiled functions gets their code linked into its own module and optimized again, which
+about doubles the first compilation (measured on the 2-core development machine, a first fit: 25 s
+with ``@njit`` wrappers, 13 s without), while a call from Python costs a few microseconds.
 
 Variable lengths: ``n_active[t]`` is the number of sequences still running at step ``t``. The
 sequences are sorted by decreasing length (the caller permutes the batch), so the running ones are
@@ -36,6 +38,11 @@ cost what the running sequences cost, as with PyTorch's packed sequences. A fini
 is carried forward unchanged, so row ``b`` of ``h[T]`` is its state after its own last step, and its
 padded steps get no gradient.
 """
+
+import functools
+import math
+import threading
+import weakref
 
 import numpy as np
 from numba import njit
@@ -51,14 +58,14 @@ from .vector import add_to, copy_into
 drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__])
 
 
-@njit(**JIT_OPTIONS)
 def projection_bias(kind, b_ih, b_hh):
     """The bias added to the input projections: ``b_ih + b_hh``, but ``b_ih`` alone in the columns whose
     ``b_hh`` goes to the recurrent product instead (:func:`fastrnn.kernels.cells.gru.recurrent_bias_block`:
-    the GRU's n block). ``b_ih, b_hh: (G*H,)``; returns a new (G*H,) array."""
+    the GRU's n block). ``b_ih, b_hh: (G*H,)``; returns a new (G*H,) array. Plain numpy, called from
+    Python once per pass (and by :mod:`.stream`)."""
     bias = b_ih + b_hh
-    start, stop = recurrent_bias_block(kind, b_ih.shape[0] // N_GATES[kind])
-    copy_into(bias[start:stop], b_ih[start:stop])
+    start, stop = recurrent_bias_block.py_func(kind, b_ih.shape[0] // N_GATES[kind])
+    bias[start:stop] = b_ih[start:stop]
     return bias
 
 
@@ -127,7 +134,6 @@ def slab_product(a, slabs, out, slab_out):
             copy_into(out[r][s * width:(s + 1) * width], part[r])
 
 
-@njit(**JIT_OPTIONS)
 def slab_width(n_cols):
     """The widest divisor of ``n_cols`` from :data:`MAX_SLAB_WIDTH` down to :data:`MIN_SLAB_WIDTH`,
     or 0 when there is none (then the columns are not cut)."""
@@ -137,7 +143,7 @@ def slab_width(n_cols):
     return 0
 
 
-@njit(**JIT_OPTIONS)
+@functools.lru_cache(maxsize=1024)
 def product_plan(n_rows, n_inner, n_cols):
     """How the per-step products ``(n_rows, n_inner) @ (n_inner, n_cols)`` are cut: returns
     ``(block_rows, slab_cols)``, rows per call and columns per slab of the weight operand.
@@ -156,6 +162,9 @@ def product_plan(n_rows, n_inner, n_cols):
       rows by one slab fit, into blocks of at most :data:`MAX_SLAB_ROWS` rows by slabs;
     - else (fewer than ``MIN_BLOCK_ROWS`` rows, where the small kernel is slower than the general one,
       or a very long inner dimension) all ``n_rows`` go in one call.
+
+    The plans are plain Python on integers, called once per pass and remembered (``lru_cache``): as
+    ``@njit`` functions they cost about half a second of compilation in a new process for nothing.
     """
     rows = SMALL_PRODUCT_LIMIT // (n_inner * n_cols)
     if rows >= MIN_BLOCK_ROWS:
@@ -168,7 +177,6 @@ def product_plan(n_rows, n_inner, n_cols):
     return max(n_rows, 1), n_cols
 
 
-@njit(**JIT_OPTIONS)
 def even_blocks(n_rows, most_rows):
     """Rows per block when ``n_rows`` rows are cut into the fewest blocks of at most ``most_rows``,
     as even as they come (16 rows by at most 15: 8 and 8, not 15 and 1), since a block costs about
@@ -178,33 +186,187 @@ def even_blocks(n_rows, most_rows):
     return max(1, -(-n_rows // n_blocks))
 
 
-@njit(**JIT_OPTIONS)
 def column_slabs(w, transpose, width):
     """The weight operand ``B`` of the per-step products cut into contiguous column slabs:
     ``out[s] = B[:, s*width:(s+1)*width]``, ``out: (N/width, K, width)``, with ``B = w.T``
     (``transpose``, the forward pass's ``W_hh^T``) or ``B = w`` (the backward pass's ``W_hh``).
-    ``width`` divides N; ``width == N`` gives one slab, the whole (transposed) matrix."""
+    ``width`` divides N; ``width == N`` gives one slab, the whole (transposed) matrix; an untransposed
+    C-contiguous ``w`` in one slab is ``w`` itself (a view, no copy). The copies start at a multiple
+    of :data:`OPERAND_ALIGNMENT` bytes (:func:`aligned_empty`).
+
+    numpy's strided copies, not a compiled loop: measured on the 2-core development machine against
+    the ``@njit`` loop they replaced, level for one slab (``W_hh^T`` at H=64: ~12 us) and 4.7x faster
+    for the slabs of ``W_hh^T`` at H=256 (142 against 664 us).
+    """
     if transpose:
         n_cols, n_inner = w.shape
+        # slab s, column j is row s*width + j of w
+        source = w.T if width == n_cols else w.reshape(n_cols // width, width, n_inner).transpose(0, 2, 1)
     else:
         n_inner, n_cols = w.shape
-    if width == n_cols:  # one slab: numba's own (transposing) copy beats the slab loop below (measured on the
-        # 2-core development machine, W_hh^T at H=128: 39 against 189 us); an untransposed C-contiguous w
-        # is used as it is (ascontiguousarray returns it, no copy)
-        operand = np.ascontiguousarray(w.T) if transpose else np.ascontiguousarray(w)
-        return operand.reshape(1, n_inner, n_cols)
-    out = np.empty((n_cols // width, n_inner, width), w.dtype)
-    for s in range(n_cols // width):
-        slab = out[s]
-        if transpose:  # one row of w fills one column of the slab (writes strided by width, within the slab)
-            for j in range(width):
-                row = w[s * width + j]
-                for k in range(n_inner):
-                    slab[k, j] = row[k]
-        else:
-            for k in range(n_inner):
-                copy_into(slab[k], w[k, s * width:(s + 1) * width])
+        if width == n_cols and w.flags.c_contiguous:
+            return w.reshape(1, n_inner, n_cols)
+        source = w if width == n_cols else w.reshape(n_inner, n_cols // width, width).transpose(1, 0, 2)
+    out = aligned_empty((n_cols // width, n_inner, width), w.dtype)
+    np.copyto(out.reshape(source.shape), source)
     return out
+
+
+#: bytes to whose multiples the weight operands of the products are aligned. OpenBLAS's small-matrix
+#: kernels read the weight operand in 64-byte vectors: one that starts 16 bytes past such a boundary
+#: made the LSTM time loops 10-25 % slower (measured on the 2-core development machine, forward at batch
+#: 1, 8 and 16, hidden 64 and 128, and backward at batch 1 and 16), and numpy aligns its arrays to 16
+#: bytes only. The other arrays' alignment did not matter (within 3 %), nor does any alignment change
+#: a result.
+OPERAND_ALIGNMENT = 64
+
+
+def aligned_empty(shape, dtype, alignment=OPERAND_ALIGNMENT):
+    """An uninitialized C-contiguous array whose data starts at a multiple of ``alignment`` bytes."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buffer = np.empty(nbytes + alignment, np.uint8)
+    start = -buffer.ctypes.data % alignment
+    return buffer[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def aligned(w):
+    """``w`` when it is C-contiguous and starts at a multiple of :data:`OPERAND_ALIGNMENT` bytes,
+    else such a copy of it."""
+    if w.flags.c_contiguous and w.ctypes.data % OPERAND_ALIGNMENT == 0:
+        return w
+    out = aligned_empty(w.shape, w.dtype)
+    np.copyto(out, w)
+    return out
+
+
+@njit(**INLINE_OPTIONS)
+def _bits_differ(a, b):
+    """Whether C-contiguous arrays ``a`` and ``b`` differ in size or in any bit (compared as 32-bit
+    words: exact for either float type; NaNs and signed zeros compare as the bits they are)."""
+    if a.size != b.size:
+        return True
+    a_words = a.reshape(a.size).view(np.uint32)
+    b_words = b.reshape(b.size).view(np.uint32)
+    differ = np.uint32(0)
+    for i in range(a_words.size):  # no early exit: the loop vectorizes
+        differ |= a_words[i] ^ b_words[i]
+    return differ != 0
+
+
+@njit(**JIT_OPTIONS)
+def same_weights(w_ih, w_hh, b_ih, b_hh, c_ih, c_hh, c_b_ih, c_b_hh):
+    """Whether a layer's four weight arrays hold exactly the bits of the copies ``c_*`` (one call for
+    the four: ~3 us for an LSTM at H=64, against ~13 us for four ``np.array_equal``, which would also
+    take -0.0 for 0.0; measured on the 2-core development machine)."""
+    return not (_bits_differ(w_ih, c_ih) or _bits_differ(w_hh, c_hh) or _bits_differ(b_ih, c_b_ih)
+                or _bits_differ(b_hh, c_b_hh))
+
+
+class ForwardOperandCache:
+    """The forward operands of the last few weight sets (:func:`forward_operands` but ``block_rows``),
+    for inference passes, which run over unchanged weights again and again.
+
+    Preparing them (``W_ih^T``, ``W_hh^T`` and the projection bias, copies) cost about a sixth of a
+    single-sequence LSTM prediction (~16 of ~100 us at T=100, H=64, measured on the 2-core development
+    machine). An entry is found by the identity of the weight arrays (with the slab widths, shapes and
+    dtype) and used only after checking, bit for bit, that they still hold the values it was made from
+    (:func:`same_weights` against copies kept in the entry; the operands are made from those copies),
+    so it is never stale whoever changed the weights, in place or not: a training step, a
+    ``load_state_dict``, a user writing to a parameter view. An entry holds the arrays only weakly and
+    lets go of its copies and operands when one of them goes; at most ``max_entries`` entries of at
+    most ``max_bytes`` in all are kept, the least recently used dropped first (a weight set too large
+    for the bound is prepared at every call, where that is a small part of its pass). Safe to use from
+    several threads.
+
+    Training passes do not use it: their weights change at every step, so the check would only add
+    its cost.
+    """
+
+    def __init__(self, max_entries=8, max_bytes=64 << 20):
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries = {}  # key -> _CacheEntry, least recently used first
+        self._lock = threading.Lock()  # only around changes of _entries (weakref callbacks never take it)
+
+    def __len__(self):
+        """Entries whose weights are still alive."""
+        return sum(entry.payload is not None for entry in list(self._entries.values()))
+
+    @property
+    def nbytes(self):
+        """Bytes held by the entries (the copies and the operands)."""
+        return sum(entry.nbytes for entry in list(self._entries.values()) if entry.payload is not None)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, kind, weights, width_x, width_h):
+        """``(w_ih_slabs, bias, w_hh_slabs)`` of ``weights`` (:class:`~fastrnn.kernels.buffers.LayerWeights`,
+        C-contiguous) cut into slabs of ``width_x`` and ``width_h`` columns: the cached ones when
+        the arrays and their values are those of an entry, else made now (and kept)."""
+        w_ih, w_hh, b_ih, b_hh = weights
+        key = (kind, width_x, width_h, w_ih.shape, w_hh.shape, w_hh.dtype, id(w_ih), id(w_hh), id(b_ih), id(b_hh))
+        entry = self._entries.get(key)
+        payload = None if entry is None else entry.payload  # read once: a callback may clear it
+        if payload is not None and same_weights(w_ih, w_hh, b_ih, b_hh, *payload[0]):
+            with self._lock:
+                if self._entries.get(key) is entry:  # now the most recently used: to the end
+                    del self._entries[key]
+                    self._entries[key] = entry
+            return payload[1]
+        copies = tuple(np.array(a, copy=True, order="C") for a in weights)
+        c_ih, c_hh, c_b_ih, c_b_hh = copies
+        operands = (column_slabs(c_ih, True, width_x), projection_bias(kind, c_b_ih, c_b_hh),
+                    column_slabs(c_hh, True, width_h))
+        nbytes = sum(a.nbytes for a in copies + operands)
+        if nbytes <= self.max_bytes:
+            self._store(key, _CacheEntry((copies, operands), nbytes), weights)
+        return operands
+
+    def _store(self, key, entry, weights):
+        entry_ref = weakref.ref(entry)
+
+        def release(_):  # one of the weights is gone: so are the copies and operands (the key goes later)
+            gone = entry_ref()
+            if gone is not None:
+                gone.payload = None
+
+        entry.refs = tuple(weakref.ref(a, release) for a in weights)
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = entry
+            for old in [k for k, e in self._entries.items() if e.payload is None]:
+                del self._entries[old]
+            total = sum(e.nbytes for e in self._entries.values())
+            while len(self._entries) > self.max_entries or total > self.max_bytes:
+                total -= self._entries.pop(next(iter(self._entries))).nbytes
+
+
+class _CacheEntry:
+    """``payload``: ``(copies of the four weights, operands)``, None once the weights are gone."""
+
+    __slots__ = ("payload", "nbytes", "refs", "__weakref__")
+
+    def __init__(self, payload, nbytes):
+        self.payload, self.nbytes, self.refs = payload, nbytes, ()
+
+
+#: the operands of the inference passes (:func:`inference_operands`)
+FORWARD_OPERANDS = ForwardOperandCache()
+
+
+def inference_operands(kind, weights, n_rows):
+    """:func:`forward_operands` for an inference pass: from :data:`FORWARD_OPERANDS` when the weights
+    are those of a cached entry (non-contiguous weights are prepared afresh)."""
+    w_ih, w_hh, b_ih, b_hh = weights
+    n_gate_units, hidden = w_hh.shape
+    block_rows, width_h, width_x = step_plan(n_rows, w_ih.shape[1], hidden, n_gate_units)
+    if not (w_ih.flags.c_contiguous and w_hh.flags.c_contiguous and b_ih.flags.c_contiguous
+            and b_hh.flags.c_contiguous):
+        return forward_operands(kind, weights, n_rows)
+    return FORWARD_OPERANDS.get(kind, weights, width_x, width_h) + (block_rows,)
 
 
 def layer_forward(kind, x, weights, buffers, n_active):
@@ -227,7 +389,8 @@ def layer_forward(kind, x, weights, buffers, n_active):
         beyond ``n_active[t]`` copy their state from step t-1 (see the module docstring).
     """
     n_batch = x.shape[1]
-    w_ih_slabs, bias, w_hh_slabs, block_rows = forward_operands(kind, weights, n_batch)
+    prepare = forward_operands if buffers.for_backward else inference_operands
+    w_ih_slabs, bias, w_hh_slabs, block_rows = prepare(kind, weights, n_batch)
     h, c, saved, gx, gh = buffers
     forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, weights.b_hh, h, c, saved, gx, gh, n_active, 0, n_batch,
                   block_rows)
@@ -247,10 +410,10 @@ def forward_operands(kind, weights, n_rows):
 def backward_operands(w_hh, n_rows):
     """What :func:`backward_steps` takes besides the pass's arrays, for ``n_rows`` batch rows per
     thread: ``(w_hh_slabs, block_rows, chunk_rows)`` (:func:`product_plan`, :func:`column_slabs`,
-    :func:`chunk_rows`)."""
+    :func:`chunk_rows`); ``W_hh`` is copied when it is not aligned (:data:`OPERAND_ALIGNMENT`)."""
     n_gate_units, hidden = w_hh.shape
     block_rows, width = product_plan(n_rows, n_gate_units, hidden)
-    return column_slabs(w_hh, False, width), block_rows, chunk_rows(hidden)
+    return column_slabs(aligned(w_hh), False, width), block_rows, chunk_rows(hidden)
 
 
 def chunk_rows(hidden):
@@ -263,7 +426,7 @@ def chunk_rows(hidden):
     return max(MIN_CHUNK_ROWS, hidden)
 
 
-@njit(**JIT_OPTIONS)
+@functools.lru_cache(maxsize=1024)
 def step_plan(n_rows, n_in, hidden, n_gate_units):
     """``(block_rows, recurrent slab width, input slab width)`` of the forward loop, whose blocks
     run both products of a step (:func:`product_plan` for each; the smaller block)."""

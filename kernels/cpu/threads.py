@@ -40,7 +40,7 @@ import numpy as np
 from ..config import MIN_ROWS_PER_THREAD, MIN_SPLIT_WORK, POINTWISE_MULTIPLY_ADDS
 from . import recurrent
 from .blas_threads import blas_threads
-from .recurrent import backward_operands, backward_steps, forward_operands, forward_steps
+from .recurrent import backward_operands, backward_steps, forward_operands, forward_steps, inference_operands
 
 _pool = None
 _pool_size = 0
@@ -131,7 +131,8 @@ def layer_forward(kind, x, weights, buffers, n_active):
     if threads == 1:  # all rows in this thread; BLAS keeps its own threads
         recurrent.layer_forward(kind, x, weights, buffers, n_active)
         return
-    w_ih_slabs, bias, w_hh_slabs, block_rows = forward_operands(kind, weights, n_batch // threads)
+    prepare = forward_operands if buffers.for_backward else inference_operands  # inference: cached operands
+    w_ih_slabs, bias, w_hh_slabs, block_rows = prepare(kind, weights, n_batch // threads)
     h, c, saved, gx, gh = buffers
     with blas_threads().limited_to(1):
         run_in_threads([(forward_steps, (kind, x, w_ih_slabs, bias, w_hh_slabs, weights.b_hh, h, c, saved, gx, gh,
