@@ -1,8 +1,9 @@
-"""fastrnn against PyTorch on this CPU: training throughput, inference, latency and compile times.
+"""fastrnn against PyTorch on this CPU: training throughput, inference, latency and compile times, and
+both libraries' achieved GFLOP/s against this machine's sgemm rate measured in the same run (roofline).
 
 The same as ``python -m fastrnn bench``; see :mod:`fastrnn._bench` for what is timed and how.
 
-Run:  python benchmarks/cpu_vs_torch.py [--quick] [--repeats N] [--batches N]
+Run:  python benchmarks/cpu_vs_torch.py [--quick] [--repeats N] [--batches N] [--rounds N] [--cells rnn,lstm,gru]
 Saves benchmarks/results/cpu_vs_torch.json.
 """
 

@@ -13,6 +13,16 @@ latency (batch 1, T=100, 1 feature, hidden 64; onnxruntime's too, running the gr
 :func:`fastrnn.onnx.export`, when onnx and onnxruntime are installed), the first fit in a process
 with an empty Numba cache (compilation included), and the first prediction of a second process that
 loads the cache. The table names the machine and library versions and is saved as JSON.
+
+**Roofline.** The same run measures this machine's float32 matrix-product (sgemm) rate through the
+BLAS path of the kernels (Numba's ``np.dot``, which calls scipy's OpenBLAS), on the benchmark's
+threads: a large product (1024 x 1024 x 1024) before the grid, at each point and after the grid,
+whose best rate is the machine's ceiling (a low one flags another process on the cores then), and at
+each point the products of that point's sizes (a step's recurrent, input and backward products, a
+chunk's weight gradient). :func:`matmul_flops` counts the floating-point operations of each timed
+call (forward, BPTT and optimizer update; 2 per multiply-add); divided by the measured times they
+give each library's achieved GFLOP/s, and divided by the ceiling, its share of the machine's sgemm
+rate (``%sgemm``, printed in a second table once the ceiling is known).
 """
 
 import importlib.util
@@ -30,10 +40,161 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from numba import njit
+
+from .kernels.cache import drop_stale_cache
+from .kernels.cpu import linalg
+from .kernels.cpu.blas_threads import blas_threads
+
+drop_stale_cache(__file__, [linalg.__file__])  # _repeat_products's cached code holds linalg.matmul
 
 GRID = [(1, 100, 1, 32), (32, 50, 16, 64), (16, 200, 8, 128), (64, 100, 64, 256), (128, 50, 32, 512)]
 QUICK_GRID = [(1, 100, 1, 32), (32, 50, 16, 64)]
 LATENCY_SHAPE = (1, 100, 1, 64)
+#: gate blocks of each cell's weights (the G in G*H gate units)
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+#: multiply-adds of an Adam update per parameter, as counted by :func:`matmul_flops`: the two moment
+#: updates and the step (about 10 floating-point operations; not a product, and a fraction of a percent)
+ADAM_MULTIPLY_ADDS = 5
+#: edge of the large square product whose rate is the machine's sgemm ceiling
+LARGE_PRODUCT = 1024
+
+
+def matmul_flops(cell, batch, steps, features, hidden, n_outputs=1, train=True, input_gradient=False):
+    """Floating-point operations of one mini-batch of a one-layer many-to-one network: its matrix
+    products (2 FLOP per multiply-add) and, in training, the optimizer's update.
+
+    With G gate blocks (:data:`GATES`: 1 rnn, 3 gru, 4 lstm), batch B, T steps, D features, H hidden
+    units and O outputs, the multiply-adds are::
+
+        forward   F = T*B*G*H*(D + H) + B*H*O          input projection, recurrent product, head
+        BPTT      2*T*B*G*H*H + T*B*G*H*D              dh through W_hh, dW_hh, dW_ih
+                  [+ T*B*G*H*D with input_gradient]     dx, which neither library computes for data
+                  + 2*B*H*O                             head: dW and dh_T
+        update    ADAM_MULTIPLY_ADDS * P,  P = G*H*(D + H + 2) + O*(H + 1) parameters
+
+    so BPTT is about twice the forward. Returns 2 * F for ``train=False`` (a prediction), else
+    2 * (forward + BPTT + update). Pointwise work (gates, activations, bias sums, the loss) is not
+    counted: the count is what a matrix-product roofline can be held against.
+    """
+    gate_units = GATES[cell] * hidden
+    forward = steps * batch * gate_units * (features + hidden) + batch * hidden * n_outputs
+    if not train:
+        return 2 * forward
+    bptt = steps * batch * gate_units * (2 * hidden + features * (2 if input_gradient else 1)) \
+        + 2 * batch * hidden * n_outputs
+    parameters = gate_units * (features + hidden + 2) + n_outputs * (hidden + 1)
+    return 2 * (forward + bptt + ADAM_MULTIPLY_ADDS * parameters)
+
+
+@njit(cache=True, nogil=True)
+def _repeat_products(a, b, out, trans_a, trans_b, calls):
+    for _ in range(calls):
+        linalg.matmul(a, b, out, trans_a, trans_b)
+
+
+class _BlasThreads:
+    """Within the block, scipy's OpenBLAS (the BLAS of Numba's ``np.dot``) on ``n`` threads; the count
+    from before comes back after it. Nothing changes where that library cannot be controlled."""
+
+    def __init__(self, n):
+        self.n, self.control, self.previous = n, blas_threads(), None
+
+    def __enter__(self):
+        if self.control is not None:
+            self.previous = self.control.get()
+            self.control.set(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.control is not None:
+            self.control.set(self.previous)
+
+
+def product_rate(m, k, n, trans_a=False, trans_b=False, repeats=5, min_multiply_adds=50_000_000):
+    """GFLOP/s (2 per multiply-add) of the float32 product ``out (m x n) = op(a) @ op(b)`` (inner size
+    ``k``), through the kernels' path (:func:`fastrnn.kernels.cpu.linalg.matmul`, Numba's ``np.dot``).
+
+    Each timed call runs the product back to back inside one compiled loop, enough times for
+    ``min_multiply_adds`` (no Python overhead between products, as in the kernels' time loops); the
+    median of ``repeats`` calls, after a warm-up. The caller sets the threads.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if trans_a else (m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if trans_b else (k, n), dtype=np.float32)
+    out = np.empty((m, n), dtype=np.float32)
+    calls = int(max(1, min(100_000, -(-min_multiply_adds // (m * k * n)))))
+    _repeat_products(a, b, out, trans_a, trans_b, calls)  # compilation (cached), caches, pages
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _repeat_products(a, b, out, trans_a, trans_b, calls)
+        times.append(time.perf_counter() - start)
+    return 2 * m * k * n * calls / statistics.median(times) / 1e9
+
+
+def large_product_rate(threads, tries=5, repeats=3):
+    """GFLOP/s of the :data:`LARGE_PRODUCT`-cubed float32 product on ``threads`` BLAS threads: the best
+    of ``tries`` medians of ``repeats`` products taken 0.2 s apart, and the list of them.
+
+    The best, not the median: a product spread over every core loses most of its speed while another
+    process holds one of them (measured on the 2-core development machine: 50-90 GFLOP/s instead of
+    ~300 for two threads), and the ceiling is what the machine does unhindered.
+    """
+    rates = []
+    with _BlasThreads(threads):
+        time.sleep(0.3)  # the other library's idle threads stop spinning
+        for _ in range(tries):
+            rates.append(product_rate(LARGE_PRODUCT, LARGE_PRODUCT, LARGE_PRODUCT, repeats=repeats))
+            time.sleep(0.2)
+    return max(rates), rates
+
+
+def point_product_rates(cell, batch, steps, features, hidden, threads, repeats=5):
+    """GFLOP/s of the large product (``large_gflops``: :func:`large_product_rate`, best of 3, and its
+    tries) and of the products of one grid point's sizes, on ``threads`` BLAS threads, with their
+    shapes (m, k, n):
+
+    - ``step``: a step's recurrent product, (B x H) @ (H x G*H);
+    - ``step_input``: a step's input projection, (B x D) @ (D x G*H);
+    - ``step_backward``: a BPTT step's product into dh, (B x G*H) @ (G*H x H);
+    - ``weight_gradient``: dW_hh of one chunk of step rows, (G*H x R) @ (R x H) with R = min(T*B,
+      max(128, H)) rows (the chunks of the backward pass).
+    """
+    gate_units = GATES[cell] * hidden
+    chunk = min(steps * batch, max(128, hidden))
+    shapes = {"step": (batch, hidden, gate_units, False), "step_input": (batch, features, gate_units, False),
+              "step_backward": (batch, gate_units, hidden, False),
+              "weight_gradient": (gate_units, chunk, hidden, True)}
+    best, tries = large_product_rate(threads, tries=3)
+    rates = {"large_gflops": best, "large_tries_gflops": tries}
+    with _BlasThreads(threads):
+        for name, (m, k, n, trans_a) in shapes.items():
+            rates[f"{name}_gflops"] = product_rate(m, k, n, trans_a=trans_a, repeats=repeats)
+    rates["shapes"] = {name: list(shape[:3]) for name, shape in shapes.items()}
+    return rates
+
+
+def blas_description():
+    """scipy's OpenBLAS as Numba calls it: its file and build (``get_config``), or Nones."""
+    control = blas_threads()
+    if control is None:
+        return {"library": None, "config": None}
+    import ctypes
+
+    config = None
+    try:
+        library = ctypes.CDLL(control.path)
+        for name in ("scipy_openblas_get_config64_", "scipy_openblas_get_config", "openblas_get_config64_",
+                     "openblas_get_config"):
+            if hasattr(library, name):
+                function = getattr(library, name)
+                function.restype = ctypes.c_char_p
+                config = function().decode()
+                break
+    except OSError:
+        pass
+    return {"library": os.path.basename(control.path), "config": config}
 
 
 def cpu_description():
@@ -97,13 +258,12 @@ def _rounds(rounds, torch, fastrnn_times, torch_times):
 def time_fastrnn(cell, batch, steps, features, hidden, n_batches, repeats):
     """(epoch seconds, inference seconds for one batch)."""
     from .estimators import RNNRegressor
-    from . import exceptions
 
     X, y = _data(batch, steps, features, n_batches)
     model = RNNRegressor(cell=cell, hidden_sizes=(hidden,), batch_size=batch, shuffle=False, clip_grad_norm=None,
                          alpha=0.0, learning_rate_init=1e-4, device="cpu", random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # ConvergenceWarning, without importing scikit-learn
         epoch = median_time(lambda: model.partial_fit(X, y), repeats)
     inference = median_time(lambda: model.predict(X[:batch]), repeats)
     return epoch, inference
@@ -148,12 +308,11 @@ def time_onnxruntime(cell, batch, steps, features, hidden, repeats):
         return None
     from .estimators import RNNRegressor
     from .onnx import export
-    from . import exceptions
 
     X, y = _data(batch, steps, features, 4)
     model = RNNRegressor(cell=cell, hidden_sizes=(hidden,), max_iter=1, device="cpu", random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # ConvergenceWarning, without importing scikit-learn
         model.fit(X, y)
     graph = io.BytesIO()
     export(model, graph)
@@ -206,6 +365,11 @@ def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), outpu
     fastrnn and PyTorch; every reported number is the median over the rounds, each ratio the median
     of the rounds' own ratios (both sides of a round are timed seconds apart, so a drift of the
     machine's speed between rounds cancels out of them).
+
+    Roofline fields (module docstring): ``result["sgemm"]`` (the machine's large-product rate and how
+    it was measured, the BLAS build; ``large_gflops`` is the best of the run); per row ``train_gflop_per_epoch`` and ``infer_gflop``
+    (:func:`matmul_flops`), ``{fastrnn,torch}_{train,infer}_gflops`` and ``..._sgemm_share`` (of
+    ``result["sgemm"]["large_gflops"]``), and ``sgemm`` (:func:`point_product_rates`).
     """
     try:
         import torch
@@ -218,26 +382,62 @@ def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), outpu
     model, cores = cpu_description()
     import numba
 
+    import scipy
+
+    date = time.strftime("%Y-%m-%d")
+    versions = {"fastrnn": __version__, "torch": torch.__version__ if torch else None, "numba": numba.__version__,
+                "numpy": np.__version__, "scipy": scipy.__version__, "python": platform.python_version()}
+    blas = blas_description()
+    start_best, start_tries = large_product_rate(cores)
     header = (f"fastrnn {__version__} vs PyTorch {torch.__version__ if torch else '(not installed)'} on {model}, "
-              f"{cores} cores; numba {numba.__version__}, numpy {np.__version__}; "
-              f"{time.strftime('%Y-%m-%d')}")
+              f"{cores} cores; numba {numba.__version__}, numpy {np.__version__}; {date}")
     out(header)
     out(f"{'cell':4s} {'batch':>5s} {'T':>4s} {'D':>3s} {'H':>4s} | {'train seq/s':>11s} {'torch':>9s} {'ratio':>6s} | "
-        f"{'infer ms':>9s} {'torch':>8s} {'ratio':>6s}")
+        f"{'infer ms':>9s} {'torch':>8s} {'ratio':>6s} | {'train GF/s':>10s} {'torch':>6s} | {'infer GF/s':>10s} "
+        f"{'torch':>6s} | {'sgemm':>5s} {'step':>5s}")
     rows = []
     for cell in cells:
         for batch, steps, features, hidden in (grid or (QUICK_GRID if quick else GRID)):
             n_seq = batch * n_batches
+            rates = point_product_rates(cell, batch, steps, features, hidden, cores)
             shape = (cell, batch, steps, features, hidden, n_batches, repeats)
             timed = _rounds(rounds, torch, lambda: time_fastrnn(*shape), lambda: time_torch(torch, *shape))
+            train_flop = n_batches * matmul_flops(cell, batch, steps, features, hidden)
+            infer_flop = matmul_flops(cell, batch, steps, features, hidden, train=False)
             row = {"cell": cell, "batch": batch, "T": steps, "features": features, "hidden": hidden,
                    "fastrnn_train_seq_per_s": n_seq / timed["fastrnn"][0],
-                   "fastrnn_infer_ms": timed["fastrnn"][1] * 1e3}
+                   "fastrnn_infer_ms": timed["fastrnn"][1] * 1e3,
+                   "train_gflop_per_epoch": train_flop / 1e9, "infer_gflop": infer_flop / 1e9, "sgemm": rates}
+            sides = [("fastrnn", timed["fastrnn"])]
             if torch is not None:
                 row.update(torch_train_seq_per_s=n_seq / timed["torch"][0], torch_infer_ms=timed["torch"][1] * 1e3,
                            train_ratio=timed["ratio"][0], infer_ratio=timed["ratio"][1])
+                sides.append(("torch", timed["torch"]))
+            for side, (train_s, infer_s) in sides:
+                row[f"{side}_train_gflops"] = train_flop / train_s / 1e9
+                row[f"{side}_infer_gflops"] = infer_flop / infer_s / 1e9
             rows.append(row)
             out(_format_row(row))
+    end_best, end_tries = large_product_rate(cores, tries=3)
+    measured = start_tries + [rate for row in rows for rate in row["sgemm"]["large_tries_gflops"]] + end_tries
+    roofline = max(measured)
+    sgemm = {"large_gflops": roofline, "start_tries_gflops": start_tries, "end_tries_gflops": end_tries,
+             "n_measurements": len(measured), "shape": [LARGE_PRODUCT] * 3, "dtype": "float32", "threads": cores,
+             "path": "numba np.dot (fastrnn.kernels.cpu.linalg.matmul) -> scipy's OpenBLAS", **blas,
+             "flop_count": "2 FLOP per multiply-add; rows' *_gflops: fastrnn._bench.matmul_flops over the measured "
+                           "time; *_sgemm_share: that over large_gflops, the best large-product rate of the run "
+                           "(before the grid, at each point (rows' sgemm.large_tries_gflops), after it)"}
+    for row in rows:
+        for side in ("fastrnn", "torch") if torch is not None else ("fastrnn",):
+            for kind in ("train", "infer"):
+                row[f"{side}_{kind}_sgemm_share"] = row[f"{side}_{kind}_gflops"] / roofline
+    out(f"roofline: sgemm {LARGE_PRODUCT}^3 float32 on {cores} threads ({blas['config'] or 'BLAS unknown'}), "
+        f"best of {len(measured)} in this run: {roofline:.0f} GFLOP/s (range {min(measured):.0f}-{roofline:.0f}); "
+        f"%sgemm = achieved GFLOP/s / {roofline:.0f}")
+    out(f"{'cell':4s} {'batch':>5s} {'T':>4s} {'D':>3s} {'H':>4s} | {'train %sgemm':>12s} {'torch':>6s} | "
+        f"{'infer %sgemm':>12s} {'torch':>6s} | {'step %sgemm':>11s}")
+    for row in rows:
+        out(_format_roofline_row(row, roofline))
     latency = {}
     batch, steps, features, hidden = LATENCY_SHAPE
     for cell in cells:
@@ -259,8 +459,9 @@ def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), outpu
     for cell, info in compile_info.items():
         out(f"compile ({cell}): first fit with an empty Numba cache {info['cold_first_fit_s']:.1f} s; "
             f"a second process (import + first fit + predict, kernels from the cache) {info['warm_total_s']:.1f} s")
-    result = {"header": header, "cpu": model, "cores": cores, "rounds": rounds, "rows": rows, "latency": latency,
-              "compile": compile_info, "n_batches_per_epoch": n_batches, "repeats": repeats}
+    result = {"header": header, "date": date, "cpu": model, "cores": cores, "versions": versions, "sgemm": sgemm,
+              "rounds": rounds, "rows": rows, "latency": latency, "compile": compile_info,
+              "n_batches_per_epoch": n_batches, "repeats": repeats}
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(json.dumps(result, indent=1))
@@ -274,4 +475,16 @@ def _format_row(row):
     text += f"{row['torch_train_seq_per_s']:9.1f} {row['train_ratio']:5.2f}x | " if "train_ratio" in row else f"{'-':>9s} {'-':>6s} | "
     text += f"{row['fastrnn_infer_ms']:9.3f} "
     text += f"{row['torch_infer_ms']:8.3f} {row['infer_ratio']:5.2f}x" if "infer_ratio" in row else f"{'-':>8s} {'-':>6s}"
-    return text
+    for kind in ("train", "infer"):
+        torch_gflops = row.get(f"torch_{kind}_gflops")
+        text += f" | {row[f'fastrnn_{kind}_gflops']:10.1f} " + (f"{torch_gflops:6.1f}" if torch_gflops else f"{'-':>6s}")
+    return text + f" | {row['sgemm']['large_gflops']:5.0f} {row['sgemm']['step_gflops']:5.1f}"
+
+
+def _format_roofline_row(row, roofline):
+    text = f"{row['cell']:4s} {row['batch']:5d} {row['T']:4d} {row['features']:3d} {row['hidden']:4d}"
+    for kind in ("train", "infer"):
+        torch_share = row.get(f"torch_{kind}_sgemm_share")
+        text += (f" | {row[f'fastrnn_{kind}_sgemm_share']:12.1%} "
+                 + (f"{torch_share:6.1%}" if torch_share is not None else f"{'-':>6s}"))
+    return text + f" | {row['sgemm']['step_gflops'] / roofline:11.1%}"

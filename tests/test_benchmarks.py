@@ -64,3 +64,74 @@ def test_cpu_benchmark_rounds_report_medians_of_alternating_runs():
     assert timed["ratio"][0] == 2.0  # per-round ratios 2, 1, 4: their median, not 2.0 / 2.0
     assert timed["ratio"][1] == pytest.approx(2.0)  # 3, 2, 1
     assert "torch" not in _rounds(2, None, lambda: (1.0, 1.0), lambda: (1.0, 1.0))
+
+
+DASK_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "dask_scaling.py"
+
+
+@pytest.mark.skipif(not DASK_SCRIPT.exists(), reason="needs the source tree")
+def test_dask_scaling_benchmark_runs_and_saves_json(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    spec = importlib.util.spec_from_file_location("dask_scaling", DASK_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    output = tmp_path / "dask.json"
+    module.main(["--quick", "--output", str(output)])
+    result = json.loads(output.read_text())
+    assert "cores" in result["machine"] and "distributed" in result["versions"]
+    rows = result["measured"]["rows"]
+    assert len(rows) == 2 and all(row["epoch_s"]["workers_2"] > 0 and row["compute_B_s"] > 0 for row in rows)
+    assert set(result["extrapolated"]["speed_up"][str(rows[0]["batch"])]["star"]) == {"1", "2", "4", "8", "16", "32"}
+    out = capsys.readouterr().out
+    assert "MEASURED" in out and "EXTRAPOLATED" in out
+
+
+def test_matmul_flops_counts_a_small_lstm_by_hand():
+    from fastrnn._bench import ADAM_MULTIPLY_ADDS, matmul_flops
+
+    # LSTM (G = 4, so G*H = 16 gate units), batch 2, T = 3, D = 5, H = 4, one output
+    forward = 3 * 2 * 16 * 5 + 3 * 2 * 16 * 4 + 2 * 4 * 1  # input projection 480 + recurrent 384 + head 8
+    assert forward == 872 and matmul_flops("lstm", 2, 3, 5, 4, train=False) == 2 * 872
+    bptt = 2 * 384 + 480 + 2 * 8  # dh and dW_hh, dW_ih, the head's dW and dh_T
+    parameters = 16 * 4 + 16 * 5 + 2 * 16 + 4 + 1  # W_ih, W_hh, two biases, head: 181
+    assert bptt == 1264 and parameters == 181
+    assert matmul_flops("lstm", 2, 3, 5, 4) == 2 * (872 + 1264 + ADAM_MULTIPLY_ADDS * 181)
+    assert matmul_flops("lstm", 2, 3, 5, 4, input_gradient=True) == matmul_flops("lstm", 2, 3, 5, 4) + 2 * 480
+    # the gates scale the recurrent and input terms: an Elman RNN's forward is a quarter of it, plus the head
+    assert matmul_flops("rnn", 2, 3, 5, 4, train=False) == 2 * ((480 + 384) // 4 + 8)
+    assert matmul_flops("gru", 2, 3, 5, 4, train=False) == 2 * ((480 + 384) * 3 // 4 + 8)
+
+
+def test_quick_bench_json_has_roofline_fields(tmp_path):
+    import math
+
+    from fastrnn._bench import QUICK_GRID, run
+
+    lines = []
+    output = tmp_path / "quick.json"
+    run(quick=True, repeats=1, n_batches=2, cells=("gru",), output=str(output), out=lines.append,
+        measure_compile=False)
+    result = json.loads(output.read_text())
+    sgemm = result["sgemm"]
+    assert sgemm["threads"] == result["cores"] and sgemm["dtype"] == "float32" and sgemm["shape"] == [1024] * 3
+    tries = sgemm["start_tries_gflops"] + sgemm["end_tries_gflops"] + [
+        rate for row in result["rows"] for rate in row["sgemm"]["large_tries_gflops"]]
+    assert 0 < sgemm["large_gflops"] < math.inf and sgemm["large_gflops"] == max(tries)
+    assert sgemm["n_measurements"] == len(tries)
+    assert sgemm["config"] is None or "OpenBLAS" in sgemm["config"]
+    assert result["date"] in result["header"] and result["versions"]["numba"] in result["header"]
+    assert "GF/s" in lines[1]
+    roofline = next(k for k, line in enumerate(lines) if line.startswith("roofline:"))
+    assert "%sgemm" in lines[roofline + 1] and all("gru" in line for line in lines[roofline + 2:roofline + 4])
+    assert len(result["rows"]) == len(QUICK_GRID)
+    has_torch = "torch_train_seq_per_s" in result["rows"][0]
+    for row in result["rows"]:
+        assert row["train_gflop_per_epoch"] > row["infer_gflop"] > 0
+        rates = row["sgemm"]
+        for name in ("large", "step", "step_input", "step_backward", "weight_gradient"):
+            assert 0 < rates[f"{name}_gflops"] < math.inf
+        for side in ("fastrnn", "torch") if has_torch else ("fastrnn",):
+            for kind in ("train", "infer"):
+                gflops, share = row[f"{side}_{kind}_gflops"], row[f"{side}_{kind}_sgemm_share"]
+                assert 0 < gflops < math.inf and 0 < share < 100  # a fraction; 100: a unit slipped
+                assert share == pytest.approx(gflops / sgemm["large_gflops"])
