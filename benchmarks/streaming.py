@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import fastrnn
+from fastrnn._bench import cpu_description
 
 try:
     import torch
@@ -42,18 +43,6 @@ except ImportError:  # the benchmark still times fastrnn
 
 CELLS = ("lstm", "gru", "rnn")
 HIDDEN_SIZES = (32, 64, 128)
-
-
-def cpu_description():
-    """Processor model (``/proc/cpuinfo`` on Linux) and the cores this process may use."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            model = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return model, cores
 
 
 def fitted_model(cell, hidden, seed=0):
