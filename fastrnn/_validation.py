@@ -5,9 +5,9 @@ import re
 import warnings
 
 import numpy as np
-from numba import njit
 
 from .exceptions import stacklevel_outside_fastrnn
+from .kernels.cpu.vector import count_non_finite_32, count_non_finite_64
 
 _FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -120,29 +120,7 @@ def all_finite(array):
     return bool(np.isfinite(array).all())
 
 
-@njit(cache=True, nogil=True)
-def _non_finite_32(values):
-    """How many of the 1-D C-contiguous float32 ``values`` are NaN or infinite."""
-    words = values.view(np.uint32)
-    exponent = np.uint32(0x7f800000)
-    count = 0
-    for i in range(words.size):  # no early exit: the loop vectorizes
-        count += (words[i] & exponent) == exponent
-    return count
-
-
-@njit(cache=True, nogil=True)
-def _non_finite_64(values):
-    """:func:`_non_finite_32` for float64 ``values``."""
-    words = values.view(np.uint64)
-    exponent = np.uint64(0x7ff0000000000000)
-    count = 0
-    for i in range(words.size):
-        count += (words[i] & exponent) == exponent
-    return count
-
-
-_NON_FINITE_COUNTS = {np.dtype(np.float32): _non_finite_32, np.dtype(np.float64): _non_finite_64}
+_NON_FINITE_COUNTS = {np.dtype(np.float32): count_non_finite_32, np.dtype(np.float64): count_non_finite_64}
 
 
 def lean_sequences(X, n_features, dtype, name="X"):

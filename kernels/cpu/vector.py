@@ -11,6 +11,7 @@
   adds seconds to each cold compilation.
 """
 
+import numpy as np
 from numba import njit
 
 from .. import config
@@ -41,3 +42,26 @@ def copy_into(row, values):
     """``row[:] = values`` for 1-D arrays of the same length."""
     for j in range(row.shape[0]):
         row[j] = values[j]
+
+
+@njit(**JIT_OPTIONS)
+def count_non_finite_32(values):
+    """How many of the 1-D C-contiguous float32 ``values`` are NaN or infinite: those whose exponent
+    bits are all ones (read as integers, so no floating-point flag can change the answer)."""
+    words = values.view(np.uint32)
+    exponent = np.uint32(0x7f800000)
+    count = 0
+    for i in range(words.size):  # no early exit: the loop vectorizes
+        count += (words[i] & exponent) == exponent
+    return count
+
+
+@njit(**JIT_OPTIONS)
+def count_non_finite_64(values):
+    """:func:`count_non_finite_32` for float64 ``values``."""
+    words = values.view(np.uint64)
+    exponent = np.uint64(0x7ff0000000000000)
+    count = 0
+    for i in range(words.size):
+        count += (words[i] & exponent) == exponent
+    return count
