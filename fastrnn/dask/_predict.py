@@ -29,6 +29,7 @@ import numpy as np
 from dask.base import tokenize
 
 from ..estimators import CharRNN, RNNClassifier, RNNRegressor, Seq2Seq
+from ._shards import whole_sequences
 
 DEFAULT_PARTITION_SIZE = 1024  # sequences per partition of a list X (one forward pass each)
 
@@ -169,18 +170,12 @@ def _check_model(model, method):
 
 def _check_array(model, X):
     """X ``(n, T[, D])`` checked against the model, with its time and feature axes in one chunk."""
-    if X.ndim not in (2, 3):
-        raise ValueError(f"X must be 3-D (n_samples, n_timesteps, n_features) or 2-D (n_samples, "
-                         f"n_timesteps); got a dask array of shape {X.shape}.")
-    if any(np.isnan(size) for size in X.shape[1:]):
-        raise ValueError(f"X's time and feature axes must have known sizes; got shape {X.shape} "
-                         f"(call X.compute_chunk_sizes() first).")
+    X = whole_sequences(X)
     n_features = X.shape[2] if X.ndim == 3 else 1
     if n_features != model.n_features_in_:
         raise ValueError(f"X has {n_features} features per time step (shape {X.shape}), but "
                          f"{type(model).__name__} was fitted with n_features_in_={model.n_features_in_}.")
-    split = {axis: -1 for axis in range(1, X.ndim) if len(X.chunks[axis]) > 1}
-    return X.rechunk(split) if split else X
+    return X
 
 
 def _check_sequences(model, X):

@@ -66,13 +66,22 @@ def shard(client, X, y):
                     f"or futures of arrays on the workers); got {type(X).__name__}.")
 
 
-def _shard_array(client, workers, X, y):
+def whole_sequences(X, samples_known=False):
+    """A dask array of sequences ``X: (n, T, D)`` or ``(n, T)`` checked, with its time and feature axes
+    in one chunk each (every task then holds whole sequences; X itself is left as it is). The sizes
+    of those axes must be known, and the number of samples too when ``samples_known``."""
     if X.ndim not in (2, 3):
         raise ValueError(f"X must be 3-D (n_samples, n_timesteps, n_features) or 2-D (n_samples, n_timesteps); "
                          f"got a dask array of shape {X.shape}.")
-    if any(np.isnan(size) for size in X.shape):
-        raise ValueError("X has unknown chunk sizes; compute them first (X.compute_chunk_sizes()).")
-    X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})  # whole sequences in every chunk
+    if any(np.isnan(size) for size in X.shape[0 if samples_known else 1:]):
+        raise ValueError(f"X has unknown chunk sizes (shape {X.shape}); compute them first "
+                         f"(X.compute_chunk_sizes()).")
+    split = {axis: -1 for axis in range(1, X.ndim) if len(X.chunks[axis]) > 1}
+    return X.rechunk(split) if split else X
+
+
+def _shard_array(client, workers, X, y):
+    X = whole_sequences(X, samples_known=True)
     n_samples = X.shape[0]
     if n_samples == 0:
         raise ValueError("X holds no sequences.")
