@@ -99,6 +99,7 @@ class Stream:
         self.output = config["output"]
         cell = config["cell"] if config["cell"] != "rnn" else f"rnn_{config['nonlinearity']}"
         self._kind = CELL_CODES[cell]
+        self._step = stream_step.of(self._kind)  # the compiled step of this cell
         self._hidden_sizes = [int(size) for size in config["hidden_sizes"]]
         layers = [tuple(layer.params[f"{name}_l0"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
                   for layer in network.layers]
@@ -138,7 +139,7 @@ class Stream:
     def _advance(self, x_t):
         """One step of the kernel: the head's raw outputs (n_streams, n_outputs) in float64."""
         out = np.empty(self._output_shape)
-        if not stream_step(self._kind, self._as_input(x_t), self._weights, self._layout, self._state, self._scratch,
+        if not self._step(self._as_input(x_t), self._weights, self._layout, self._state, self._scratch,
                            out):
             raise ValueError("x_t contains NaN or infinity; the streams' states are unchanged.")
         return out

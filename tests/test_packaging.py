@@ -47,6 +47,7 @@ def test_second_process_loads_kernels_from_numba_cache(tmp_path):
     script = textwrap.dedent("""
         import warnings
         import numpy as np, fastrnn
+        from fastrnn.kernels.cells.per_cell import PerCell
         from fastrnn.kernels.cpu import recurrent, threads
         threads.MIN_SPLIT_WORK = 0  # split however small
         for layer in (fastrnn.LSTM(2, 3, dtype=np.float64), fastrnn.RNN(2, 3)):
@@ -58,9 +59,10 @@ def test_second_process_loads_kernels_from_numba_cache(tmp_path):
             warnings.simplefilter("ignore")
             model = fastrnn.RNNRegressor(hidden_sizes=(3,), max_iter=1).fit(X, X[:, 0, 0])
         model.predict(X), model.predict(X[:2])  # the inference pass, split and in one thread
-        kernels = {name: f for name, f in vars(recurrent).items() if hasattr(f, "stats")}
-        misses = sum(sum(f.stats.cache_misses.values()) for f in kernels.values())
-        hits = {name: sum(f.stats.cache_hits.values()) for name, f in kernels.items()}
+        kernels = {name: [f] for name, f in vars(recurrent).items() if hasattr(f, "stats")}
+        kernels.update((name, list(f.made.values())) for name, f in vars(recurrent).items() if isinstance(f, PerCell))
+        misses = sum(sum(f.stats.cache_misses.values()) for fs in kernels.values() for f in fs)
+        hits = {name: sum(sum(f.stats.cache_hits.values()) for f in fs) for name, fs in kernels.items()}
         print(misses, *(f"{name}={count}" for name, count in sorted(hits.items())))
     """)
     env = dict(os.environ)
@@ -75,6 +77,27 @@ def test_second_process_loads_kernels_from_numba_cache(tmp_path):
     # input gradient (the estimator's bottom layer): every one loaded, none compiled
     assert hits["forward_steps"] >= 2 and hits["backward_steps"] >= 3, hits
     assert hits["same_weights"] >= 1, hits  # the inference passes check their cached operands
+
+
+def test_a_fit_compiles_the_loops_of_its_own_cell_only(tmp_path):
+    script = textwrap.dedent("""
+        import warnings
+        import numpy as np, fastrnn
+        from fastrnn.kernels.cpu import recurrent
+        from fastrnn.kernels.cpu.stream import stream_step
+        X = np.ones((8, 4, 2), dtype=np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = fastrnn.RNNRegressor(cell="gru", hidden_sizes=(3,), max_iter=1).fit(X, X[:, 0, 0])
+        model.predict(X)
+        print(sorted(recurrent.forward_steps.made), sorted(recurrent.backward_steps.made), sorted(stream_step.made))
+    """)
+    env = dict(os.environ)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    from fastrnn.kernels.cells import GRU
+    assert out == [f"[{GRU}]", f"[{GRU}]", "[]"]
 
 
 def test_stale_cache_entries_are_dropped_when_an_inlined_file_changes(tmp_path):

@@ -29,7 +29,9 @@ The time loops are the compiled units; ``layer_forward`` and ``layer_backward``,
 :func:`projection_bias`) are plain Python and numpy around them: a compiled function that calls
 other compiled functions gets their code linked into its own module and optimized again, which
 about doubles the first compilation (measured on the 2-core development machine, a first fit: 25 s
-with ``@njit`` wrappers, 13 s without), while a call from Python costs a few microseconds.
+with ``@njit`` wrappers, 13 s without), while a call from Python costs a few microseconds. Each loop
+is compiled per cell, at the first pass of a layer of that cell (:class:`~fastrnn.kernels.cells.per_cell.PerCell`:
+``forward_steps(kind, ...)`` calls the loop compiled for ``kind``).
 
 Variable lengths: ``n_active[t]`` is the number of sequences still running at step ``t``. The
 sequences are sorted by decreasing length (the caller permutes the batch), so the running ones are
@@ -53,6 +55,7 @@ from ..cells import GRU, N_GATES, backward_step, forward_step, recurrent_bias_bl
 from ..config import (INLINE_OPTIONS, JIT_OPTIONS, MAX_SLAB_ROWS, MAX_SLAB_WIDTH, MIN_BLOCK_ROWS, MIN_CHUNK_ROWS,
                       MIN_SLAB_WIDTH, SMALL_PRODUCT_LIMIT)
 from . import vector
+from ..cells.per_cell import PerCell
 from .vector import add_to, copy_into
 
 drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__])
@@ -69,51 +72,61 @@ def projection_bias(kind, b_ih, b_hh):
     return bias
 
 
-@njit(**JIT_OPTIONS)
-def forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, row_start, row_stop,
-                  block_rows):
-    """The time loop of the forward pass for the batch rows ``row_start:row_stop``.
+def _forward_loop(kind):
+    """The forward time loop compiled for the cell ``kind`` (see :data:`forward_steps`)."""
 
-    Rows are independent sequences, so disjoint row ranges can run at the same time in different
-    threads (each writes only its own rows of ``h``, ``c``, ``saved``, ``gx``, ``gh``). Each step runs
-    in blocks of at most ``block_rows`` rows (:func:`step_plan`): the block's input projection
-    ``x_t W_ih^T + bias``, its recurrent product and then its pointwise step.
+    @njit(**JIT_OPTIONS)
+    def forward_cell_steps(x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, row_start,
+                           row_stop, block_rows):
+        """The time loop of the forward pass for the batch rows ``row_start:row_stop``.
 
-    ``w_ih_slabs: (S_x, D, G*H/S_x)`` and ``w_hh_slabs: (S, H, G*H/S)`` are ``W_ih^T`` and ``W_hh^T``
-    cut into column slabs (:func:`column_slabs` with ``transpose=True``; one slab, the transposed
-    matrix itself, for small weights); ``bias: (G*H,)`` from :func:`projection_bias`. ``gx`` and
-    ``saved`` hold every step, ``(T, B, .)`` (training: BPTT reads ``saved`` and reuses ``gx``), or
-    one step, ``(1, B, .)``, overwritten at every step (inference: nothing kept). The other
-    arguments as in :func:`layer_forward`.
-    """
-    n_steps = h.shape[0] - 1
-    hidden = h.shape[2]
-    # The GRU's b_hn (cells.gru.recurrent_bias_block: its n block 2H:3H) goes to the recurrent
-    # product. Written with the literal block, not by calling that function: with the block's bounds
-    # as run-time values this loop ran 10-15 % slower for every cell (LSTM forward at batch 8, hidden
-    # 64, measured on a 2-core Intel Xeon VM); tests/test_cells.py checks the two agree.
-    gru = kind == GRU
-    b_hn = b_hh[2 * hidden:]
-    slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)
-    slab_out_x = np.empty((block_rows, w_ih_slabs.shape[2]), h.dtype)
-    for t in range(n_steps):
-        step = t if saved.shape[0] == n_steps else 0  # the step's row of gx and saved
-        run_stop = min(row_stop, n_active[t])
-        for block_start in range(row_start, run_stop, block_rows):
-            rows = slice(block_start, min(block_start + block_rows, run_stop))
-            gx_block, gh_block = gx[step][rows], gh[rows]
-            slab_product(x[t][rows], w_ih_slabs, gx_block, slab_out_x)
-            for b in range(gx_block.shape[0]):
-                add_to(gx_block[b], bias)
-            slab_product(h[t][rows], w_hh_slabs, gh_block, slab_out)
-            if gru:
-                for b in range(gh_block.shape[0]):
-                    add_to(gh_block[b][2 * hidden:], b_hn)
-            forward_step(kind, gx_block, gh_block, h[t][rows], c[t][rows], h[t + 1][rows], c[t + 1][rows],
-                         saved[step][rows])
-        for b in range(max(run_stop, row_start), row_stop):  # finished sequences keep their state
-            copy_into(h[t + 1][b], h[t][b])
-            copy_into(c[t + 1][b], c[t][b])
+        Rows are independent sequences, so disjoint row ranges can run at the same time in different
+        threads (each writes only its own rows of ``h``, ``c``, ``saved``, ``gx``, ``gh``). Each step runs
+        in blocks of at most ``block_rows`` rows (:func:`step_plan`): the block's input projection
+        ``x_t W_ih^T + bias``, its recurrent product and then its pointwise step.
+
+        ``w_ih_slabs: (S_x, D, G*H/S_x)`` and ``w_hh_slabs: (S, H, G*H/S)`` are ``W_ih^T`` and ``W_hh^T``
+        cut into column slabs (:func:`column_slabs` with ``transpose=True``; one slab, the transposed
+        matrix itself, for small weights); ``bias: (G*H,)`` from :func:`projection_bias`. ``gx`` and
+        ``saved`` hold every step, ``(T, B, .)`` (training: BPTT reads ``saved`` and reuses ``gx``), or
+        one step, ``(1, B, .)``, overwritten at every step (inference: nothing kept). The other
+        arguments as in :func:`layer_forward`.
+        """
+        n_steps = h.shape[0] - 1
+        hidden = h.shape[2]
+        # The GRU's b_hn (cells.gru.recurrent_bias_block: its n block 2H:3H) goes to the recurrent
+        # product. Written with the literal block, not by calling that function: with the block's bounds
+        # as run-time values this loop ran 10-15 % slower for every cell (LSTM forward at batch 8, hidden
+        # 64, measured on a 2-core Intel Xeon VM); tests/test_cells.py checks the two agree.
+        gru = kind == GRU
+        b_hn = b_hh[2 * hidden:]
+        slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)
+        slab_out_x = np.empty((block_rows, w_ih_slabs.shape[2]), h.dtype)
+        for t in range(n_steps):
+            step = t if saved.shape[0] == n_steps else 0  # the step's row of gx and saved
+            run_stop = min(row_stop, n_active[t])
+            for block_start in range(row_start, run_stop, block_rows):
+                rows = slice(block_start, min(block_start + block_rows, run_stop))
+                gx_block, gh_block = gx[step][rows], gh[rows]
+                slab_product(x[t][rows], w_ih_slabs, gx_block, slab_out_x)
+                for b in range(gx_block.shape[0]):
+                    add_to(gx_block[b], bias)
+                slab_product(h[t][rows], w_hh_slabs, gh_block, slab_out)
+                if gru:
+                    for b in range(gh_block.shape[0]):
+                        add_to(gh_block[b][2 * hidden:], b_hn)
+                forward_step(kind, gx_block, gh_block, h[t][rows], c[t][rows], h[t + 1][rows], c[t + 1][rows],
+                             saved[step][rows])
+            for b in range(max(run_stop, row_start), row_stop):  # finished sequences keep their state
+                copy_into(h[t + 1][b], h[t][b])
+                copy_into(c[t + 1][b], c[t][b])
+
+    return forward_cell_steps
+
+
+#: ``forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, row_start,
+#: row_stop, block_rows)``: the forward time loop of the cell ``kind``, compiled at its first use
+forward_steps = PerCell(_forward_loop)
 
 
 @njit(**INLINE_OPTIONS)
@@ -435,86 +448,97 @@ def step_plan(n_rows, n_in, hidden, n_gate_units):
     return min(rows_h, rows_x), width_h, width_x
 
 
-@njit(**JIT_OPTIONS)
-def backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih, dw_hh,
-                   db_ih, db_hh, n_active, row_start, row_stop, block_rows, min_chunk_rows):
-    """The backward pass for the batch rows ``row_start:row_stop``: the BPTT time loop and the
-    gradients of those rows with respect to the weights, the biases and the input.
+def _backward_loop(kind):
+    """The backward time loop compiled for the cell ``kind`` (see :data:`backward_steps`)."""
 
-    The loop runs in blocks of at most ``block_rows`` rows as in :func:`forward_steps`. The steps
-    go in chunks of at least ``min_chunk_rows`` step rows (:func:`chunk_rows`), newest first; the
-    chunk's gate gradients are kept, rows of one step after another, in this range's own share of
-    the ``d_gates`` workspace (rows ``T*row_start`` on of its ``(T*B, G*H)`` view), and at the end of
-    each chunk, while they are still in cache, go into the products
-    ``dW_ih += dG_x^T X``, ``dW_hh += dG^T H_prev``, ``dX = dG_x W_ih`` and the bias sums (the
-    chunk's rows of ``X`` and ``H_prev`` are copied next to them): one product over all ``T*B`` rows
-    after the loop would read back gate gradients already written out to memory (measured on the
-    2-core development machine, one thread, LSTM, hidden 128, 3200 rows: 55-75 GFLOP/s against ~95
-    for the chunks).
+    @njit(**JIT_OPTIONS)
+    def backward_cell_steps(x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih,
+                            dw_hh, db_ih, db_hh, n_active, row_start, row_stop, block_rows, min_chunk_rows):
+        """The backward pass for the batch rows ``row_start:row_stop``: the BPTT time loop and the
+        gradients of those rows with respect to the weights, the biases and the input.
 
-    Each range writes only its own rows of ``dh``, ``dc``, ``dx`` and its share of the workspaces,
-    so disjoint ranges can run at the same time in different threads, each with its own
-    ``dw_ih, dw_hh, db_ih, db_hh`` (written, not added to; :mod:`.threads` sums them).
+        The loop runs in blocks of at most ``block_rows`` rows as in :func:`forward_steps`. The steps
+        go in chunks of at least ``min_chunk_rows`` step rows (:func:`chunk_rows`), newest first; the
+        chunk's gate gradients are kept, rows of one step after another, in this range's own share of
+        the ``d_gates`` workspace (rows ``T*row_start`` on of its ``(T*B, G*H)`` view), and at the end of
+        each chunk, while they are still in cache, go into the products
+        ``dW_ih += dG_x^T X``, ``dW_hh += dG^T H_prev``, ``dX = dG_x W_ih`` and the bias sums (the
+        chunk's rows of ``X`` and ``H_prev`` are copied next to them): one product over all ``T*B`` rows
+        after the loop would read back gate gradients already written out to memory (measured on the
+        2-core development machine, one thread, LSTM, hidden 128, 3200 rows: 55-75 GFLOP/s against ~95
+        for the chunks).
 
-    ``w_hh_slabs: (S, G*H, H/S)`` is ``W_hh`` cut into column slabs (:func:`column_slabs` with
-    ``transpose=False``); ``d_gates`` and ``d_gates_x``: workspaces, their contents on exit
-    unspecified; the other arguments as in :func:`layer_backward`.
-    """
-    n_steps, n_batch, n_in = x.shape
-    n_gate_units, hidden = w_hh_slabs.shape[1], h.shape[2]
-    gru = kind == GRU
-    n_rows = row_stop - row_start
-    chunk_steps = min(n_steps, max(1, -(-min_chunk_rows // max(n_rows, 1))))
-    first_row = n_steps * row_start  # this range's share of the workspaces: n_steps * n_rows rows
-    share = slice(first_row, first_row + chunk_steps * n_rows)
-    d_gate_rows = d_gates.reshape(n_steps * n_batch, n_gate_units)[share]  # (chunk rows, G*H)
-    d_input_gate_rows = d_gates_x.reshape(n_steps * n_batch, n_gate_units)[share]
-    h_rows = np.empty((chunk_steps * n_rows, hidden), h.dtype)
-    x_rows = np.empty((chunk_steps * n_rows, n_in), x.dtype)
-    dx_rows = np.empty((chunk_steps * n_rows, n_in), x.dtype)
-    chunk_dw_ih, chunk_dw_hh = np.empty_like(dw_ih), np.empty_like(dw_hh)
-    slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), dh.dtype)
-    for j in range(n_gate_units):
-        db_ih[j] = 0.0
-        db_hh[j] = 0.0
-    for chunk_stop in range(n_steps, 0, -chunk_steps):
-        chunk_start = max(0, chunk_stop - chunk_steps)
-        for t in range(chunk_stop - 1, chunk_start - 1, -1):
-            offset = (t - chunk_start) * n_rows - row_start  # row b of step t is chunk row offset + b
-            run_stop = min(row_stop, n_active[t])
-            for block_start in range(row_start, run_stop, block_rows):
-                block_stop = min(block_start + block_rows, run_stop)
-                rows, chunk_block = slice(block_start, block_stop), slice(offset + block_start, offset + block_stop)
-                dh_block, dc_block, d_gates_block = dh[rows], dc[rows], d_gate_rows[chunk_block]
-                backward_step(kind, d_out[t][rows], dh_block, dc_block, h[t][rows], c[t][rows], h[t + 1][rows],
-                              saved[t][rows], d_gates_block, d_input_gate_rows[chunk_block])
-                slab_product(d_gates_block, w_hh_slabs, dh_block, slab_out)
-                if gru:
-                    for b in range(dh_block.shape[0]):
-                        add_to(dh_block[b], dc_block[b])
-            for b in range(max(run_stop, row_start), row_stop):  # padded steps: the state passed through unchanged
-                d_gate_rows[offset + b] = 0.0
-                d_input_gate_rows[offset + b] = 0.0
-            for b in range(row_start, row_stop):
-                copy_into(h_rows[offset + b], h[t][b])
-                copy_into(x_rows[offset + b], x[t][b])
-        n_chunk_rows = (chunk_stop - chunk_start) * n_rows
-        add_chunk_gradients(d_input_gate_rows[:n_chunk_rows], x_rows[:n_chunk_rows], dw_ih, chunk_dw_ih,
-                            chunk_stop == n_steps)
-        add_chunk_gradients(d_gate_rows[:n_chunk_rows], h_rows[:n_chunk_rows], dw_hh, chunk_dw_hh,
-                            chunk_stop == n_steps)
-        for r in range(n_chunk_rows):
-            add_to(db_hh, d_gate_rows[r])
-            if gru:  # the other cells' two bias gradients are the same sums (copied below)
-                add_to(db_ih, d_input_gate_rows[r])
-        if dx is not None:
-            np.dot(d_input_gate_rows[:n_chunk_rows], w_ih, dx_rows[:n_chunk_rows])
-            for t in range(chunk_start, chunk_stop):
-                offset = (t - chunk_start) * n_rows - row_start
+        Each range writes only its own rows of ``dh``, ``dc``, ``dx`` and its share of the workspaces,
+        so disjoint ranges can run at the same time in different threads, each with its own
+        ``dw_ih, dw_hh, db_ih, db_hh`` (written, not added to; :mod:`.threads` sums them).
+
+        ``w_hh_slabs: (S, G*H, H/S)`` is ``W_hh`` cut into column slabs (:func:`column_slabs` with
+        ``transpose=False``); ``d_gates`` and ``d_gates_x``: workspaces, their contents on exit
+        unspecified; the other arguments as in :func:`layer_backward`.
+        """
+        n_steps, n_batch, n_in = x.shape
+        n_gate_units, hidden = w_hh_slabs.shape[1], h.shape[2]
+        gru = kind == GRU
+        n_rows = row_stop - row_start
+        chunk_steps = min(n_steps, max(1, -(-min_chunk_rows // max(n_rows, 1))))
+        first_row = n_steps * row_start  # this range's share of the workspaces: n_steps * n_rows rows
+        share = slice(first_row, first_row + chunk_steps * n_rows)
+        d_gate_rows = d_gates.reshape(n_steps * n_batch, n_gate_units)[share]  # (chunk rows, G*H)
+        d_input_gate_rows = d_gates_x.reshape(n_steps * n_batch, n_gate_units)[share]
+        h_rows = np.empty((chunk_steps * n_rows, hidden), h.dtype)
+        x_rows = np.empty((chunk_steps * n_rows, n_in), x.dtype)
+        dx_rows = np.empty((chunk_steps * n_rows, n_in), x.dtype)
+        chunk_dw_ih, chunk_dw_hh = np.empty_like(dw_ih), np.empty_like(dw_hh)
+        slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), dh.dtype)
+        for j in range(n_gate_units):
+            db_ih[j] = 0.0
+            db_hh[j] = 0.0
+        for chunk_stop in range(n_steps, 0, -chunk_steps):
+            chunk_start = max(0, chunk_stop - chunk_steps)
+            for t in range(chunk_stop - 1, chunk_start - 1, -1):
+                offset = (t - chunk_start) * n_rows - row_start  # row b of step t is chunk row offset + b
+                run_stop = min(row_stop, n_active[t])
+                for block_start in range(row_start, run_stop, block_rows):
+                    block_stop = min(block_start + block_rows, run_stop)
+                    rows, chunk_block = slice(block_start, block_stop), slice(offset + block_start, offset + block_stop)
+                    dh_block, dc_block, d_gates_block = dh[rows], dc[rows], d_gate_rows[chunk_block]
+                    backward_step(kind, d_out[t][rows], dh_block, dc_block, h[t][rows], c[t][rows], h[t + 1][rows],
+                                  saved[t][rows], d_gates_block, d_input_gate_rows[chunk_block])
+                    slab_product(d_gates_block, w_hh_slabs, dh_block, slab_out)
+                    if gru:
+                        for b in range(dh_block.shape[0]):
+                            add_to(dh_block[b], dc_block[b])
+                for b in range(max(run_stop, row_start), row_stop):  # padded steps: the state passed through unchanged
+                    d_gate_rows[offset + b] = 0.0
+                    d_input_gate_rows[offset + b] = 0.0
                 for b in range(row_start, row_stop):
-                    copy_into(dx[t][b], dx_rows[offset + b])
-    if not gru:
-        copy_into(db_ih, db_hh)
+                    copy_into(h_rows[offset + b], h[t][b])
+                    copy_into(x_rows[offset + b], x[t][b])
+            n_chunk_rows = (chunk_stop - chunk_start) * n_rows
+            add_chunk_gradients(d_input_gate_rows[:n_chunk_rows], x_rows[:n_chunk_rows], dw_ih, chunk_dw_ih,
+                                chunk_stop == n_steps)
+            add_chunk_gradients(d_gate_rows[:n_chunk_rows], h_rows[:n_chunk_rows], dw_hh, chunk_dw_hh,
+                                chunk_stop == n_steps)
+            for r in range(n_chunk_rows):
+                add_to(db_hh, d_gate_rows[r])
+                if gru:  # the other cells' two bias gradients are the same sums (copied below)
+                    add_to(db_ih, d_input_gate_rows[r])
+            if dx is not None:
+                np.dot(d_input_gate_rows[:n_chunk_rows], w_ih, dx_rows[:n_chunk_rows])
+                for t in range(chunk_start, chunk_stop):
+                    offset = (t - chunk_start) * n_rows - row_start
+                    for b in range(row_start, row_stop):
+                        copy_into(dx[t][b], dx_rows[offset + b])
+        if not gru:
+            copy_into(db_ih, db_hh)
+
+    return backward_cell_steps
+
+
+#: ``backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih,
+#: dw_hh, db_ih, db_hh, n_active, row_start, row_stop, block_rows, min_chunk_rows)``: the backward time loop
+#: of the cell ``kind``, compiled at its first use
+backward_steps = PerCell(_backward_loop)
 
 
 @njit(**INLINE_OPTIONS)

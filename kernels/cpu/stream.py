@@ -27,8 +27,9 @@ single ``@njit`` call, :func:`stream_step`, that runs all layers and the head wi
   cheaper for many streams, but would tie a stream's rounding to their number).
 
 The summation order differs from the batched kernels' BLAS products, so a step's values agree with a
-whole-sequence forward pass to rounding, not bitwise. The cell is chosen by its integer code, so the
-kernel is served from Numba's on-disk cache in every new process.
+whole-sequence forward pass to rounding, not bitwise. The step is compiled per cell, at its first use
+(:class:`~fastrnn.kernels.cells.per_cell.PerCell`), and served from Numba's on-disk cache in every new
+process.
 """
 
 import math
@@ -39,6 +40,7 @@ from numba import njit
 from .. import cells, config
 from ..cache import drop_stale_cache, package_files
 from ..cells import GRU, HAS_CELL_STATE, N_GATES, N_SAVED, forward_step
+from ..cells.per_cell import PerCell
 from ..config import INLINE_OPTIONS, JIT_OPTIONS
 from . import vector
 from .vector import add_to, copy_into
@@ -76,82 +78,91 @@ def add_product(v, w, out):
         k += 1
 
 
-@njit(**JIT_OPTIONS)
-def stream_step(kind, x, weights, layout, state, scratch, out):
-    """Advance every stream by one step and write the head's outputs.
+def _stream_step(kind):
+    """:data:`stream_step` compiled for the cell ``kind``."""
 
-    Parameters
-    ----------
-    kind : int
-        Cell code (:data:`fastrnn.kernels.cells.CELL_CODES`), the same for every layer.
-    x : (B, D) array, C-contiguous, of the weights' dtype
-        This step's inputs, one row per stream.
-    weights : (P,) array
-        The packed parameters (:func:`pack_network`).
-    layout : (L + 1, 8) int64 array
-        Offsets and sizes of the blocks of ``weights`` and ``state`` (:func:`pack_network`).
-    state : (S,) array
-        Every layer's ``h`` (B, H_k) and, for the LSTM, ``c`` (B, H_k), flat: updated in place.
-    scratch : (>= B * (2*G + N_SAVED) * max H,) array
-        Workspace of the step's gates.
-    out : (B, n_outputs) float64 array
-        Written: the head applied to the top layer's new ``h`` (computed in the weights' dtype).
+    @njit(**JIT_OPTIONS)
+    def stream_cell_step(x, weights, layout, state, scratch, out):
+        """Advance every stream by one step and write the head's outputs.
 
-    Returns
-    -------
-    bool
-        False, with nothing changed, when ``x`` holds NaN or infinity; else True.
-    """
-    n_streams, n_features = x.shape
-    for b in range(n_streams):
-        for d in range(n_features):
-            if not math.isfinite(x[b, d]):
-                return False
-    n_layers = layout.shape[0] - 1
-    n_gates = N_GATES[kind]
-    n_saved = N_SAVED[kind]
-    has_cell_state = HAS_CELL_STATE[kind]
-    layer_input = x
-    for k in range(n_layers):
-        n_in = layout[k, N_IN]
-        hidden = layout[k, HIDDEN]
-        n_gate_units = n_gates * hidden
-        w_ih = weights[layout[k, W_IH]:layout[k, W_IH] + n_in * n_gate_units].reshape(n_in, n_gate_units)
-        w_hh = weights[layout[k, W_HH]:layout[k, W_HH] + hidden * n_gate_units].reshape(hidden, n_gate_units)
-        bias = weights[layout[k, BIAS]:layout[k, BIAS] + n_gate_units]
-        h = state[layout[k, H_STATE]:layout[k, H_STATE] + n_streams * hidden].reshape(n_streams, hidden)
-        c_size = hidden if has_cell_state else 0  # (B, 0) without a cell state
-        c = state[layout[k, C_STATE]:layout[k, C_STATE] + n_streams * c_size].reshape(n_streams, c_size)
-        gx = scratch[:n_streams * n_gate_units].reshape(n_streams, n_gate_units)
-        gh = scratch[n_streams * n_gate_units:2 * n_streams * n_gate_units].reshape(n_streams, n_gate_units)
-        saved_start = 2 * n_streams * n_gate_units
-        saved = scratch[saved_start:saved_start + n_streams * n_saved * hidden].reshape(n_streams, n_saved * hidden)
+        Parameters
+        ----------
+        kind : int
+            Cell code (:data:`fastrnn.kernels.cells.CELL_CODES`), the same for every layer.
+        x : (B, D) array, C-contiguous, of the weights' dtype
+            This step's inputs, one row per stream.
+        weights : (P,) array
+            The packed parameters (:func:`pack_network`).
+        layout : (L + 1, 8) int64 array
+            Offsets and sizes of the blocks of ``weights`` and ``state`` (:func:`pack_network`).
+        state : (S,) array
+            Every layer's ``h`` (B, H_k) and, for the LSTM, ``c`` (B, H_k), flat: updated in place.
+        scratch : (>= B * (2*G + N_SAVED) * max H,) array
+            Workspace of the step's gates.
+        out : (B, n_outputs) float64 array
+            Written: the head applied to the top layer's new ``h`` (computed in the weights' dtype).
+
+        Returns
+        -------
+        bool
+            False, with nothing changed, when ``x`` holds NaN or infinity; else True.
+        """
+        n_streams, n_features = x.shape
         for b in range(n_streams):
-            gx_row, gh_row = gx[b], gh[b]
-            copy_into(gx_row, bias)  # gx = b + x W_ih^T (the GRU's b_hn goes to gh)
-            add_product(layer_input[b], w_ih, gx_row)
-            for j in range(n_gate_units):
-                gh_row[j] = 0
-            add_product(h[b], w_hh, gh_row)
-            if kind == GRU:
-                add_to(gh_row[2 * hidden:], weights[layout[k, B_HN]:layout[k, B_HN] + hidden])
-        # the new states overwrite the old ones: each unit reads its own previous value only
-        forward_step(kind, gx, gh, h, c, h, c, saved)
-        layer_input = h
-    head = layout[n_layers]
-    n_in, n_out = head[N_IN], head[HIDDEN]
-    top = layer_input
-    for o in range(n_out):
-        w_row = weights[head[W_IH] + o * n_in:head[W_IH] + (o + 1) * n_in]
-        b_o = weights[head[BIAS] + o]
-        for b in range(n_streams):
-            row = top[b]
-            total = row[0] * w_row[0]
-            for j in range(1, n_in):
-                total += row[j] * w_row[j]
-            out[b, o] = total + b_o
-    return True
+            for d in range(n_features):
+                if not math.isfinite(x[b, d]):
+                    return False
+        n_layers = layout.shape[0] - 1
+        n_gates = N_GATES[kind]
+        n_saved = N_SAVED[kind]
+        has_cell_state = HAS_CELL_STATE[kind]
+        layer_input = x
+        for k in range(n_layers):
+            n_in = layout[k, N_IN]
+            hidden = layout[k, HIDDEN]
+            n_gate_units = n_gates * hidden
+            w_ih = weights[layout[k, W_IH]:layout[k, W_IH] + n_in * n_gate_units].reshape(n_in, n_gate_units)
+            w_hh = weights[layout[k, W_HH]:layout[k, W_HH] + hidden * n_gate_units].reshape(hidden, n_gate_units)
+            bias = weights[layout[k, BIAS]:layout[k, BIAS] + n_gate_units]
+            h = state[layout[k, H_STATE]:layout[k, H_STATE] + n_streams * hidden].reshape(n_streams, hidden)
+            c_size = hidden if has_cell_state else 0  # (B, 0) without a cell state
+            c = state[layout[k, C_STATE]:layout[k, C_STATE] + n_streams * c_size].reshape(n_streams, c_size)
+            gx = scratch[:n_streams * n_gate_units].reshape(n_streams, n_gate_units)
+            gh = scratch[n_streams * n_gate_units:2 * n_streams * n_gate_units].reshape(n_streams, n_gate_units)
+            saved_start = 2 * n_streams * n_gate_units
+            saved = scratch[saved_start:saved_start + n_streams * n_saved * hidden].reshape(n_streams, n_saved * hidden)
+            for b in range(n_streams):
+                gx_row, gh_row = gx[b], gh[b]
+                copy_into(gx_row, bias)  # gx = b + x W_ih^T (the GRU's b_hn goes to gh)
+                add_product(layer_input[b], w_ih, gx_row)
+                for j in range(n_gate_units):
+                    gh_row[j] = 0
+                add_product(h[b], w_hh, gh_row)
+                if kind == GRU:
+                    add_to(gh_row[2 * hidden:], weights[layout[k, B_HN]:layout[k, B_HN] + hidden])
+            # the new states overwrite the old ones: each unit reads its own previous value only
+            forward_step(kind, gx, gh, h, c, h, c, saved)
+            layer_input = h
+        head = layout[n_layers]
+        n_in, n_out = head[N_IN], head[HIDDEN]
+        top = layer_input
+        for o in range(n_out):
+            w_row = weights[head[W_IH] + o * n_in:head[W_IH] + (o + 1) * n_in]
+            b_o = weights[head[BIAS] + o]
+            for b in range(n_streams):
+                row = top[b]
+                total = row[0] * w_row[0]
+                for j in range(1, n_in):
+                    total += row[j] * w_row[j]
+                out[b, o] = total + b_o
+        return True
 
+    return stream_cell_step
+
+
+#: ``stream_step(kind, x, weights, layout, state, scratch, out)``: advance every stream by one step
+#: (the compiled function of the cell ``kind``, compiled at its first use)
+stream_step = PerCell(_stream_step)
 
 def pack_network(kind, layers, head_weight, head_bias, n_streams, dtype):
     """Pack a network's parameters for :func:`stream_step`, and allocate its state and workspace.
