@@ -18,8 +18,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._stack import affine_backward, affine_forward, final_cell_states, final_states, stack_backward, stack_forward
+from ._packing import active_counts
+from ._stack import PARAM_KINDS, affine_backward, affine_forward, final_cell_states, final_states, stack_backward, stack_forward
 from ._workspace import Workspace
+from .kernels import config as kernel_config
+from .kernels.cpu.stream import network_buffers, packed_network, sequence_outputs, sequence_work_size, state_views
 from .kernels.dispatch import get_backend
 from .layers import GRU, LSTM, RNN, Linear
 
@@ -169,6 +172,10 @@ class FlatParameterModules:
         self.to("cpu")
 
 
+#: the empty initial state of the packed inference pass (zeros), per item size
+_NO_STATES = {4: np.zeros(0, dtype=np.float32), 8: np.zeros(0, dtype=np.float64)}
+
+
 class SequenceNetwork(FlatParameterModules):
     """Recurrent layers + linear head with one flat parameter buffer.
 
@@ -218,6 +225,49 @@ class SequenceNetwork(FlatParameterModules):
     @property
     def modules(self):
         return self.layers + [self.head]
+
+    def packs_inference(self, n_batch):
+        """Whether inference on ``n_batch`` sequences runs through :meth:`packed_forward`: on the CPU,
+        unidirectional layers, at most ``PACKED_INFERENCE_MAX_ROWS`` sequences
+        (:mod:`fastrnn.kernels.config`)."""
+        return (self.backend.name == "cpu" and not self.layers[0].bidirectional
+                and n_batch <= kernel_config.PACKED_INFERENCE_MAX_ROWS)
+
+    def _packed_views(self):
+        """``(layers, head weight, head bias)`` views of the parameters, as ``pack_network`` takes them."""
+        *layer_views, head = self._param_views
+        return ([tuple(views[f"{name}_l0"] for name in PARAM_KINDS) for views in layer_views], head["weight"],
+                head["bias"])
+
+    def packed_forward(self, x, states=None, lengths=None):
+        """Raw outputs for host ``x: (T, B, D)`` through the packed network
+        (:func:`fastrnn.kernels.cpu.stream.sequence_outputs`: every layer and the head in one compiled
+        call, a sequence at a time), as :meth:`forward` with ``train=False`` returns them (on padded
+        steps of output="sequence", not written). ``states`` and ``lengths`` as for :meth:`forward`.
+        The packed parameters are reused while the parameters are unchanged
+        (:func:`fastrnn.kernels.cpu.stream.packed_network`); values agree with :meth:`forward`'s to
+        rounding (the products are summed in another order)."""
+        kind = self.layers[0]._kind
+        weights, layout = packed_network(kind, self.active_params, self._packed_views)
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        n_steps, n_batch, _ = x.shape
+        initial = _NO_STATES[x.dtype.itemsize]
+        if states is not None:
+            initial = network_buffers(kind, layout, n_batch, self.dtype)[0]
+            for (h, c), (h0, c0) in zip(state_views(kind, layout, initial, n_batch), states):
+                h[...] = h0[0]
+                if c is not None:
+                    c[...] = c0[0]
+        if lengths is None:
+            n_active = np.empty(n_steps, dtype=np.int64)
+            n_active.fill(n_batch)
+        else:
+            n_active = active_counts(lengths, n_steps)
+        every_step = self.output == "sequence"
+        out = np.empty((n_steps if every_step else 1, n_batch, self.head.out_features), dtype=self.dtype)
+        work = np.empty(sequence_work_size(kind, layout, n_steps, n_batch, x.dtype.itemsize), dtype=self.dtype)
+        sequence_outputs(kind, x, n_active, weights, layout, initial, work, out, every_step)
+        return out if every_step else out[0]
 
     def config(self):
         """The constructor's arguments but ``rng``, as plain values (read from the modules, so
@@ -444,6 +494,10 @@ class ConditionedSequenceNetwork(SequenceNetwork):
 
     _pickled = SequenceNetwork._pickled + ("bridges",)
     _module_attributes = ("layers", "head", "bridges")
+
+    def packs_inference(self, n_batch):
+        """Never: the packed network has no bridges (its states start from zeros or given states)."""
+        return False
 
     def __init__(self, cell, nonlinearity, n_features, hidden_sizes, n_outputs, output, dtype, rng, n_conditions):
         self.bridges = [Linear(n_conditions, size, dtype=dtype, random_state=rng, device="cpu")

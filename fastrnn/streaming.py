@@ -16,7 +16,7 @@ import numpy as np
 
 from ._validation import as_real_array, check_positive_int
 from .kernels.cells import CELL_CODES
-from .kernels.cpu.stream import C_STATE, H_STATE, pack_network, stream_step
+from .kernels.cpu.stream import network_buffers, pack_network, state_views, stream_step
 from .losses import log_sigmoid, log_softmax
 
 __all__ = ["Stream", "ClassifierStream", "make_stream"]
@@ -100,17 +100,15 @@ class Stream:
         cell = config["cell"] if config["cell"] != "rnn" else f"rnn_{config['nonlinearity']}"
         self._kind = CELL_CODES[cell]
         self._step = stream_step.of(self._kind)  # the compiled step of this cell
-        self._hidden_sizes = [int(size) for size in config["hidden_sizes"]]
         layers = [tuple(layer.params[f"{name}_l0"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
                   for layer in network.layers]
         head = network.head.params
         # copies: later training writes into the network's buffer, never into these
-        self._weights, self._layout, self._state, self._scratch = pack_network(
-            self._kind, layers, head["weight"], head["bias"], self.n_streams, self.dtype.type)
+        self._weights, self._layout = pack_network(self._kind, layers, head["weight"], head["bias"], self.dtype.type)
+        self._state, self._scratch = network_buffers(self._kind, self._layout, self.n_streams, self.dtype.type)
         self._input_shape = (self.n_streams, self.n_features_in_)
         self._output_shape = (self.n_streams, self.n_outputs_)
         self._scalar_input = np.zeros(self._input_shape, dtype=self.dtype)  # (1, 1): where a number goes
-        self._has_cell_state = cell == "lstm"
 
     # ------------------------------------------------------------------ stepping
     def step(self, x_t):
@@ -199,9 +197,10 @@ class Stream:
         if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) or \
                 not -self.n_streams <= i < self.n_streams:
             raise ValueError(f"i must be None or an integer in [0, {self.n_streams}) (a stream), got {i!r}.")
-        for rows in self._state_views():
-            for array in rows:
-                array[i] = 0
+        for h, c in self._state_views():
+            h[i] = 0
+            if c is not None:
+                c[i] = 0
         return self
 
     @property
@@ -209,19 +208,11 @@ class Stream:
         """Every layer's current state, as copies in the form of ``predict``'s ``initial_state``: a
         list with one entry per layer, ``h`` of shape (n_streams, H_k), for the LSTM a pair ``(h, c)``.
         ``predict(X_next, initial_state=stream.states)`` continues the streams' sequences."""
-        return [(h.copy(), c.copy()) if self._has_cell_state else h.copy() for h, c in self._state_views()]
+        return [h.copy() if c is None else (h.copy(), c.copy()) for h, c in self._state_views()]
 
     def _state_views(self):
-        """Per layer, ``(h, c)`` views (n_streams, H_k) into the flat state (``c`` (n_streams, 0) without one)."""
-        views = []
-        for k, hidden in enumerate(self._hidden_sizes):
-            size = self.n_streams * hidden
-            h_start, c_start = self._layout[k, H_STATE], self._layout[k, C_STATE]
-            h = self._state[h_start:h_start + size].reshape(self.n_streams, hidden)
-            c_size = size if self._has_cell_state else 0
-            c = self._state[c_start:c_start + c_size].reshape(self.n_streams, c_size // self.n_streams)
-            views.append((h, c))
-        return views
+        """Per layer, ``(h, c)`` views (n_streams, H_k) into the flat state (``c`` None without one)."""
+        return state_views(self._kind, self._layout, self._state, self.n_streams)
 
     def __repr__(self):
         return (f"{type(self).__name__}(n_streams={self.n_streams}, n_features_in_={self.n_features_in_}, "

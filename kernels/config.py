@@ -47,6 +47,12 @@ MAX_SLAB_ROWS = 8
 #: the large-product rate (measured on the 2-core development machine: ~93 GFLOP/s at 128 rows, ~97 large)
 MIN_CHUNK_ROWS = 128
 
+#: most sequences whose inference runs through the packed network, one sequence after another
+#: (cpu/stream.py: every layer and the head in one compiled call, products written out), rather
+#: than the batched layer kernels: for so few rows OpenBLAS's small-matrix kernel does not pay
+#: (see MIN_BLOCK_ROWS) and the per-layer calls from Python weigh most; read at call time
+PACKED_INFERENCE_MAX_ROWS = 1
+
 # Thresholds of cpu/threads.py (plain Python, read at call time through that module's names).
 #: fewest batch rows a thread gets in the time loops: with fewer, the per-step overheads dominate
 MIN_ROWS_PER_THREAD = 4

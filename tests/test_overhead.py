@@ -1,8 +1,9 @@
-"""The Python around the kernels: the inference passes' operand cache and the lean input check.
+"""The Python around the kernels: the inference passes' caches and the lean input check.
 
-The cache (:class:`fastrnn.kernels.cpu.recurrent.ForwardOperandCache`) must never serve operands made
-from other weights: after every way the weights of a model can change, its predictions equal, bit
-for bit, those of a fresh copy of the model (new arrays, an empty cache). The lean path of the input
+The caches (:class:`fastrnn.kernels.cpu.recurrent.ForwardOperandCache` of the batched passes and
+:data:`fastrnn.kernels.cpu.stream.PACKED_NETWORKS` of a single sequence's) must never serve arrays
+made from other weights: after every way the weights of a model can change, its predictions equal,
+bit for bit, those of a fresh copy of the model (new arrays, empty caches). The lean path of the input
 check (:func:`fastrnn._validation.lean_sequences`) must give what the general path gives, results
 and errors alike.
 """
@@ -23,7 +24,7 @@ from fastrnn.estimators import _base
 from fastrnn.exceptions import ConvergenceWarning
 from fastrnn.kernels import cells
 from fastrnn.kernels.buffers import LayerWeights
-from fastrnn.kernels.cpu import recurrent, threads
+from fastrnn.kernels.cpu import recurrent, stream, threads
 
 CACHE = recurrent.FORWARD_OPERANDS
 
@@ -45,6 +46,7 @@ def _fitted(cell="lstm", features=2, seed=0, **params):
 def _fresh_prediction(model, X):
     """The prediction of a fresh copy of ``model`` (new weight arrays, nothing cached)."""
     CACHE.clear()
+    stream.PACKED_NETWORKS.clear()
     return copy.deepcopy(model).predict(X)
 
 
@@ -147,9 +149,10 @@ WRITERS = [_train_step, _refit_after_set_params, _warm_start, _load_state_dict, 
 
 @pytest.mark.parametrize("writer", WRITERS, ids=lambda f: f.__name__.strip("_"))
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_predictions_follow_every_change_of_the_weights(tmp_path, writer, cell):
+@pytest.mark.parametrize("n", [5, 1], ids=["batched", "packed"])  # one sequence: the packed network
+def test_predictions_follow_every_change_of_the_weights(tmp_path, writer, cell, n):
     model = _fitted(cell)
-    X, _ = _data(n=5, seed=9)
+    X, _ = _data(n=n, seed=9)
     before = model.predict(X)
     model.predict(X)  # now cached
     changed = writer(model, X, tmp_path) if writer is _save_and_load else writer(model, X)
@@ -272,9 +275,10 @@ def test_a_small_cache_keeps_the_most_recent_entries_within_its_bytes():
     assert len(cache) == 2 and cache.nbytes <= cache.max_bytes
 
 
-def test_predictions_from_several_threads_at_once():
+@pytest.mark.parametrize("n", [3, 1], ids=["batched", "packed"])
+def test_predictions_from_several_threads_at_once(n):
     models = [_fitted(cell, seed=k) for k, cell in enumerate(["lstm", "gru", "lstm"])]
-    X, _ = _data(n=3, seed=8)
+    X, _ = _data(n=n, seed=8)
     CACHE.clear()
     expected = [_fresh_prediction(model, X) for model in models]
     errors = []

@@ -193,6 +193,11 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
                     index, batch_lengths = index[order], lengths[index[order]]
                 x_batch = backend.gather_batch(x_tm, index) if on_device else CPU_BACKEND.gather_batch(x_tm, index)
             batch_states = self._slice_states(states, index)
+            if not on_device and network.packs_inference(x_batch.shape[1]):  # few sequences: one compiled call
+                out = network.packed_forward(x_batch, batch_states, batch_lengths)
+                out = out if self.output == "last" else out.transpose(1, 0, 2)
+                pieces.append(out if lengths is None else out[inverse])
+                continue
             outs = []
             # with bptt_steps, in chunks of time (bounded memory); not across the reverse direction or padding
             whole = self.bidirectional or batch_lengths is not None

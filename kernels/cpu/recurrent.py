@@ -276,21 +276,24 @@ def same_weights(w_ih, w_hh, b_ih, b_hh, c_ih, c_hh, c_b_ih, c_b_hh):
                 or _bits_differ(b_hh, c_b_hh))
 
 
-class ForwardOperandCache:
-    """The forward operands of the last few weight sets (:func:`forward_operands` but ``block_rows``),
-    for inference passes, which run over unchanged weights again and again.
+@njit(**JIT_OPTIONS)
+def same_bits(a, copy):
+    """Whether the C-contiguous array ``a`` holds exactly the bits of ``copy``."""
+    return not _bits_differ(a, copy)
 
-    Preparing them (``W_ih^T``, ``W_hh^T`` and the projection bias, copies) cost about a sixth of a
-    single-sequence LSTM prediction (~16 of ~100 us at T=100, H=64, measured on the 2-core development
-    machine). An entry is found by the identity of the weight arrays (with the slab widths, shapes and
-    dtype) and used only after checking, bit for bit, that they still hold the values it was made from
-    (:func:`same_weights` against copies kept in the entry; the operands are made from those copies),
-    so it is never stale whoever changed the weights, in place or not: a training step, a
-    ``load_state_dict``, a user writing to a parameter view. An entry holds the arrays only weakly and
-    lets go of its copies and operands when one of them goes; at most ``max_entries`` entries of at
-    most ``max_bytes`` in all are kept, the least recently used dropped first (a weight set too large
-    for the bound is prepared at every call, where that is a small part of its pass). Safe to use from
-    several threads.
+
+class DerivedArrayCache:
+    """Arrays derived from weights (prepared operands, packed networks), kept for the last few weight
+    sets, for inference, which runs over unchanged weights again and again.
+
+    An entry is found by the identity of the weight arrays (with a key naming what was derived) and
+    used only after checking, bit for bit, that they still hold the values it was made from (against
+    copies kept in the entry; what is derived is made from those copies), so it is never stale
+    whoever changed the weights, in place or not: a training step, a ``load_state_dict``, a user
+    writing to a parameter view. An entry holds the arrays only weakly and lets go of its copies and
+    derived arrays when one of them goes; at most ``max_entries`` entries of at most ``max_bytes`` in
+    all are kept, the least recently used dropped first (what is too large for the bound is derived
+    at every call). Safe to use from several threads.
 
     Training passes do not use it: their weights change at every step, so the check would only add
     its cost.
@@ -308,35 +311,34 @@ class ForwardOperandCache:
 
     @property
     def nbytes(self):
-        """Bytes held by the entries (the copies and the operands)."""
+        """Bytes held by the entries (the copies and the derived arrays)."""
         return sum(entry.nbytes for entry in list(self._entries.values()) if entry.payload is not None)
 
     def clear(self):
         with self._lock:
             self._entries.clear()
 
-    def get(self, kind, weights, width_x, width_h):
-        """``(w_ih_slabs, bias, w_hh_slabs)`` of ``weights`` (:class:`~fastrnn.kernels.buffers.LayerWeights`,
-        C-contiguous) cut into slabs of ``width_x`` and ``width_h`` columns: the cached ones when
-        the arrays and their values are those of an entry, else made now (and kept)."""
-        w_ih, w_hh, b_ih, b_hh = weights
-        key = (kind, width_x, width_h, w_ih.shape, w_hh.shape, w_hh.dtype, id(w_ih), id(w_hh), id(b_ih), id(b_hh))
+    def derived(self, key, arrays, build, same):
+        """``build(copies)`` of the C-contiguous ``arrays``: the cached result when the arrays and their
+        values are those of an entry made under ``key``, else made now (and kept).
+
+        ``build(copies)`` returns a tuple of arrays made from copies of ``arrays``; ``same(arrays,
+        copies)`` tells whether ``arrays`` hold the bits of ``copies``."""
+        key = (key, *(id(a) for a in arrays), *(a.shape for a in arrays), *(a.dtype for a in arrays))
         entry = self._entries.get(key)
         payload = None if entry is None else entry.payload  # read once: a callback may clear it
-        if payload is not None and same_weights(w_ih, w_hh, b_ih, b_hh, *payload[0]):
+        if payload is not None and same(arrays, payload[0]):
             with self._lock:
                 if self._entries.get(key) is entry:  # now the most recently used: to the end
                     del self._entries[key]
                     self._entries[key] = entry
             return payload[1]
-        copies = tuple(np.array(a, copy=True, order="C") for a in weights)
-        c_ih, c_hh, c_b_ih, c_b_hh = copies
-        operands = (column_slabs(c_ih, True, width_x), projection_bias(kind, c_b_ih, c_b_hh),
-                    column_slabs(c_hh, True, width_h))
-        nbytes = sum(a.nbytes for a in copies + operands)
+        copies = tuple(np.array(a, copy=True, order="C") for a in arrays)
+        result = build(copies)
+        nbytes = sum(a.nbytes for a in copies + tuple(result))
         if nbytes <= self.max_bytes:
-            self._store(key, _CacheEntry((copies, operands), nbytes), weights)
-        return operands
+            self._store(key, _CacheEntry((copies, result), nbytes), arrays)
+        return result
 
     def _store(self, key, entry, weights):
         entry_ref = weakref.ref(entry)
@@ -355,6 +357,25 @@ class ForwardOperandCache:
             total = sum(e.nbytes for e in self._entries.values())
             while len(self._entries) > self.max_entries or total > self.max_bytes:
                 total -= self._entries.pop(next(iter(self._entries))).nbytes
+
+
+class ForwardOperandCache(DerivedArrayCache):
+    """The forward operands of the last few weight sets (:func:`forward_operands` but ``block_rows``),
+    for inference passes. Preparing them (``W_ih^T``, ``W_hh^T`` and the projection bias, copies) cost
+    about a sixth of a single-sequence LSTM prediction (~16 of ~100 us at T=100, H=64, measured on the
+    2-core development machine); a cached entry is checked by :func:`same_weights`, one compiled call
+    for the layer's four arrays."""
+
+    def get(self, kind, weights, width_x, width_h):
+        """``(w_ih_slabs, bias, w_hh_slabs)`` of ``weights`` (:class:`~fastrnn.kernels.buffers.LayerWeights`,
+        C-contiguous) cut into slabs of ``width_x`` and ``width_h`` columns."""
+        def build(copies):
+            c_ih, c_hh, c_b_ih, c_b_hh = copies
+            return (column_slabs(c_ih, True, width_x), projection_bias(kind, c_b_ih, c_b_hh),
+                    column_slabs(c_hh, True, width_h))
+
+        return self.derived((kind, width_x, width_h), tuple(weights), build,
+                            lambda arrays, copies: same_weights(*arrays, *copies))
 
 
 class _CacheEntry:
