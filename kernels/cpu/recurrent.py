@@ -54,11 +54,12 @@ from ..cache import drop_stale_cache, package_files
 from ..cells import GRU, N_GATES, backward_step, forward_step, recurrent_bias_block
 from ..config import (INLINE_OPTIONS, JIT_OPTIONS, MAX_SLAB_ROWS, MAX_SLAB_WIDTH, MIN_BLOCK_ROWS, MIN_CHUNK_ROWS,
                       MIN_SLAB_WIDTH, SMALL_PRODUCT_LIMIT)
-from . import vector
+from . import denormals, vector
+from .denormals import flush_subnormals, restore_float_mode
 from ..cells.per_cell import PerCell
 from .vector import add_to, copy_into
 
-drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__])
+drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__, denormals.__file__])
 
 
 def projection_bias(kind, b_ih, b_hh):
@@ -92,6 +93,7 @@ def _forward_loop(kind):
         one step, ``(1, B, .)``, overwritten at every step (inference: nothing kept). The other
         arguments as in :func:`layer_forward`.
         """
+        float_mode = flush_subnormals()  # subnormals are zero inside the loop (see .denormals)
         n_steps = h.shape[0] - 1
         hidden = h.shape[2]
         # The GRU's b_hn (cells.gru.recurrent_bias_block: its n block 2H:3H) goes to the recurrent
@@ -120,6 +122,7 @@ def _forward_loop(kind):
             for b in range(max(run_stop, row_start), row_stop):  # finished sequences keep their state
                 copy_into(h[t + 1][b], h[t][b])
                 copy_into(c[t + 1][b], c[t][b])
+        restore_float_mode(float_mode)
 
     return forward_cell_steps
 
@@ -497,6 +500,7 @@ def _backward_loop(kind):
         ``transpose=False``); ``d_gates`` and ``d_gates_x``: workspaces, their contents on exit
         unspecified; the other arguments as in :func:`layer_backward`.
         """
+        float_mode = flush_subnormals()  # the state gradients decay through subnormals (see .denormals)
         n_steps, n_batch, n_in = x.shape
         n_gate_units, hidden = w_hh_slabs.shape[1], h.shape[2]
         gru = kind == GRU
@@ -552,6 +556,7 @@ def _backward_loop(kind):
                         copy_into(dx[t][b], dx_rows[offset + b])
         if not gru:
             copy_into(db_ih, db_hh)
+        restore_float_mode(float_mode)
 
     return backward_cell_steps
 

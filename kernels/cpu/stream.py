@@ -47,11 +47,12 @@ from ..cache import drop_stale_cache, package_files
 from ..cells import GRU, HAS_CELL_STATE, N_GATES, N_SAVED, forward_step
 from ..cells.per_cell import PerCell
 from ..config import INLINE_OPTIONS, JIT_OPTIONS
-from . import recurrent, vector
+from . import denormals, recurrent, vector
+from .denormals import flush_subnormals, restore_float_mode
 from .recurrent import OPERAND_ALIGNMENT, DerivedArrayCache, aligned_empty, projection_bias, same_bits
 from .vector import add_to, copy_into
 
-drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__, recurrent.__file__])
+drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__, recurrent.__file__, denormals.__file__])
 
 #: columns of the ``layout`` table: one row per recurrent layer, then one for the head
 N_IN, HIDDEN, W_IH, W_HH, BIAS, B_HN, H_STATE, C_STATE = range(8)
@@ -190,6 +191,7 @@ def _stream_step(kind):
             for d in range(x.shape[1]):
                 if not math.isfinite(x[b, d]):
                     return False
+        float_mode = flush_subnormals()  # as in the batched loops (see .denormals)
         layer_input = x
         for k in range(layout.shape[0] - 1):
             w_ih, w_hh, bias, b_hn = layer_weights(kind, weights, layout, k)
@@ -198,6 +200,7 @@ def _stream_step(kind):
             layer_step(kind, layer_input, w_ih, w_hh, bias, b_hn, h, c, gx, gh, saved)
             layer_input = h
         apply_head(weights, layout, layer_input, out)
+        restore_float_mode(float_mode)
         return True
 
     return stream_cell_step
@@ -235,6 +238,7 @@ def _sequence_outputs(kind):
             written); else, in ``out[0]``, the head on each sequence's final state.
         every_step : bool
         """
+        float_mode = flush_subnormals()  # as in the batched loops (see .denormals)
         n_steps, n_streams = x.shape[0], x.shape[1]
         n_layers = layout.shape[0] - 1
         has_cell_state = HAS_CELL_STATE[kind]
@@ -272,6 +276,7 @@ def _sequence_outputs(kind):
         if not every_step:
             h_top, _ = layer_state(layout, state, n_streams, n_streams, n_layers - 1, False)
             apply_head(weights, layout, h_top, out[0])
+        restore_float_mode(float_mode)
 
     return sequence_cell_outputs
 
