@@ -19,7 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._packing import active_counts
-from ._stack import PARAM_KINDS, affine_backward, affine_forward, final_cell_states, final_states, stack_backward, stack_forward
+from ._stack import (PARAM_KINDS, affine_backward, affine_forward, final_cell_states, final_states, stack_backward,
+                     stack_forward)
 from ._workspace import Workspace
 from .kernels import config as kernel_config
 from .kernels.cpu.stream import network_buffers, packed_network, sequence_outputs, sequence_work_size, state_views

@@ -52,7 +52,8 @@ from .denormals import flush_subnormals, restore_float_mode
 from .recurrent import OPERAND_ALIGNMENT, DerivedArrayCache, aligned_empty, projection_bias, same_bits
 from .vector import add_to, copy_into
 
-drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__, recurrent.__file__, denormals.__file__])
+drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__, recurrent.__file__,
+                            denormals.__file__])
 
 #: columns of the ``layout`` table: one row per recurrent layer, then one for the head
 N_IN, HIDDEN, W_IH, W_HH, BIAS, B_HN, H_STATE, C_STATE = range(8)
@@ -245,9 +246,9 @@ def _sequence_outputs(kind):
         widest = layout[n_layers, C_STATE]
         state, end = aligned_part(work, 0, n_streams * layout[n_layers, H_STATE])
         scratch, end = aligned_part(work, end, n_streams * (2 * N_GATES[kind] + N_SAVED[kind]) * widest)
-        kept = n_steps * n_streams * widest if n_layers > 1 else 0
-        layer_steps_0, end = aligned_part(work, end, kept)
-        layer_steps_1, end = aligned_part(work, end, kept)
+        lower_outputs = n_steps * n_streams * widest if n_layers > 1 else 0
+        layer_steps_0, end = aligned_part(work, end, lower_outputs)
+        layer_steps_1, end = aligned_part(work, end, lower_outputs)
         for i in range(state.shape[0]):
             state[i] = initial_state[i] if initial_state.shape[0] else 0
         layer_input = x
@@ -257,9 +258,9 @@ def _sequence_outputs(kind):
             # the views of every row, made once per layer (a view costs tens of nanoseconds, a step ~1 us)
             h_all, c_all = layer_state(layout, state, n_streams, n_streams, k, has_cell_state)
             gx_all, gh_all, saved_all = gate_buffers(kind, scratch, n_streams, hidden)
-            kept = n_steps if k < n_layers - 1 else 0  # the top layer's outputs go to the head only
-            output = (layer_steps_0 if k % 2 == 0 else layer_steps_1)[:kept * n_streams * hidden].reshape(
-                kept, n_streams, hidden)
+            kept_steps = n_steps if k < n_layers - 1 else 0  # the top layer's outputs go to the head only
+            output = (layer_steps_0 if k % 2 == 0 else layer_steps_1)[:kept_steps * n_streams * hidden].reshape(
+                kept_steps, n_streams, hidden)
             for t in range(n_steps):
                 n = n_active[t]
                 h, c, gx, gh, saved = h_all, c_all, gx_all, gh_all, saved_all
