@@ -327,7 +327,7 @@ def time_onnxruntime(cell, batch, steps, features, hidden, repeats):
 
 
 _COLD_START = textwrap.dedent("""
-    import time
+    import json, sys, time
     start = time.perf_counter()
     import numpy as np
     import fastrnn
@@ -336,24 +336,56 @@ _COLD_START = textwrap.dedent("""
     model = fastrnn.RNNRegressor(cell="{cell}", hidden_sizes=(8,), max_iter=1, device="cpu").fit(X, X[:, -1, 0])
     fitted = time.perf_counter()
     model.predict(X)
-    print(imported - start, fitted - imported, time.perf_counter() - fitted)
+    model.predict(X[:1])
+    predicted = time.perf_counter()
+    from fastrnn._bench import compiled_kernels
+    print(json.dumps({{"import_s": imported - start, "first_fit_s": fitted - imported,
+                      "first_predict_s": predicted - fitted, "kernels": compiled_kernels()}}))
 """)
 
 
+def compiled_kernels():
+    """Seconds each kernel of fastrnn took to compile in this process, ``{"module.name[cell code]":
+    seconds}`` summed over its signatures, largest first: Numba's own timer of each compilation (its
+    ``compiler_lock`` time, which includes LLVM's). Kernels loaded from the cache are not listed."""
+    from numba.core.registry import CPUDispatcher
+
+    from .kernels.cells.per_cell import PerCell
+
+    seconds = {}
+    for module_name, module in list(sys.modules.items()):
+        if not module_name.startswith("fastrnn") or module is None:
+            continue
+        for name, value in list(vars(module).items()):
+            found = [(f"{module_name}.{name}", value)] if isinstance(value, CPUDispatcher) else []
+            if isinstance(value, PerCell):
+                found = [(f"{module_name}.{name}[{kind}]", function) for kind, function in value.made.items()]
+            for label, dispatcher in found:
+                total = sum((overload.metadata or {}).get("timers", {}).get("compiler_lock", 0.0)
+                            for overload in dispatcher.overloads.values())
+                if total > 0:
+                    seconds[label.replace("fastrnn.kernels.", "")] = total
+    return dict(sorted(seconds.items(), key=lambda item: -item[1]))
+
+
 def compile_times(cell):
-    """Seconds of a first fit with an empty Numba cache, and of a second process that loads it."""
+    """Seconds of a first fit (and a first prediction) with an empty Numba cache, of the same in a
+    second process that loads the kernels from the cache, and each kernel's compile seconds in the
+    first (:func:`compiled_kernels`)."""
     with tempfile.TemporaryDirectory() as cache_dir:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
         code = _COLD_START.format(cell=cell)
 
         def run():
             out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-            return [float(v) for v in out.stdout.split()]
+            return json.loads(out.stdout.strip().splitlines()[-1])
 
         cold = run()
         warm = run()
-    return {"cold_import_s": cold[0], "cold_first_fit_s": cold[1], "warm_import_s": warm[0],
-            "warm_first_fit_s": warm[1], "warm_total_s": sum(warm)}
+    return {"cold_import_s": cold["import_s"], "cold_first_fit_s": cold["first_fit_s"],
+            "cold_first_predict_s": cold["first_predict_s"], "kernel_compile_s": cold["kernels"],
+            "warm_import_s": warm["import_s"], "warm_first_fit_s": warm["first_fit_s"],
+            "warm_total_s": warm["import_s"] + warm["first_fit_s"] + warm["first_predict_s"]}
 
 
 def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), output=None, out=print, grid=None,
@@ -457,8 +489,11 @@ def run(quick=False, repeats=5, n_batches=4, cells=("rnn", "lstm", "gru"), outpu
             + (f", onnxruntime {latency[cell]['onnxruntime_ms']:.3f} ms" if "onnxruntime_ms" in latency[cell] else ""))
     compile_info = {cell: compile_times(cell) for cell in cells} if measure_compile else {}
     for cell, info in compile_info.items():
-        out(f"compile ({cell}): first fit with an empty Numba cache {info['cold_first_fit_s']:.1f} s; "
-            f"a second process (import + first fit + predict, kernels from the cache) {info['warm_total_s']:.1f} s")
+        out(f"compile ({cell}): first fit with an empty Numba cache {info['cold_first_fit_s']:.1f} s, first predictions "
+            f"{info['cold_first_predict_s']:.1f} s; a second process (import + first fit + predictions, kernels from "
+            f"the cache) {info['warm_total_s']:.1f} s")
+        out("  compile seconds per kernel: " + ", ".join(f"{name} {seconds:.2f}" for name, seconds
+                                                        in info["kernel_compile_s"].items() if seconds >= 0.05))
     result = {"header": header, "date": date, "cpu": model, "cores": cores, "versions": versions, "sgemm": sgemm,
               "rounds": rounds, "rows": rows, "latency": latency, "compile": compile_info,
               "n_batches_per_epoch": n_batches, "repeats": repeats}

@@ -135,3 +135,31 @@ def test_quick_bench_json_has_roofline_fields(tmp_path):
                 gflops, share = row[f"{side}_{kind}_gflops"], row[f"{side}_{kind}_sgemm_share"]
                 assert 0 < gflops < math.inf and 0 < share < 100  # a fraction; 100: a unit slipped
                 assert share == pytest.approx(gflops / sgemm["large_gflops"])
+
+
+def test_compiled_kernels_names_each_kernel_and_its_seconds(monkeypatch):
+    import types
+
+    import numpy as np
+    from numba import njit
+
+    from fastrnn._bench import compiled_kernels
+    from fastrnn.kernels.cells.per_cell import PerCell
+
+    def make(kind):  # compiled afresh here (no cache): Numba times the compilation
+        @njit
+        def scaled(x):
+            return x * (kind + 1)
+        return scaled
+
+    module = types.ModuleType("fastrnn.kernels.probe")
+    module.plain = njit(lambda x: x + 1)
+    module.per_cell = PerCell(make)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    module.plain(np.float32(1))
+    module.per_cell(2, 1.0)
+    module.per_cell(3, 1.0)
+    seconds = compiled_kernels()
+    assert {"probe.plain", "probe.per_cell[2]", "probe.per_cell[3]"} <= set(seconds)
+    assert all(value > 0 for value in seconds.values())
+    assert list(seconds.values()) == sorted(seconds.values(), reverse=True)
