@@ -13,6 +13,32 @@ from fastrnn.kernels import dispatch
 from fastrnn.kernels.cuda import recurrent
 
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
+SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+@pytest.fixture(autouse=True)
+def small_reductions(monkeypatch):
+    """In the simulator every CUDA thread is a Python thread and each block's syncthreads rounds cost
+    milliseconds, so time goes with blocks x threads x barriers, hardly with the data. The conftest's
+    ``small_blocks`` shrinks the recurrent kernels' blocks only; here, in the simulator only (a GPU
+    keeps the defaults), the other launches shrink too: element-wise kernels, column sums and the
+    transpose to 8 threads (2 x 2), and the gradient norm's reduction from one block of 256 threads
+    to at most 2 blocks of 4, so its grid-stride loop, tree and per-block partial sums all still run
+    (its sum-of-squares calls, four per training step, took a third of the step). Launch sizes change
+    no result but the order of that reduction's sum, which differs from the CPU's anyway: every
+    comparison with the CPU stays as strict as before."""
+    if not SIMULATOR:
+        return
+    from fastrnn.kernels import config
+    from fastrnn.kernels.cuda import elementwise
+
+    monkeypatch.setattr(config, "CUDA_ELEMENTWISE_THREADS", 8)
+    monkeypatch.setattr(config, "CUDA_COLUMN_SUM_THREADS", 8)
+    monkeypatch.setattr(config, "CUDA_TRANSPOSE_TILE", 2)
+    monkeypatch.setattr(config, "CUDA_REDUCE_MAX_BLOCKS", 2)
+    # the reduction's block size is also its shared buffer's length, a module global that a compiled
+    # kernel bakes in but the simulated kernel reads when it runs (hence simulator only); a power of 2
+    monkeypatch.setattr(elementwise, "CUDA_REDUCE_THREADS", 4)
 
 
 def rel_error(a, b):
@@ -33,11 +59,13 @@ def make(cell, device, dtype):
 @pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_layers_on_gpu_match_cpu(cell, dtype, loss):
+    # 2 sequences of 2 steps (one 4 x 4 tile of rows in every product): step 2 still reads h_1, and
+    # with loss="last" the gradient reaches step 1 only through the recurrence
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(2, 3, 2))
+    X = rng.normal(size=(2, 2, 2))
     h0 = rng.normal(size=(2, 2, 3))
     state = (h0, rng.normal(size=(2, 2, 3))) if cell == "lstm" else h0
-    d_out = rng.normal(size=(2, 3, 3))
+    d_out = rng.normal(size=(2, 2, 3))
     if loss == "last":
         d_out[:, :-1] = 0.0
     d_state = (rng.normal(size=(2, 2, 3)), rng.normal(size=(2, 2, 3))) if cell == "lstm" else rng.normal(size=(2, 2, 3))
@@ -76,14 +104,19 @@ def test_per_step_path_in_a_layer(monkeypatch):
 
 
 def tiny_data():
+    """6 sequences of 2 steps (the fewest with a recurrence: h_1 feeds step 2). With batch_size=4 an
+    epoch takes two mini-batches, 4 and a partial 2; the classes y > 0 split 3 / 3, so a stratified
+    25 % validation set takes one of each and leaves one training batch of 4."""
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(8, 3, 2))
+    X = rng.normal(size=(6, 2, 2))
     return X, X[:, :, 0].sum(axis=1)
 
 
 def test_regressor_trains_on_gpu_with_the_cpu_loss_curve():
     X, y = tiny_data()
-    kw = dict(hidden_sizes=(4,), max_iter=2, batch_size=4, dtype="float64", alpha=0.01, clip_grad_norm=0.5,
+    # two epochs (a curve) of two mini-batches (4 + 2, tiny_data); 3 hidden units: the LSTM's 12 gate
+    # units still stride over the simulator's 8 threads per block
+    kw = dict(hidden_sizes=(3,), max_iter=2, batch_size=4, dtype="float64", alpha=0.01, clip_grad_norm=0.5,
               random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -129,10 +162,16 @@ def test_gpu_training_keeps_outputs_and_loss_gradients_on_the_device(estimator, 
 def _small_fits():
     """Estimators whose training on the device takes the other target shapes and batch makers."""
     rng = np.random.default_rng(5)
-    X = rng.normal(size=(6, 3, 2))
+    # the first 2 of the 6 sequences drawn before, 3 steps each: their tags take 3 classes (0, 1, 3),
+    # and truncated BPTT (bptt_steps=2) splits them into two chunks (2 steps, then 1), the second
+    # starting from the state the first left
+    X = rng.normal(size=(6, 3, 2))[:2]
     labels = np.argmax(np.cumsum(X, axis=1), axis=2) + 3 * (X[:, :, 0] > 1)  # (T, N) multiclass tags
-    pairs = [np.array([1, 2, 3]), np.array([3, 1]), np.array([2, 1])]
+    # 3 pairs of lengths 2, 1, 2 in batches of 2: two batches an epoch, of 2 and 1 pairs
+    pairs = [np.array([1, 2]), np.array([2]), np.array([2, 1])]
     options = dict(max_iter=2, dtype="float64", random_state=0)
+    # the two estimators with the most products per step (encoder and decoder; the conditions' bridge)
+    # have 2 hidden units, fewer 4 x 4 tiles of gate units; their batches still take 2 and 1 items
     return {
         "tagging_multiclass": lambda device: RNNClassifier(output="sequence", hidden_sizes=(3,), batch_size=6,
                                                            device=device, **options).fit(X, labels),
@@ -140,10 +179,10 @@ def _small_fits():
                                                       batch_size=6, device=device, **options).fit(X, X[:, :, :1]),
         "char_rnn": lambda device: fastrnn.CharRNN(hidden_sizes=(3,), seq_length=4, batch_size=2, device=device,
                                                    **options).fit("abcabdabc"),
-        "char_rnn_conditioned": lambda device: fastrnn.CharRNN(cell="gru", hidden_sizes=(3,), batch_size=2,
+        "char_rnn_conditioned": lambda device: fastrnn.CharRNN(cell="gru", hidden_sizes=(2,), batch_size=2,
                                                                device=device, **options).fit(
             ["ab", "ba", "a"], features=np.eye(2)[[0, 1, 0]]),
-        "seq2seq": lambda device: fastrnn.Seq2Seq(hidden_sizes=(3,), batch_size=2, device=device, **options).fit(
+        "seq2seq": lambda device: fastrnn.Seq2Seq(hidden_sizes=(2,), batch_size=2, device=device, **options).fit(
             pairs, [p[::-1] for p in pairs]),
     }
 
@@ -164,7 +203,9 @@ def test_every_estimator_trains_on_gpu_as_on_cpu(name):
 def test_classifier_on_gpu_pickles_without_device_objects_and_predicts_on_cpu():
     X, y = tiny_data()
     labels = np.where(y > 0, "a", "b")
-    kw = dict(cell="rnn", hidden_sizes=(3,), max_iter=2, batch_size=4, solver="sgd", random_state=0)
+    # one mini-batch an epoch: what is pickled (weights, SGD velocities) does not depend on how many
+    # batches made it; two epochs still give a loss curve to compare, and partial_fit takes n_iter_ to 3
+    kw = dict(cell="rnn", hidden_sizes=(3,), max_iter=2, batch_size=6, solver="sgd", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cpu = RNNClassifier(device="cpu", **kw).fit(X, labels)
@@ -205,14 +246,16 @@ def test_auto_never_picks_the_simulator():
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
 def test_bidirectional_variable_length_layers_on_gpu_match_cpu(cell):
     """Time reversal within each length, the two directions' features, sorting: all on the device."""
+    # 2 hidden units (not 3): each matrix product spans fewer 4 x 4 tiles; the kernels' strided
+    # loops over more gate units than threads are checked with variable lengths in test_kernels
     rng = np.random.default_rng(2)
     X = rng.normal(size=(3, 4, 2))
     lengths = [2, 4, 1]
-    d_out = rng.normal(size=(3, 4, 6))
+    d_out = rng.normal(size=(3, 4, 4))
     results = {}
     for device in ("cpu", "cuda"):
         options = dict(bidirectional=True, dtype=np.float64, random_state=0, device=device)
-        layer = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU}.get(cell, fastrnn.RNN)(2, 3, num_layers=2, **options)
+        layer = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU}.get(cell, fastrnn.RNN)(2, 2, num_layers=2, **options)
         out, state_n = layer.forward(X, lengths=lengths)
         results[device] = (out, state_n, layer.backward(d_out))
     (out_c, state_c, grads_c), (out_g, state_g, grads_g) = results["cpu"], results["cuda"]
