@@ -357,8 +357,10 @@ def compiled_kernels():
         if not module_name.startswith("fastrnn") or module is None:
             continue
         for name, value in list(vars(module).items()):
-            found = [(f"{module_name}.{name}", value)] if isinstance(value, CPUDispatcher) else []
-            if isinstance(value, PerCell):
+            found = []  # each kernel under the module that defines it, not every module importing it
+            if isinstance(value, CPUDispatcher) and value.py_func.__module__ == module_name:
+                found = [(f"{module_name}.{name}", value)]
+            if isinstance(value, PerCell) and value.make.__module__ == module_name:
                 found = [(f"{module_name}.{name}[{kind}]", function) for kind, function in value.made.items()]
             for label, dispatcher in found:
                 total = sum((overload.metadata or {}).get("timers", {}).get("compiler_lock", 0.0)

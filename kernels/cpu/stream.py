@@ -23,6 +23,12 @@ weights, states and gates made once per layer, then the head.
   another (scratch);
 - the pointwise math is the cells' row form (:func:`fastrnn.kernels.cells.forward_step`), the one the
   batched kernels use, with the same activations (float32: the fast rational tanh; float64: libm);
+- the helpers that run once per layer (views, the head, the workspace's parts) are compiled on their
+  own rather than inlined into each kernel, which Numba would type again at every call site (the
+  first compilation of :func:`sequence_outputs` took 7.5 s with every helper inlined, 5.9 s with
+  these and :func:`add_product` compiled on their own, development machine); :func:`add_product`
+  and :func:`layer_step`, which run at every step, stay inlined (:func:`add_product` on its own made
+  a single-sequence prediction about 4 % slower);
 - the products are written out (:func:`add_product`): eight weight rows per pass over the output
   row, which loads and stores the accumulator once per eight multiply-adds instead of once per one
   (64 x 256 weights: 0.84 us, level with OpenBLAS's sgemv called from compiled code, against 1.2 us
@@ -86,7 +92,7 @@ def add_product(v, w, out):
         k += 1
 
 
-@njit(**INLINE_OPTIONS)
+@njit(**JIT_OPTIONS)
 def layer_weights(kind, weights, layout, k):
     """Views of layer ``k``'s packed parameters: ``(W_ih^T (D, G*H), W_hh^T (H, G*H), bias (G*H,),
     b_hn (H,) for the GRU, else (0,))``."""
@@ -99,7 +105,7 @@ def layer_weights(kind, weights, layout, k):
     return w_ih, w_hh, bias, b_hn
 
 
-@njit(**INLINE_OPTIONS)
+@njit(**JIT_OPTIONS)
 def layer_state(layout, state, n_streams, n_rows, k, has_cell_state):
     """Views ``(h, c)`` of the first ``n_rows`` streams' states of layer ``k`` in the flat ``state`` of
     ``n_streams`` streams: ``(n_rows, H_k)`` each, C-contiguous, so that the cell's passes over them
@@ -112,7 +118,7 @@ def layer_state(layout, state, n_streams, n_rows, k, has_cell_state):
     return h, state[c_start:c_start + n_rows * c_size].reshape(n_rows, c_size)
 
 
-@njit(**INLINE_OPTIONS)
+@njit(**JIT_OPTIONS)
 def gate_buffers(kind, scratch, n_rows, hidden):
     """Views ``(gx, gh, saved)`` of the workspace for ``n_rows`` rows of a layer of ``hidden`` units:
     ``(n_rows, G*H)``, ``(n_rows, G*H)``, ``(n_rows, N_SAVED*H)``."""
@@ -142,7 +148,7 @@ def layer_step(kind, x, w_ih, w_hh, bias, b_hn, h, c, gx, gh, saved):
     forward_step(kind, gx, gh, h, c, h, c, saved)
 
 
-@njit(**INLINE_OPTIONS)
+@njit(**JIT_OPTIONS)
 def apply_head(weights, layout, top, out):
     """``out = top @ W^T + b``, the head of the packed network: ``top: (n, H_top)``, ``out: (>= n, n_outputs)``
     (rows ``n`` on not written; written in ``out``'s dtype, summed in ``top``'s)."""
@@ -252,6 +258,7 @@ def _sequence_outputs(kind):
         for i in range(state.shape[0]):
             state[i] = initial_state[i] if initial_state.shape[0] else 0
         layer_input = x
+        h_top = state[:0].reshape(0, 0)  # the top layer's states, once it has run
         for k in range(n_layers):
             hidden = layout[k, HIDDEN]
             w_ih, w_hh, bias, b_hn = layer_weights(kind, weights, layout, k)
@@ -262,11 +269,8 @@ def _sequence_outputs(kind):
             output = (layer_steps_0 if k % 2 == 0 else layer_steps_1)[:kept_steps * n_streams * hidden].reshape(
                 kept_steps, n_streams, hidden)
             for t in range(n_steps):
-                n = n_active[t]
-                h, c, gx, gh, saved = h_all, c_all, gx_all, gh_all, saved_all
-                if n < n_streams:  # the running sequences: a prefix of the rows
-                    h, c = layer_state(layout, state, n_streams, n, k, has_cell_state)
-                    gx, gh, saved = gate_buffers(kind, scratch, n, hidden)
+                n = n_active[t]  # the running sequences: a prefix of the rows
+                h, c, gx, gh, saved = h_all[:n], c_all[:n], gx_all[:n], gh_all[:n], saved_all[:n]
                 layer_step(kind, layer_input[t], w_ih, w_hh, bias, b_hn, h, c, gx, gh, saved)
                 if k < n_layers - 1:
                     for b in range(n_streams):  # a finished sequence's row carries its state
@@ -274,8 +278,8 @@ def _sequence_outputs(kind):
                 elif every_step:
                     apply_head(weights, layout, h, out[t])
             layer_input = output
+            h_top = h_all
         if not every_step:
-            h_top, _ = layer_state(layout, state, n_streams, n_streams, n_layers - 1, False)
             apply_head(weights, layout, h_top, out[0])
         restore_float_mode(float_mode)
 
@@ -368,7 +372,7 @@ def sequence_work_size(kind, layout, n_steps, n_streams, itemsize):
     return parts + 4 * (OPERAND_ALIGNMENT // itemsize)
 
 
-@njit(**INLINE_OPTIONS)
+@njit(**JIT_OPTIONS)
 def aligned_part(buffer, start, size):
     """``(buffer[begin:begin + size], begin + size)`` with ``begin``, at or after ``start``, the first
     item of the 1-D ``buffer`` on a 64-byte boundary (:data:`~fastrnn.kernels.cpu.recurrent.OPERAND_ALIGNMENT`):
