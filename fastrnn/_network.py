@@ -23,7 +23,7 @@ from ._stack import (PARAM_KINDS, affine_backward, affine_forward, final_cell_st
                      stack_forward)
 from ._workspace import Workspace
 from .kernels import config as kernel_config
-from .kernels.cpu.stream import network_buffers, packed_network, sequence_outputs, sequence_work_size, state_views
+from .kernels.cpu.stream import network_state, packed_network, sequence_outputs, sequence_work_size, state_views
 from .kernels.dispatch import get_backend
 from .layers import GRU, LSTM, RNN, Linear
 
@@ -254,7 +254,7 @@ class SequenceNetwork(FlatParameterModules):
         n_steps, n_batch, _ = x.shape
         initial = _NO_STATES[x.dtype.itemsize]
         if states is not None:
-            initial = network_buffers(kind, layout, n_batch, self.dtype)[0]
+            initial = network_state(layout, n_batch, self.dtype)
             for (h, c), (h0, c0) in zip(state_views(kind, layout, initial, n_batch), states):
                 h[...] = h0[0]
                 if c is not None:

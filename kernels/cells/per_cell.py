@@ -27,8 +27,8 @@ class PerCell:
     ----------
     make : callable
         ``make(kind)`` returns the ``@njit`` function of the cell code ``kind`` (called once per code).
-        Compiled code takes ``f.of(kind)`` (a compiled function can call, or inline, another one, not
-        this object).
+        This object is called from Python only: compiled code cannot call it, and capturing
+        ``f.of(kind)`` in another closure would defeat that closure's cache (see the module docstring).
     """
 
     def __init__(self, make):

@@ -235,7 +235,7 @@ def _sequence_outputs(kind):
         weights, layout : arrays
             The packed network (:func:`pack_network`).
         initial_state : (S,) or (0,) array
-            The ``B`` streams' initial states, flat as :func:`network_buffers` lays them out
+            The ``B`` streams' initial states, flat as :func:`network_state` lays them out
             (:func:`state_views`); empty: zeros.
         work : (>= :func:`sequence_work_size`,) array
             Workspace: the states, the gates and the lower layers' outputs at every step, each cut
@@ -354,13 +354,20 @@ def pack_network(kind, layers, head_weight, head_bias, dtype):
     return weights, layout
 
 
+def network_state(layout, n_streams, dtype):
+    """The flat states of ``n_streams`` streams of the packed network ``layout``, zeros
+    (:func:`state_views` names them per layer)."""
+    state = aligned_empty((n_streams * int(layout[-1, H_STATE]),), dtype)
+    state.fill(0)
+    return state
+
+
 def network_buffers(kind, layout, n_streams, dtype):
     """``(state, scratch)`` for ``n_streams`` streams of the packed network ``layout``: the flat
-    states, zeros, and the workspace of a step's gates."""
-    n_state, widest = int(layout[-1, H_STATE]), int(layout[-1, C_STATE])
-    state = aligned_empty((n_streams * n_state,), dtype)
-    state.fill(0)
-    return state, aligned_empty((n_streams * (2 * N_GATES[kind] + N_SAVED[kind]) * widest,), dtype)
+    states, zeros (:func:`network_state`), and the workspace of a step's gates."""
+    widest = int(layout[-1, C_STATE])
+    return (network_state(layout, n_streams, dtype),
+            aligned_empty((n_streams * (2 * N_GATES[kind] + N_SAVED[kind]) * widest,), dtype))
 
 
 def sequence_work_size(kind, layout, n_steps, n_streams, itemsize):
