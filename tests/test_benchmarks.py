@@ -23,16 +23,28 @@ def test_gpu_vs_cpu_benchmark_runs_and_saves_json(tmp_path, capsys):
     assert "fastrnn_cpu" in capsys.readouterr().out
 
 
-def test_cpu_benchmark_against_torch_runs(tmp_path):
-    from fastrnn._bench import run
+@pytest.fixture(scope="module")
+def quick_bench(tmp_path_factory):
+    """One ``run(quick=True)`` over small points (a smaller quick grid and large product, patched in:
+    the wiring is what is tested, not the speed), shared by the tests below: ``(result, lines, saved)``."""
+    from fastrnn import _bench
 
+    output = tmp_path_factory.mktemp("bench") / "quick.json"
     lines = []
-    result = run(repeats=1, n_batches=2, cells=("lstm",), grid=[(4, 6, 2, 8)], output=str(tmp_path / "b.json"),
-                 out=lines.append, measure_compile=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_bench, "QUICK_GRID", [(1, 6, 1, 4), (4, 6, 2, 8)])
+        patch.setattr(_bench, "LARGE_PRODUCT", 256)
+        result = _bench.run(quick=True, repeats=1, n_batches=2, cells=("lstm",), output=str(output),
+                            out=lines.append, measure_compile=False)
+    return result, lines, json.loads(output.read_text())
+
+
+def test_cpu_benchmark_against_torch_runs(quick_bench):
+    result, lines, saved = quick_bench
     row = result["rows"][0]
     assert row["fastrnn_train_seq_per_s"] > 0 and row["fastrnn_infer_ms"] > 0
     assert "cores" in lines[0] and "lstm" in lines[2]
-    latency = json.loads((tmp_path / "b.json").read_text())["latency"]["lstm"]
+    latency = saved["latency"]["lstm"]
     assert latency["fastrnn_ms"] > 0
     has_onnxruntime = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime"))
     assert ("onnxruntime_ms" in latency) == has_onnxruntime
@@ -102,18 +114,12 @@ def test_matmul_flops_counts_a_small_lstm_by_hand():
     assert matmul_flops("gru", 2, 3, 5, 4, train=False) == 2 * ((480 + 384) * 3 // 4 + 8)
 
 
-def test_quick_bench_json_has_roofline_fields(tmp_path):
+def test_quick_bench_json_has_roofline_fields(quick_bench):
     import math
 
-    from fastrnn._bench import QUICK_GRID, run
-
-    lines = []
-    output = tmp_path / "quick.json"
-    run(quick=True, repeats=1, n_batches=2, cells=("gru",), output=str(output), out=lines.append,
-        measure_compile=False)
-    result = json.loads(output.read_text())
+    _, lines, result = quick_bench
     sgemm = result["sgemm"]
-    assert sgemm["threads"] == result["cores"] and sgemm["dtype"] == "float32" and sgemm["shape"] == [1024] * 3
+    assert sgemm["threads"] == result["cores"] and sgemm["dtype"] == "float32" and sgemm["shape"] == [256] * 3
     tries = sgemm["start_tries_gflops"] + sgemm["end_tries_gflops"] + [
         rate for row in result["rows"] for rate in row["sgemm"]["large_tries_gflops"]]
     assert 0 < sgemm["large_gflops"] < math.inf and sgemm["large_gflops"] == max(tries)
@@ -122,8 +128,9 @@ def test_quick_bench_json_has_roofline_fields(tmp_path):
     assert result["date"] in result["header"] and result["versions"]["numba"] in result["header"]
     assert "GF/s" in lines[1]
     roofline = next(k for k, line in enumerate(lines) if line.startswith("roofline:"))
-    assert "%sgemm" in lines[roofline + 1] and all("gru" in line for line in lines[roofline + 2:roofline + 4])
-    assert len(result["rows"]) == len(QUICK_GRID)
+    assert "%sgemm" in lines[roofline + 1] and all("lstm" in line for line in lines[roofline + 2:roofline + 4])
+    assert [(row["batch"], row["T"], row["features"], row["hidden"]) for row in result["rows"]] == [
+        (1, 6, 1, 4), (4, 6, 2, 8)]  # quick=True ran QUICK_GRID
     has_torch = "torch_train_seq_per_s" in result["rows"][0]
     for row in result["rows"]:
         assert row["train_gflop_per_epoch"] > row["infer_gflop"] > 0

@@ -101,13 +101,13 @@ def test_a_fit_compiles_the_loops_of_its_own_cell_only(tmp_path):
 
 
 def test_stale_cache_entries_are_dropped_when_an_inlined_file_changes(tmp_path):
-    from fastrnn.kernels.cache import drop_stale_cache
+    from fastrnn.kernels.cache import drop_stale_cache, numba_cache_dir
 
     module, dependency = tmp_path / "loops.py", tmp_path / "cells.py"
     module.write_text("# kernels")
     dependency.write_text("# version 1")
-    cache = tmp_path / "__pycache__"
-    cache.mkdir()
+    cache = numba_cache_dir(module)  # beside the module, or under NUMBA_CACHE_DIR when that is set
+    cache.mkdir(parents=True, exist_ok=True)
     entries = [cache / "loops.layer_forward-10.py311.nbi", cache / "loops.layer_forward-10.py311.1.nbc"]
     other = cache / "other.f-1.py311.nbi"
     for path in entries + [other]:
