@@ -11,7 +11,8 @@ from numba import njit
 from .. import config
 from ..cache import drop_stale_cache, package_files
 from ..config import INLINE_OPTIONS
-from .activations import sigmoid_act, sigmoid_grad, sigmoid_in_place, tanh_act, tanh_grad, tanh_in_place
+from .activations import (sigmoid_act, sigmoid_grad, sigmoid_in_place, tanh_act, tanh_grad, tanh_in_place,
+                          tanh_value)
 
 drop_stale_cache(__file__, [*package_files(__file__), config.__file__])
 
@@ -115,7 +116,7 @@ def forward_row(gx, gh, c_prev, h_out, c_out, saved, exact):
     for j in range(hidden):
         c_out[j] = cell_state(i[j], f[j], g[j], c_prev[j])
     for j in range(hidden):
-        tanh_c[j] = tanh_act(c_out[j], exact)
+        tanh_c[j] = tanh_value(c_out[j], exact)
     for j in range(hidden):
         h_out[j] = o[j] * tanh_c[j]
 
