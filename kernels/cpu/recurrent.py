@@ -132,12 +132,16 @@ def _forward_loop(kind):
 forward_steps = PerCell(_forward_loop)
 
 
-@njit(**INLINE_OPTIONS)
+@njit(**JIT_OPTIONS)
 def slab_product(a, slabs, out, slab_out):
     """``out = a @ B`` for ``B`` held as column slabs, one small product per slab.
 
     ``a: (r, K)``; ``slabs: (S, K, w)`` with ``slabs[s] = B[:, s*w:(s+1)*w]``; ``out: (r, S*w)``,
     written; ``slab_out: (>= r, w)`` scratch (unused with one slab).
+
+    Compiled on its own, not inlined: each loop calls it at several sites, and Numba copies and
+    types an inlined function at every one (see the architecture page); a call per block of rows
+    costs nothing next to its products.
     """
     n_slabs, _, width = slabs.shape
     if n_slabs == 1:
@@ -567,11 +571,11 @@ def _backward_loop(kind):
 backward_steps = PerCell(_backward_loop)
 
 
-@njit(**INLINE_OPTIONS)
+@njit(**JIT_OPTIONS)
 def add_chunk_gradients(d_gate_rows, input_rows, total, scratch, first):
     """``total += d_gate_rows^T input_rows`` (``total =`` for the ``first`` chunk), by one product into
     ``scratch`` (numba's ``np.dot`` overwrites its output). ``d_gate_rows: (n, G*H)``,
-    ``input_rows: (n, K)``, ``total, scratch: (G*H, K)``."""
+    ``input_rows: (n, K)``, ``total, scratch: (G*H, K)``. Compiled on its own, as :func:`slab_product`."""
     if first:
         np.dot(d_gate_rows.T, input_rows, total)
         return
