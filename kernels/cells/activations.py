@@ -6,8 +6,9 @@ float64 arrays use the library ``tanh`` and ``exp``; float32 arrays a fast ratio
 output and without Python float literals: a literal is float64 in Numba and would promote float32
 arithmetic to float64 (half the SIMD width).
 
-The CPU's row passes call :func:`tanh_value` and :func:`sigmoid_value`, the same functions compiled
-on their own, not inlined by Numba: Numba copies and types an inlined function's code again at every
+The CPU's in-place activation passes (:func:`sigmoid_in_place`, :func:`tanh_in_place`) and the
+LSTM's ``tanh(c_t)`` pass call :func:`tanh_value` and :func:`sigmoid_value`, the same functions
+compiled on their own, not inlined by Numba: Numba copies and types an inlined function's code again at every
 call site, and the activations sit at several sites of every time loop. Compiled apart, they are
 typed once per dtype, and LLVM still inlines them into each pass before vectorizing it, so the code
 that runs and its results are the same (bit for bit, every cell and dtype, on the 2-core development
