@@ -46,9 +46,8 @@ def _ci_command():
 def test_readme_test_command_is_what_ci_runs():
     command = _readme_test_command()
     assert command == _ci_command()
-    assert command == ('python -m pip install -e ".[test,docs,bench,cuda]" && python -m pytest -n logical '
-                       '--maxprocesses 4 && NUMBA_ENABLE_CUDASIM=1 python -m pytest -n logical --maxprocesses 4 '
-                       'tests/cuda')
+    assert command == ('python -m pip install -e ".[test,docs,bench,cuda]" && python -m pytest -n auto && '
+                       'NUMBA_ENABLE_CUDASIM=1 python -m pytest -n auto tests/cuda')
 
 
 def test_readme_is_short():
