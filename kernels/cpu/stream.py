@@ -11,6 +11,12 @@ from four rows on, and the Python between layers weighs as much as the loop):
 :func:`sequence_outputs` runs it in one call, each layer over every step with the views of its
 weights, states and gates made once per layer, then the head.
 
+The step stays a kernel of its own though :func:`sequence_outputs` could run it as a sequence of one
+step (states in and out) and spare each cell one compilation: that way a step took about 1 us more
+(LSTM-64, one stream: 3.6-4.2 against 2.7-3.0 us, interleaved on the development machine), for the
+extra arguments to unbox, the reshape of the input and a float64 copy of the outputs, which is most
+of what a stream exists to avoid.
+
 - the parameters are packed once (:func:`pack_network`; a stream when it is made, predictions
   through :func:`packed_network`'s cache) into one flat
   array: per layer ``W_ih^T`` (D, G*H) and ``W_hh^T`` (H, G*H), row-major, so that the products are
