@@ -63,6 +63,20 @@ MIN_SPLIT_WORK = 20_000_000
 #: on the 2-core development machine: an LSTM step of 256 gate units ~0.2 us, products ~50 G multiply-adds/s)
 POINTWISE_MULTIPLY_ADDS = 32
 
+# Waits of cpu/team.py's worker threads, read when the team starts (see that module).
+#: how long a worker spins for its next task after one ends, before it blocks: long enough to span
+#: the Python between the passes of a training batch and between predictions in a loop (a few hundred
+#: microseconds at most on the 2-core development machine), short enough that an idle process leaves
+#: the core to others within a millisecond; 0 blocks at once
+WORKER_SPIN_SECONDS = 0.001
+#: how long the caller of a split pass spins until a worker's time loop has started (a spinning worker
+#: starts within a few microseconds), before it wakes a worker that may have gone to sleep
+START_SPIN_SECONDS = 50e-6
+#: how long the caller spins for a worker's share to end once its own has, before it polls
+FINISH_SPIN_SECONDS = 0.0005
+#: interval of that polling
+FINISH_POLL_SECONDS = 50e-6
+
 # ----------------------------------------------------------------------------------------- CUDA
 #: options of every @cuda.jit kernel: compiled kernels are cached next to the sources, as on the CPU
 CUDA_JIT_OPTIONS = dict(cache=True)

@@ -51,13 +51,17 @@ def _loops(problem, input_width, forward_width, backward_width, block_rows, min_
     p = on_backend(problem, CPU)
     kind, x, w, forward = p.kind, p.x, p.weights, p.forward
     n_batch = x.shape[1]
+    started = np.zeros(1, np.int64)  # each loop counts it up as it starts (what a thread handing it out waits for)
     forward_steps(kind, x, column_slabs(w.w_ih, True, input_width), projection_bias(kind, w.b_ih, w.b_hh),
-                  column_slabs(w.w_hh, True, forward_width), w.b_hh, *forward, p.n_active, 0, n_batch, block_rows)
+                  column_slabs(w.w_hh, True, forward_width), w.b_hh, *forward, p.n_active, 0, n_batch, block_rows,
+                  started)
+    assert started[0] == 1
     result = {k: v.copy() for k, v in zip(("h", "c", "saved"), forward)}
     backward = backward_buffers(kind, forward, x.shape[2], fresh_scratch(CPU, x.dtype), CPU, p.dh_n, p.dc_n)
     grads = [np.empty_like(a) for a in w]
     backward_steps(kind, x, w.w_ih, column_slabs(w.w_hh, False, backward_width), forward.h, forward.c, forward.saved,
-                   p.d_out, *backward, *grads, p.n_active, 0, n_batch, block_rows, min_chunk_rows)
+                   p.d_out, *backward, *grads, p.n_active, 0, n_batch, block_rows, min_chunk_rows, started)
+    assert started[0] == 2
     result.update(dh=backward.dh, dc=backward.dc, dx=backward.dx)
     result.update(zip(("dw_ih", "dw_hh", "db_ih", "db_hh"), grads))
     return result

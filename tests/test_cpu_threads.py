@@ -8,7 +8,7 @@ import pytest
 
 from helpers import kernel_problem, on_backend, run_kernels
 from fastrnn.kernels import cells
-from fastrnn.kernels.cpu import blas_threads, layer_backward, layer_forward, threads
+from fastrnn.kernels.cpu import blas_threads, layer_backward, layer_forward, team, threads
 from fastrnn.kernels.dispatch import get_backend
 
 
@@ -84,11 +84,15 @@ def test_overlapping_blas_thread_limits_restore_the_count_from_before_the_first(
 
 
 def test_worker_errors_reach_the_caller():
-    def fail():
+    def fail(started):
         raise ValueError("from a worker")
 
     with pytest.raises(ValueError, match="from a worker"):
-        threads.run_in_threads([(lambda: None, ()), (fail, ())])
+        threads.run_in_threads([(lambda started: None, ()), (fail, ())])
+    # and the team still works after it
+    out = np.zeros(2)
+    threads.run_in_threads([(lambda k, started: out.__setitem__(k, 1), (0,)), (lambda k, started: out.__setitem__(k, 2), (1,))])
+    assert list(out) == [1, 2]
 
 
 @pytest.mark.parametrize("split", [False, True])
@@ -120,8 +124,8 @@ def _split_forward_output(seed):
 def test_split_passes_run_in_a_forked_child(monkeypatch):
     monkeypatch.setattr(threads, "n_threads", lambda: 2)
     monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)
-    expected = _split_forward_output(0)  # starts the worker pool in this process
-    assert threads._pool is not None
+    expected = _split_forward_output(0)  # starts the worker team in this process
+    assert team._team is not None
     # a forked child inherits the pool object without its threads; it must start its own, not hang
     with multiprocessing.get_context("fork").Pool(1) as pool:
         got = pool.apply_async(_split_forward_output, (0,)).get(timeout=60)

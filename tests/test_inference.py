@@ -38,7 +38,8 @@ def test_inference_states_match_the_training_forward(monkeypatch, cell, ragged):
     w = problem.weights
     a = inference_buffers(problem, CPU)
     forward_steps(kind, problem.x, column_slabs(w.w_ih, True, 4), projection_bias(kind, w.b_ih, w.b_hh),
-                  column_slabs(w.w_hh, True, 4), w.b_hh, a.h, a.c, a.saved, a.gx, a.gh, problem.n_active, 0, n_batch, 3)
+                  column_slabs(w.w_hh, True, 4), w.b_hh, a.h, a.c, a.saved, a.gx, a.gh, problem.n_active, 0, n_batch, 3,
+                  np.zeros(1, np.int64))
     for name, got in [("one thread", one_thread), ("two threads", split), ("slabs", a)]:
         for state in ("h", "c"):
             np.testing.assert_allclose(getattr(got, state), getattr(expected.forward, state), rtol=1e-12, atol=1e-12,

@@ -54,12 +54,14 @@ from ..cache import drop_stale_cache, package_files
 from ..cells import GRU, N_GATES, backward_step, forward_step, recurrent_bias_block
 from ..config import (INLINE_OPTIONS, JIT_OPTIONS, MAX_SLAB_ROWS, MAX_SLAB_WIDTH, MIN_BLOCK_ROWS, MIN_CHUNK_ROWS,
                       MIN_SLAB_WIDTH, SMALL_PRODUCT_LIMIT)
-from . import denormals, vector
+from . import denormals, spin, vector
 from .denormals import flush_subnormals, restore_float_mode
+from .spin import count_up
 from ..cells.per_cell import PerCell
 from .vector import add_to, copy_into
 
-drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__, denormals.__file__])
+drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__, denormals.__file__,
+                            spin.__file__])
 
 
 def projection_bias(kind, b_ih, b_hh):
@@ -78,7 +80,7 @@ def _forward_loop(kind):
 
     @njit(**JIT_OPTIONS)
     def forward_cell_steps(x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, row_start,
-                           row_stop, block_rows):
+                           row_stop, block_rows, started):
         """The time loop of the forward pass for the batch rows ``row_start:row_stop``.
 
         Rows are independent sequences, so disjoint row ranges can run at the same time in different
@@ -90,9 +92,12 @@ def _forward_loop(kind):
         cut into column slabs (:func:`column_slabs` with ``transpose=True``; one slab, the transposed
         matrix itself, for small weights); ``bias: (G*H,)`` from :func:`projection_bias`. ``gx`` and
         ``saved`` hold every step, ``(T, B, .)`` (training: BPTT reads ``saved`` and reuses ``gx``), or
-        one step, ``(1, B, .)``, overwritten at every step (inference: nothing kept). The other
-        arguments as in :func:`layer_forward`.
+        one step, ``(1, B, .)``, overwritten at every step (inference: nothing kept). ``started: (1,)
+        int64`` is counted up first thing (:func:`~fastrnn.kernels.cpu.spin.count_up`): the thread that
+        handed this range to a worker spins on it (:mod:`.team`). The other arguments as in
+        :func:`layer_forward`.
         """
+        count_up(started)
         float_mode = flush_subnormals()  # subnormals are zero inside the loop (see .denormals)
         n_steps = h.shape[0] - 1
         hidden = h.shape[2]
@@ -128,7 +133,7 @@ def _forward_loop(kind):
 
 
 #: ``forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, b_hh, h, c, saved, gx, gh, n_active, row_start,
-#: row_stop, block_rows)``: the forward time loop of the cell ``kind``, compiled at its first use
+#: row_stop, block_rows, started)``: the forward time loop of the cell ``kind``, compiled at its first use
 forward_steps = PerCell(_forward_loop)
 
 
@@ -434,7 +439,7 @@ def layer_forward(kind, x, weights, buffers, n_active):
     w_ih_slabs, bias, w_hh_slabs, block_rows = prepare(kind, weights, n_batch)
     h, c, saved, gx, gh = buffers
     forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, weights.b_hh, h, c, saved, gx, gh, n_active, 0, n_batch,
-                  block_rows)
+                  block_rows, np.zeros(1, np.int64))
 
 
 def forward_operands(kind, weights, n_rows):
@@ -481,7 +486,7 @@ def _backward_loop(kind):
 
     @njit(**JIT_OPTIONS)
     def backward_cell_steps(x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih,
-                            dw_hh, db_ih, db_hh, n_active, row_start, row_stop, block_rows, min_chunk_rows):
+                            dw_hh, db_ih, db_hh, n_active, row_start, row_stop, block_rows, min_chunk_rows, started):
         """The backward pass for the batch rows ``row_start:row_stop``: the BPTT time loop and the
         gradients of those rows with respect to the weights, the biases and the input.
 
@@ -504,6 +509,7 @@ def _backward_loop(kind):
         ``transpose=False``); ``d_gates`` and ``d_gates_x``: workspaces, their contents on exit
         unspecified; the other arguments as in :func:`layer_backward`.
         """
+        count_up(started)
         float_mode = flush_subnormals()  # the state gradients decay through subnormals (see .denormals)
         n_steps, n_batch, n_in = x.shape
         n_gate_units, hidden = w_hh_slabs.shape[1], h.shape[2]
@@ -566,7 +572,7 @@ def _backward_loop(kind):
 
 
 #: ``backward_steps(kind, x, w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, dw_ih,
-#: dw_hh, db_ih, db_hh, n_active, row_start, row_stop, block_rows, min_chunk_rows)``: the backward time loop
+#: dw_hh, db_ih, db_hh, n_active, row_start, row_stop, block_rows, min_chunk_rows, started)``: the backward time loop
 #: of the cell ``kind``, compiled at its first use
 backward_steps = PerCell(_backward_loop)
 
@@ -612,4 +618,4 @@ def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active):
     h, c, saved, _, _ = forward
     dh, dc, d_gates, d_gates_x, dx = backward
     backward_steps(kind, x, weights.w_ih, w_hh_slabs, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, dx, *grads,
-                   n_active, 0, x.shape[1], block_rows, min_chunk_rows)
+                   n_active, 0, x.shape[1], block_rows, min_chunk_rows, np.zeros(1, np.int64))

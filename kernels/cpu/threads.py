@@ -12,7 +12,8 @@ two-thread product would take a core from fastrnn's threads.
 Why threads of the caller and not Numba's ``prange``: under ``parallel=True`` OpenBLAS's worker
 threads and Numba's compete for the cores (measured on the 2-core development machine: a forward
 pass 3x slower, even with one chunk). The kernels release the GIL (``nogil=True``), so plain Python
-threads run them in parallel.
+threads run them in parallel: those of :mod:`.team`, which wait for the next pass by spinning
+briefly instead of sleeping, so that handing out a share costs microseconds.
 
 Inside a task of a Dask worker, a pass runs in one thread unless :func:`limited_threads` says
 otherwise: Dask runs one task per worker thread and starts its worker processes with OpenBLAS,
@@ -22,16 +23,14 @@ with the other tasks of its machine.
 Where it applies: batches of at least ``2 * MIN_ROWS_PER_THREAD`` sequences and passes of at least
 ``MIN_SPLIT_WORK`` (:func:`pass_work`; both in :mod:`fastrnn.kernels.config`), and only where scipy's
 OpenBLAS can be held to one thread; otherwise one thread runs the loops and BLAS uses its own threads.
-Waking a worker thread costs tens of microseconds, so a split only pays beyond about half a
-millisecond of work (measured on the 2-core development machine: a wake-up 50-80 us; an LSTM layer's
-forward pass at batch 8, T=20, hidden 32 0.05 ms in one thread and 0.14 ms split, level at batch 8,
-T=100, hidden 64, the split ahead at batch 32, T=50, hidden 64).
+A split costs the handoff (tens of microseconds when a worker has gone to sleep) and the cores
+slowing each other, so it only pays beyond about half a millisecond of work (measured on the 2-core
+development machine: an LSTM layer's forward pass at batch 8, T=20, hidden 32 0.05 ms in one thread
+and 0.14 ms split, level at batch 8, T=100, hidden 64, the split ahead at batch 32, T=50, hidden 64).
 """
 
-import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
@@ -41,9 +40,8 @@ from ..config import MIN_ROWS_PER_THREAD, MIN_SPLIT_WORK, POINTWISE_MULTIPLY_ADD
 from . import recurrent
 from .blas_threads import blas_threads
 from .recurrent import backward_operands, backward_steps, forward_operands, forward_steps, inference_operands
+from .team import run_here, team
 
-_pool = None
-_pool_size = 0
 _limit = threading.local()  # .threads: the count of the innermost limited_threads block of this thread
 
 
@@ -164,39 +162,11 @@ def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active):
 
 
 def run_in_threads(calls):
-    """Run ``function(*args)`` for every ``(function, args)`` of ``calls``: the first in this thread,
-    the others in a pool of worker threads; return when all are done (re-raising the first error)."""
+    """Run ``function(*args, started)`` for every ``(function, args)`` of ``calls``: the first in this
+    thread, the others in the worker threads of :mod:`.team`; return when all are done (re-raising
+    the first error). ``started``: a (1,) int64 counter the function counts up as its work begins
+    (the time loops do; see :meth:`.team.Team.run`)."""
     if len(calls) == 1:
-        function, args = calls[0]
-        function(*args)
+        run_here(calls)
         return
-    pool = _worker_pool(len(calls) - 1)
-    futures = [pool.submit(function, *args) for function, args in calls[1:]]
-    try:
-        function, args = calls[0]
-        function(*args)
-    finally:
-        for future in futures:
-            future.result()
-
-
-def _worker_pool(size):
-    global _pool, _pool_size
-    if _pool is None or _pool_size < size:
-        if _pool is not None:
-            _pool.shutdown(wait=True)
-        _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="fastrnn")
-        _pool_size = size
-    return _pool
-
-
-def _forget_pool_in_child():
-    """After ``fork`` (multiprocessing's default start method on Linux, process pools that fork) the
-    child has the pool object but none of its threads: work given to it would wait forever. The
-    child starts a pool of its own at its first split pass instead."""
-    global _pool, _pool_size
-    _pool, _pool_size = None, 0
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_in_child)
+    team(len(calls) - 1).run(calls)

@@ -1,0 +1,202 @@
+"""Worker threads for the split passes, handed work without waiting on the operating system.
+
+A pass split over ``n`` threads (:mod:`.threads`) runs one share in the calling thread and the
+others in this team's worker threads. A pool of threads that block on locks between tasks (such as
+``concurrent.futures``) costs each split pass two wake-ups by the operating system, the worker's at the
+start and the caller's at the end, and a third whenever a thread blocks on the GIL. On the 2-core
+development VM each wake-up took 25-40 us, and a worker's virtual CPU, halted while idle, started its
+share later still: about 120 us of handoff around an LSTM inference pass of ~470 us (batch 32, T=50,
+hidden 64, float32).
+
+So the threads of the team wait by spinning (:mod:`.spin`) for short, bounded times, with the GIL
+released, the way OpenMP runtimes keep their threads spinning between parallel regions:
+
+- a worker, after a task, spins for :data:`~fastrnn.kernels.config.WORKER_SPIN_SECONDS` on its request
+  counter before it blocks on a condition variable; passes that follow one another (the batches of an
+  epoch, the forward and backward pass of a batch, predictions in a loop) find it awake;
+- the caller posts a request from compiled code, after releasing the GIL, and spins until the
+  worker's loop has started (the time loops count up a ``started`` counter as their first action), so
+  the worker takes the GIL to call its loop without blocking on it, and the caller takes it back once
+  the worker has let it go;
+- a worker posts the end of its task from compiled code too, after releasing the GIL, and the caller
+  spins for it before it falls back to polling.
+
+Every wait is bounded; past its budget each side blocks or polls instead, so a worker that the
+operating system does not run (an oversubscribed machine) costs time, never correctness: the caller
+returns only after every worker's task has ended, and re-raises the first error. One split pass runs
+on the team at a time: a second thread that asks meanwhile runs its shares itself, one after another.
+"""
+
+import os
+import threading
+import time
+
+import numpy as np
+
+from .. import config
+from .spin import post_and_spin, spin_while_equal, turns_per_second
+
+#: each worker's counters share a 64-byte cache line, apart from the other workers': the requests
+#: the caller posts, the tasks the worker finished and the time loops it started
+_LINE = 8
+_REQUESTS, _FINISHED, _STARTED = 0, 1, 2
+
+
+class Team:
+    """``size`` daemon worker threads and their counters.
+
+    Parameters
+    ----------
+    size : int
+        Worker threads (at least 1); a split over ``n`` threads uses ``n - 1`` of them.
+    """
+
+    def __init__(self, size):
+        self.size = max(1, int(size))
+        self.counters = np.zeros(self.size * _LINE, np.int64)  # (size * 8,): a cache line per worker
+        rate = turns_per_second(self.counters)
+        self.worker_turns = int(config.WORKER_SPIN_SECONDS * rate)
+        self.start_turns = int(config.START_SPIN_SECONDS * rate)
+        self.finish_turns = int(config.FINISH_SPIN_SECONDS * rate)
+        self._tasks = [None] * self.size
+        self._errors = [None] * self.size
+        self._sleeping = [False] * self.size
+        self._wakes = [threading.Condition(threading.Lock()) for _ in range(self.size)]
+        self._busy = threading.Lock()  # held by the caller of a split pass
+        self._threads = [threading.Thread(target=self._work, args=(k,), name=f"fastrnn-worker-{k}", daemon=True)
+                         for k in range(self.size)]
+        for thread in self._threads:
+            thread.start()
+
+    def started_counter(self, k):
+        """Worker ``k``'s ``started`` counter, a (1,) int64 view that its time loop counts up."""
+        return self.counters[k * _LINE + _STARTED:k * _LINE + _STARTED + 1]
+
+    def run(self, calls):
+        """Run ``function(*args, started)`` for every ``(function, args)`` of ``calls``: the first in this
+        thread, the others in the workers; return when all have ended, re-raising the first error.
+
+        ``started`` is a (1,) int64 array that the function counts up when its work begins
+        (:func:`~fastrnn.kernels.cpu.spin.count_up`; a function that does not is waited for a little
+        longer at the start). Runs every call in this thread when there are more than ``size + 1``, or
+        while another thread runs a split pass on the team.
+        """
+        n_workers = len(calls) - 1
+        if n_workers == 0 or n_workers > self.size or not self._busy.acquire(blocking=False):
+            run_here(calls)
+            return
+        try:
+            tokens = [self._hand_out(k, function, args) for k, (function, args) in enumerate(calls[1:])]
+            error = None
+            try:
+                function, args = calls[0]
+                function(*args, np.zeros(1, np.int64))
+            except BaseException as caught:  # noqa: BLE001 - re-raised once the workers are done
+                error = caught
+            finally:
+                for k, token in enumerate(tokens):
+                    self._wait_finished(k, token)
+                    error = error or self._errors[k]
+                    self._errors[k] = None
+            if error is not None:
+                raise error
+        finally:
+            self._busy.release()
+
+    def _hand_out(self, k, function, args):
+        """Give worker ``k`` a task and wait (bounded) until its loop starts; returns the request token."""
+        line = k * _LINE
+        counters = self.counters
+        token = int(counters[line + _REQUESTS]) + 1
+        started = int(counters[line + _STARTED])
+        self._tasks[k] = (function, args)
+        wake = self._wakes[k]
+        if self._sleeping[k]:  # blocked on its condition: wake it (read under the GIL, which orders it)
+            with wake:
+                counters[line + _REQUESTS] = token
+                wake.notify()
+            spin_while_equal(counters, line + _STARTED, started, self.start_turns)
+        elif post_and_spin(counters, line + _REQUESTS, token, counters, line + _STARTED, started,
+                           self.start_turns) == started:
+            # not started within the budget: it may have gone to sleep just before the request came
+            with wake:
+                wake.notify()
+        return token
+
+    def _wait_finished(self, k, token):
+        """Wait until worker ``k`` has finished the task of ``token``: spin, then poll."""
+        index = k * _LINE + _FINISHED
+        if spin_while_equal(self.counters, index, token - 1, self.finish_turns) == token:
+            return
+        while self.counters[index] != token:
+            time.sleep(config.FINISH_POLL_SECONDS)
+
+    def _work(self, k):
+        line = k * _LINE
+        counters, wake = self.counters, self._wakes[k]
+        started = self.started_counter(k)
+        token = 0  # the last request taken (and, at the top of the loop, finished)
+        while True:
+            # post the end of the last task with the GIL released, then spin for the next request
+            if post_and_spin(counters, line + _FINISHED, token, counters, line + _REQUESTS, token,
+                             self.worker_turns) == token:
+                with wake:
+                    self._sleeping[k] = True
+                    while counters[line + _REQUESTS] == token:
+                        wake.wait()
+                    self._sleeping[k] = False
+            token = int(counters[line + _REQUESTS])
+            task, self._tasks[k] = self._tasks[k], None
+            if task is None:  # retire()
+                counters[line + _FINISHED] = token
+                return
+            function, args = task
+            try:
+                function(*args, started)
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                self._errors[k] = error
+
+    def retire(self):
+        """Let the worker threads end (each after its current task)."""
+        with self._busy:
+            for k in range(self.size):
+                self._tasks[k] = None
+                with self._wakes[k]:
+                    self.counters[k * _LINE + _REQUESTS] += 1
+                    self._wakes[k].notify()
+
+
+def run_here(calls):
+    """Run every ``function(*args, started)`` of ``calls`` in this thread, in order."""
+    for function, args in calls:
+        function(*args, np.zeros(1, np.int64))
+
+
+_team = None
+_team_lock = threading.Lock()
+
+
+def team(size):
+    """The process's team, with at least ``size`` workers (a larger one replaces a smaller one)."""
+    global _team
+    current = _team
+    if current is not None and current.size >= size:
+        return current
+    with _team_lock:
+        if _team is None or _team.size < size:
+            if _team is not None:
+                _team.retire()
+            _team = Team(size)
+        return _team
+
+
+def _forget_team_in_child():
+    """After ``fork`` the child has the team object but none of its threads: work handed to it would
+    wait forever. The child starts a team of its own at its first split pass instead."""
+    global _team, _team_lock
+    _team = None
+    _team_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_team_in_child)
