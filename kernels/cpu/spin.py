@@ -28,17 +28,25 @@ drop_stale_cache(__file__, [config.__file__])
 X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
 
+def _is_counter_array(counters):
+    return isinstance(counters, types.Array) and counters.dtype == types.int64
+
+
+def _element_pointer(context, builder, signature, args):
+    """The address of ``counters[index]`` from an intrinsic's first two arguments."""
+    array_type = signature.args[0]
+    array = context.make_array(array_type)(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
+
+
 @intrinsic
 def load_acquire(typingctx, counters, index):
     """``counters[index]`` (a C-contiguous int64 array) read with an atomic load of acquire order."""
-    if not (isinstance(counters, types.Array) and counters.dtype == types.int64):
+    if not _is_counter_array(counters):
         return None
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
-        return builder.load_atomic(pointer, "acquire", 8)
+        return builder.load_atomic(_element_pointer(context, builder, signature, args), "acquire", 8)
 
     return types.int64(counters, types.intp), codegen
 
@@ -46,15 +54,12 @@ def load_acquire(typingctx, counters, index):
 @intrinsic
 def store_release(typingctx, counters, index, value):
     """``counters[index] = value`` (a C-contiguous int64 array) by an atomic store of release order."""
-    if not (isinstance(counters, types.Array) and counters.dtype == types.int64):
+    if not _is_counter_array(counters):
         return None
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
         value = context.cast(builder, args[2], signature.args[2], types.int64)
-        builder.store_atomic(value, pointer, "release", 8)
+        builder.store_atomic(value, _element_pointer(context, builder, signature, args), "release", 8)
         return context.get_dummy_value()
 
     return types.none(counters, types.intp, types.int64), codegen
