@@ -114,16 +114,22 @@ def test_lazy_until_computed(client, models):
 
 
 def test_model_scattered_once_to_every_worker(client, X, models):
-    dX = da.from_array(X, chunks=(CHUNK, T, D))
-    result = predict(models["clf_binary"], dX, "predict_proba", client=client)
-    model_keys, dependencies, graph = _model_keys(result, set(dict(dX.__dask_graph__())))
-    assert len(dependencies) == N // CHUNK
-    assert len(model_keys) == 1  # one model key, shared by every block
-    (key,) = model_keys
-    assert all(key in deps for deps in dependencies.values())
-    assert key not in graph  # not in the graph: the scattered future
-    result.compute()
-    assert all(key in keys for keys in client.has_what().values())  # broadcast: a copy on each worker
+    # Dask's active memory manager drops replicas nothing waits for, every 2 s: paused, so that the
+    # broadcast copies are still there when counted
+    client.amm.stop()
+    try:
+        dX = da.from_array(X, chunks=(CHUNK, T, D))
+        result = predict(models["clf_binary"], dX, "predict_proba", client=client)
+        model_keys, dependencies, graph = _model_keys(result, set(dict(dX.__dask_graph__())))
+        assert len(dependencies) == N // CHUNK
+        assert len(model_keys) == 1  # one model key, shared by every block
+        (key,) = model_keys
+        assert all(key in deps for deps in dependencies.values())
+        assert key not in graph  # not in the graph: the scattered future
+        result.compute()
+        assert all(key in keys for keys in client.has_what().values())  # broadcast: a copy on each worker
+    finally:
+        client.amm.start()
 
 
 @pytest.mark.parametrize("how", ["client=False", "threads"])
