@@ -72,10 +72,14 @@ WORKER_SPIN_SECONDS = 0.001
 #: how long the caller of a split pass spins until a worker's time loop has started (a spinning worker
 #: starts within a few microseconds), before it wakes a worker that may have gone to sleep
 START_SPIN_SECONDS = 50e-6
-#: how long the caller spins for a worker's share to end once its own has, before it polls
-FINISH_SPIN_SECONDS = 0.0005
+#: how long the caller spins for a worker's share to end once its own has, before it polls (the shares
+#: of a pass end within tens of microseconds of each other when both cores run them)
+FINISH_SPIN_SECONDS = 0.0002
 #: interval of that polling
 FINISH_POLL_SECONDS = 50e-6
+#: how long the threads do not spin after a handoff showed that they did not run side by side (read at
+#: every split pass; see cpu/team.py)
+CALM_SECONDS = 0.05
 
 # ----------------------------------------------------------------------------------------- CUDA
 #: options of every @cuda.jit kernel: compiled kernels are cached next to the sources, as on the CPU

@@ -4,8 +4,11 @@ Correctness only: every share runs once with its own arguments, the caller retur
 (however late a worker is), errors reach the caller, and a worker that went to sleep is woken.
 """
 
+import _thread
+import gc
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -16,8 +19,8 @@ from fastrnn.kernels.cpu.team import Team
 
 
 @pytest.fixture
-def fresh_team(request):
-    """A team of ``request.param`` workers (default 1), retired after the test."""
+def fresh_team():
+    """``make(size=1)``: a new team of ``size`` workers, retired after the test."""
     made = []
 
     def make(size=1):
@@ -139,3 +142,82 @@ def test_the_process_team_grows_and_retired_workers_end():
     for thread in small._threads:
         thread.join(5)
         assert not thread.is_alive()
+
+
+def test_a_sleeping_worker_is_woken_however_the_request_and_its_sleep_interleave(fresh_team, monkeypatch):
+    monkeypatch.setattr(config, "WORKER_SPIN_SECONDS", 0.0)  # the worker goes to sleep after every task...
+    monkeypatch.setattr(config, "START_SPIN_SECONDS", 1e-7)  # ...often just as the next request comes
+    crew = fresh_team(1)
+    out = np.zeros(2)
+    for round_ in range(300):
+        crew.run([(_write, (out, 0, round_)), (_write, (out, 1, -round_))])
+        assert list(out) == [round_, -round_]
+
+
+def test_an_error_in_one_worker_waits_for_the_others(fresh_team):
+    crew = fresh_team(3)
+    out = np.zeros(4)
+
+    def fail(started):
+        raise ValueError("second worker")
+
+    with pytest.raises(ValueError, match="second worker"):
+        crew.run([(_write, (out, 0, 1.0)), (_write, (out, 1, 2.0, 0.05)), (fail, ()), (_write, (out, 3, 4.0, 0.05))])
+    assert list(out) == [1.0, 2.0, 0.0, 4.0]
+
+
+def test_an_interrupted_caller_still_waits_for_the_workers(fresh_team):
+    crew = fresh_team(1)
+    out = np.zeros(2)
+    timer = threading.Timer(0.02, _thread.interrupt_main)  # a Ctrl-C while the caller polls for the worker
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        crew.run([(_write, (out, 0, 1.0)), (_write, (out, 1, 2.0, 0.2))])
+    timer.join()
+    assert out[1] == 2.0  # the worker's share had ended: nothing writes into out after run returned
+    crew.run([(_write, (out, 0, 3.0)), (_write, (out, 1, 4.0))])  # and nothing stale is raised next time
+    assert list(out) == [3.0, 4.0]
+
+
+def test_a_retired_team_runs_the_shares_in_the_caller(fresh_team):
+    crew = fresh_team(1)
+    crew.retire()
+    for thread in crew._threads:
+        thread.join(5)
+    out = np.zeros(2)
+    crew.run([(_write, (out, 0, 1.0)), (_write, (out, 1, 2.0))])  # a caller that took it before it was replaced
+    assert list(out) == [1.0, 2.0]
+
+
+def test_a_worker_keeps_no_reference_to_the_last_pass(fresh_team):
+    crew = fresh_team(1)
+    out = np.zeros(2)
+    watched = np.zeros(3)
+    crew.run([(_write, (out, 0, 1.0)), (_write, (watched, 1, 2.0))])
+    gone = weakref.ref(watched)
+    del watched
+    gc.collect()
+    assert gone() is None
+
+
+def test_late_handoffs_stop_the_spinning_for_a_while(fresh_team, monkeypatch):
+    monkeypatch.setattr(config, "CALM_SECONDS", 60.0)
+    crew = fresh_team(1)
+    out = np.zeros(2)
+
+    def late(k, value, started):  # starts its count late and ends after the caller's spins
+        time.sleep(0.002)
+        spin.count_up(started)
+        out[k] = value
+
+    crew.run([(_write, (out, 0, 1.0)), (late, (1, 2.0))])
+    assert crew._spinning  # one late pass can be a hiccup
+    crew.run([(_write, (out, 0, 3.0)), (late, (1, 4.0))])
+    assert not crew._spinning and crew._calm_until > time.perf_counter()
+    for round_ in range(20):  # calm: the worker sleeps between passes, results as before
+        crew.run([(_write, (out, 0, round_)), (_write, (out, 1, -round_))])
+        assert list(out) == [round_, -round_]
+    assert not crew._spinning
+    monkeypatch.setattr(crew, "_calm_until", 0.0)  # the calm spell over: spinning again
+    crew.run([(_write, (out, 0, 5.0)), (_write, (out, 1, 6.0))])
+    assert crew._spinning and list(out) == [5.0, 6.0]

@@ -28,8 +28,10 @@ drop_stale_cache(__file__, [config.__file__])
 X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
 
-def _is_counter_array(counters):
-    return isinstance(counters, types.Array) and counters.dtype == types.int64
+def _is_counter_array(counters, writable=False):
+    """An aligned int64 array (and a writable one for a store)."""
+    return (isinstance(counters, types.Array) and counters.dtype == types.int64 and counters.aligned
+            and (counters.mutable or not writable))
 
 
 def _element_pointer(context, builder, signature, args):
@@ -54,12 +56,11 @@ def load_acquire(typingctx, counters, index):
 @intrinsic
 def store_release(typingctx, counters, index, value):
     """``counters[index] = value`` (a C-contiguous int64 array) by an atomic store of release order."""
-    if not _is_counter_array(counters):
+    if not _is_counter_array(counters, writable=True):
         return None
 
     def codegen(context, builder, signature, args):
-        value = context.cast(builder, args[2], signature.args[2], types.int64)
-        builder.store_atomic(value, _element_pointer(context, builder, signature, args), "release", 8)
+        builder.store_atomic(args[2], _element_pointer(context, builder, signature, args), "release", 8)
         return context.get_dummy_value()
 
     return types.none(counters, types.intp, types.int64), codegen

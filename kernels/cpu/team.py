@@ -21,9 +21,19 @@ released, the way OpenMP runtimes keep their threads spinning between parallel r
 - a worker posts the end of its task from compiled code too, after releasing the GIL, and the caller
   spins for it before it falls back to polling.
 
+Spinning pays only while the two threads run at the same time. A virtual machine's host may run both
+virtual CPUs on one core for a while (on the 2-core development VM: for tens of milliseconds after
+an idle spell), and then a spinning thread takes the time the other one needs: LSTM inference at
+batch 32 took 1.4-2.6 ms a call there, against 0.95 ms for threads that sleep and 0.6 ms when both
+cores run. So the team watches its handoffs: when, in :data:`LATE_PASSES` spinning passes in a row, a
+spinning worker has not started its share within :data:`~fastrnn.kernels.config.START_SPIN_SECONDS`
+or the caller has waited for a share past its spin, the threads do not spin for the next
+:data:`~fastrnn.kernels.config.CALM_SECONDS`; then they try again.
+
 Every wait is bounded; past its budget each side blocks or polls instead, so a worker that the
 operating system does not run (an oversubscribed machine) costs time, never correctness: the caller
-returns only after every worker's task has ended, and re-raises the first error. One split pass runs
+returns only after every worker's task has ended, even when interrupted (a ``KeyboardInterrupt``
+waits for the shares handed out, then propagates), and re-raises the first error. One split pass runs
 on the team at a time: a second thread that asks meanwhile runs its shares itself, one after another.
 """
 
@@ -40,6 +50,9 @@ from .spin import post_and_spin, spin_while_equal, turns_per_second
 #: the caller posts, the tasks the worker finished and the time loops it started
 _LINE = 8
 _REQUESTS, _FINISHED, _STARTED = 0, 1, 2
+#: spinning passes in a row with a late handoff that make the team stop spinning (one alone can be a
+#: hiccup of the machine: an interrupt, another process)
+LATE_PASSES = 2
 
 
 class Team:
@@ -53,7 +66,7 @@ class Team:
 
     def __init__(self, size):
         self.size = max(1, int(size))
-        self.counters = np.zeros(self.size * _LINE, np.int64)  # (size * 8,): a cache line per worker
+        self.counters = _line_aligned_zeros(self.size * _LINE)  # (size * 8,): a cache line per worker
         rate = turns_per_second(self.counters)
         self.worker_turns = int(config.WORKER_SPIN_SECONDS * rate)
         self.start_turns = int(config.START_SPIN_SECONDS * rate)
@@ -63,6 +76,10 @@ class Team:
         self._sleeping = [False] * self.size
         self._wakes = [threading.Condition(threading.Lock()) for _ in range(self.size)]
         self._busy = threading.Lock()  # held by the caller of a split pass
+        self._retired = False  # set under _busy: the workers have been told to end
+        self._spinning = True  # whether the threads spin now (False while calm; read by the workers)
+        self._calm_until = 0.0  # perf_counter time until which the threads do not spin
+        self._late_passes = 0  # spinning passes in a row whose handoff waited past a spin
         self._threads = [threading.Thread(target=self._work, args=(k,), name=f"fastrnn-worker-{k}", daemon=True)
                          for k in range(self.size)]
         for thread in self._threads:
@@ -86,49 +103,83 @@ class Team:
             run_here(calls)
             return
         try:
-            tokens = [self._hand_out(k, function, args) for k, (function, args) in enumerate(calls[1:])]
-            error = None
-            try:
-                function, args = calls[0]
-                function(*args, np.zeros(1, np.int64))
-            except BaseException as caught:  # noqa: BLE001 - re-raised once the workers are done
-                error = caught
-            finally:
-                for k, token in enumerate(tokens):
-                    self._wait_finished(k, token)
-                    error = error or self._errors[k]
-                    self._errors[k] = None
-            if error is not None:
-                raise error
+            if self._retired:  # replaced by a larger team after this caller took it
+                run_here(calls)
+                return
+            self._run_split(calls)
         finally:
             self._busy.release()
 
-    def _hand_out(self, k, function, args):
-        """Give worker ``k`` a task and wait (bounded) until its loop starts; returns the request token."""
+    def _run_split(self, calls):
+        spinning = time.perf_counter() >= self._calm_until
+        self._spinning = spinning
+        tokens = []  # the requests handed out so far: each is waited for, whatever happens
+        prompt = [True]  # whether every share started and ended without waiting past a spin
+        error = None
+        try:
+            for k, (function, args) in enumerate(calls[1:]):
+                self._hand_out(k, function, args, tokens, spinning, prompt)
+            function, args = calls[0]
+            function(*args, np.zeros(1, np.int64))
+        except BaseException as caught:  # noqa: BLE001 - re-raised once the workers are done
+            error = caught
+        for k, token in enumerate(tokens):
+            if self.counters[k * _LINE + _REQUESTS] != token:  # interrupted before it was posted
+                self._tasks[k] = None
+                continue
+            while True:  # a worker may still write into the caller's arrays: never stop waiting early
+                try:
+                    self._wait_finished(k, token, spinning, prompt)
+                    break
+                except BaseException as caught:  # noqa: BLE001 - a KeyboardInterrupt while polling
+                    if error is None:
+                        error = caught
+            if error is None:
+                error = self._errors[k]
+            self._errors[k] = None
+        self._late_passes = 0 if prompt[0] or not spinning else self._late_passes + 1
+        if self._late_passes >= LATE_PASSES:  # the threads do not run side by side: calm down for a while
+            self._calm_until = time.perf_counter() + config.CALM_SECONDS
+            self._spinning = False
+            self._late_passes = 0
+        if error is not None:
+            raise error
+
+    def _hand_out(self, k, function, args, tokens, spinning, prompt):
+        """Give worker ``k`` a task and wait (bounded, when ``spinning``) until its loop starts; its
+        request token is appended to ``tokens`` before it is posted; ``prompt[0]`` becomes False when
+        a spinning worker did not start within the budget."""
         line = k * _LINE
         counters = self.counters
         token = int(counters[line + _REQUESTS]) + 1
         started = int(counters[line + _STARTED])
         self._tasks[k] = (function, args)
+        tokens.append(token)
         wake = self._wakes[k]
+        turns = self.start_turns if spinning else 0
         if self._sleeping[k]:  # blocked on its condition: wake it (read under the GIL, which orders it)
             with wake:
                 counters[line + _REQUESTS] = token
                 wake.notify()
-            spin_while_equal(counters, line + _STARTED, started, self.start_turns)
+            spin_while_equal(counters, line + _STARTED, started, turns)
         elif post_and_spin(counters, line + _REQUESTS, token, counters, line + _STARTED, started,
-                           self.start_turns) == started:
+                           turns) == started:
             # not started within the budget: it may have gone to sleep just before the request came
             with wake:
                 wake.notify()
-        return token
+            prompt[0] = False
 
-    def _wait_finished(self, k, token):
-        """Wait until worker ``k`` has finished the task of ``token``: spin, then poll."""
+    def _wait_finished(self, k, token, spinning, prompt):
+        """Wait until worker ``k`` has finished the task of ``token``: spin (when ``spinning``), then
+        poll; ``prompt[0]`` becomes False when the spin was not enough."""
         index = k * _LINE + _FINISHED
-        if spin_while_equal(self.counters, index, token - 1, self.finish_turns) == token:
+        if spin_while_equal(self.counters, index, token - 1, self.finish_turns if spinning else 0) == token:
             return
-        while self.counters[index] != token:
+        prompt[0] = False
+        with self._wakes[k]:  # asleep with the request posted (a hand-out cut short): wake it
+            self._wakes[k].notify()
+        # each read an acquire load, so that the worker's writes are seen after its count
+        while spin_while_equal(self.counters, index, token - 1, 0) != token:
             time.sleep(config.FINISH_POLL_SECONDS)
 
     def _work(self, k):
@@ -138,8 +189,8 @@ class Team:
         token = 0  # the last request taken (and, at the top of the loop, finished)
         while True:
             # post the end of the last task with the GIL released, then spin for the next request
-            if post_and_spin(counters, line + _FINISHED, token, counters, line + _REQUESTS, token,
-                             self.worker_turns) == token:
+            turns = self.worker_turns if self._spinning else 0
+            if post_and_spin(counters, line + _FINISHED, token, counters, line + _REQUESTS, token, turns) == token:
                 with wake:
                     self._sleeping[k] = True
                     while counters[line + _REQUESTS] == token:
@@ -155,15 +206,25 @@ class Team:
                 function(*args, started)
             except BaseException as error:  # noqa: BLE001 - handed to the caller
                 self._errors[k] = error
+            del task, function, args  # the pass's arrays are not kept alive while the worker waits
 
     def retire(self):
-        """Let the worker threads end (each after its current task)."""
+        """Let the worker threads end (each after its current task); later calls of :meth:`run` run
+        every share in the calling thread."""
         with self._busy:
+            self._retired = True
             for k in range(self.size):
                 self._tasks[k] = None
                 with self._wakes[k]:
                     self.counters[k * _LINE + _REQUESTS] += 1
                     self._wakes[k].notify()
+
+
+def _line_aligned_zeros(n):
+    """``n`` int64 zeros starting at a multiple of 64 bytes (numpy aligns to 16 only)."""
+    buffer = np.zeros(n + _LINE, np.int64)
+    start = (-buffer.ctypes.data % 64) // buffer.itemsize
+    return buffer[start:start + n]
 
 
 def run_here(calls):
