@@ -27,7 +27,8 @@ an idle spell), and then a spinning thread takes the time the other one needs: L
 batch 32 took 1.4-2.6 ms a call there, against 0.95 ms for threads that sleep and 0.6 ms when both
 cores run. So the team watches its handoffs: when, in :data:`LATE_PASSES` spinning passes in a row, a
 spinning worker has not started its share within :data:`~fastrnn.kernels.config.START_SPIN_SECONDS`
-or the caller has waited for a share past its spin, the threads do not spin for the next
+or the caller has waited for a share more than half as long as its own share took (the two ran one
+after the other), the threads do not spin for the next
 :data:`~fastrnn.kernels.config.CALM_SECONDS`; then they try again.
 
 Every wait is bounded; past its budget each side blocks or polls instead, so a worker that the
@@ -120,16 +121,18 @@ class Team:
             for k, (function, args) in enumerate(calls[1:]):
                 self._hand_out(k, function, args, tokens, spinning, prompt)
             function, args = calls[0]
+            own_start = time.perf_counter()
             function(*args, np.zeros(1, np.int64))
+            own_seconds = time.perf_counter() - own_start
         except BaseException as caught:  # noqa: BLE001 - re-raised once the workers are done
-            error = caught
+            error, own_seconds = caught, 0.0
         for k, token in enumerate(tokens):
             if self.counters[k * _LINE + _REQUESTS] != token:  # interrupted before it was posted
                 self._tasks[k] = None
                 continue
             while True:  # a worker may still write into the caller's arrays: never stop waiting early
                 try:
-                    self._wait_finished(k, token, spinning, prompt)
+                    self._wait_finished(k, token, spinning, prompt, own_seconds)
                     break
                 except BaseException as caught:  # noqa: BLE001 - a KeyboardInterrupt while polling
                     if error is None:
@@ -169,13 +172,22 @@ class Team:
                 wake.notify()
             prompt[0] = False
 
-    def _wait_finished(self, k, token, spinning, prompt):
+    def _wait_finished(self, k, token, spinning, prompt, own_seconds):
         """Wait until worker ``k`` has finished the task of ``token``: spin (when ``spinning``), then
-        poll; ``prompt[0]`` becomes False when the spin was not enough."""
+        poll; ``prompt[0]`` becomes False when the wait took more than half as long as the caller's
+        own share (``own_seconds``): then the share ran after the caller's, not beside it."""
         index = k * _LINE + _FINISHED
+        wait_start = time.perf_counter()
         if spin_while_equal(self.counters, index, token - 1, self.finish_turns if spinning else 0) == token:
             return
-        prompt[0] = False
+        try:
+            self._poll_finished(k, index, token)
+        finally:
+            if time.perf_counter() - wait_start > 0.5 * own_seconds:
+                prompt[0] = False
+
+    def _poll_finished(self, k, index, token):
+        """Poll ``counters[index]`` until it reaches ``token``, after a notify of worker ``k``."""
         with self._wakes[k]:  # asleep with the request posted (a hand-out cut short): wake it
             self._wakes[k].notify()
         # each read an acquire load, so that the worker's writes are seen after its count
