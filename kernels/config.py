@@ -72,11 +72,12 @@ WORKER_SPIN_SECONDS = 0.001
 #: how long the caller of a split pass spins until a worker's time loop has started (a spinning worker
 #: starts within a few microseconds), before it wakes a worker that may have gone to sleep
 START_SPIN_SECONDS = 50e-6
-#: how long the caller spins for a worker's share to end once its own has, before it polls (the shares
+#: how long the caller spins for a worker's share to end once its own has, before it sleeps (the shares
 #: of a pass end within tens of microseconds of each other when both cores run them)
 FINISH_SPIN_SECONDS = 0.0002
-#: interval of that polling
-FINISH_POLL_SECONDS = 50e-6
+#: longest sleep between two looks at a worker's count after that spin: the worker wakes a sleeping caller
+#: at once, except when its share ended just as the caller went to sleep
+FINISH_POLL_SECONDS = 0.001
 #: how long the threads do not spin after a handoff showed that they did not run side by side (read at
 #: every split pass; see cpu/team.py)
 CALM_SECONDS = 0.05

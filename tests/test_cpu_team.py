@@ -202,6 +202,7 @@ def test_a_worker_keeps_no_reference_to_the_last_pass(fresh_team):
 
 def test_late_handoffs_stop_the_spinning_for_a_while(fresh_team, monkeypatch):
     monkeypatch.setattr(config, "CALM_SECONDS", 60.0)
+    monkeypatch.setattr(config, "WORKER_SPIN_SECONDS", 0.2)  # the worker is found spinning, however slow the machine
     crew = fresh_team(1)
     out = np.zeros(2)
 
@@ -210,6 +211,8 @@ def test_late_handoffs_stop_the_spinning_for_a_while(fresh_team, monkeypatch):
         spin.count_up(started)
         out[k] = value
 
+    for _ in range(3):  # passes back to back: the worker spins between them
+        crew.run([(_write, (out, 0, 0.0)), (_write, (out, 1, 0.0))])
     crew.run([(_write, (out, 0, 1.0)), (late, (1, 2.0))])
     assert crew._spinning  # one late pass can be a hiccup
     crew.run([(_write, (out, 0, 3.0)), (late, (1, 4.0))])
@@ -221,3 +224,17 @@ def test_late_handoffs_stop_the_spinning_for_a_while(fresh_team, monkeypatch):
     monkeypatch.setattr(crew, "_calm_until", 0.0)  # the calm spell over: spinning again
     crew.run([(_write, (out, 0, 5.0)), (_write, (out, 1, 6.0))])
     assert crew._spinning and list(out) == [5.0, 6.0]
+
+
+def test_a_worker_spins_only_while_passes_come_back_to_back(fresh_team, monkeypatch):
+    monkeypatch.setattr(config, "WORKER_SPIN_SECONDS", 0.2)  # long: the checks below do not race it
+    crew = fresh_team(1)
+    out = np.zeros(2)
+    for _ in range(3):
+        crew.run([(_write, (out, 0, 1.0)), (_write, (out, 1, 2.0))])
+    assert not crew._sleeping[0]  # spinning for the next pass
+    time.sleep(team.BACK_TO_BACK_SPINS * 0.2 + 0.1)  # a pause: the worker went to sleep
+    assert crew._sleeping[0]
+    crew.run([(_write, (out, 0, 3.0)), (_write, (out, 1, 4.0))])
+    time.sleep(0.05)  # after a pass that followed a pause it does not spin: asleep long before 0.2 s
+    assert crew._sleeping[0] and list(out) == [3.0, 4.0]

@@ -12,14 +12,19 @@ So the threads of the team wait by spinning (:mod:`.spin`) for short, bounded ti
 released, the way OpenMP runtimes keep their threads spinning between parallel regions:
 
 - a worker, after a task, spins for :data:`~fastrnn.kernels.config.WORKER_SPIN_SECONDS` on its request
-  counter before it blocks on a condition variable; passes that follow one another (the batches of an
-  epoch, the forward and backward pass of a batch, predictions in a loop) find it awake;
+  counter before it blocks on a condition variable, when passes come back to back (the request for
+  that task came within :data:`BACK_TO_BACK_SPINS` spin budgets of the task before): the batches of
+  an epoch, the forward and backward pass of a batch, predictions in a loop find it awake, while a
+  worker that spun after each of, say, one prediction every 20 ms would only take the core from the
+  caller's return (such predictions took 2.4-3.3 ms with a spin after every pass, 1.5-1.9 ms with the
+  thread pool this replaced and 1.5-1.7 ms with the rule);
 - the caller posts a request from compiled code, after releasing the GIL, and spins until the
   worker's loop has started (the time loops count up a ``started`` counter as their first action), so
   the worker takes the GIL to call its loop without blocking on it, and the caller takes it back once
   the worker has let it go;
 - a worker posts the end of its task from compiled code too, after releasing the GIL, and the caller
-  spins for it before it falls back to polling.
+  spins for it before it sleeps on a condition variable that the worker then notifies. A pass that
+  found its worker asleep follows a pause: the caller does not spin for it.
 
 Spinning pays only while the two threads run at the same time. A virtual machine's host may run both
 virtual CPUs on one core for a while (on the 2-core development VM: for tens of milliseconds after
@@ -31,11 +36,12 @@ or the caller has waited for a share more than half as long as its own share too
 after the other), the threads do not spin for the next
 :data:`~fastrnn.kernels.config.CALM_SECONDS`; then they try again.
 
-Every wait is bounded; past its budget each side blocks or polls instead, so a worker that the
-operating system does not run (an oversubscribed machine) costs time, never correctness: the caller
-returns only after every worker's task has ended, even when interrupted (a ``KeyboardInterrupt``
-waits for the shares handed out, then propagates), and re-raises the first error. One split pass runs
-on the team at a time: a second thread that asks meanwhile runs its shares itself, one after another.
+Every spin is bounded; past its budget each side sleeps on a condition variable instead, so a worker
+that the operating system does not run (an oversubscribed machine) costs time, never correctness:
+the caller returns only after every worker's task has ended, even when interrupted (a
+``KeyboardInterrupt`` waits for the shares handed out, then propagates), and re-raises the first
+error. One split pass runs on the team at a time: a second thread that asks meanwhile runs its
+shares itself, one after another.
 """
 
 import os
@@ -54,6 +60,9 @@ _REQUESTS, _FINISHED, _STARTED = 0, 1, 2
 #: spinning passes in a row with a late handoff that make the team stop spinning (one alone can be a
 #: hiccup of the machine: an interrupt, another process)
 LATE_PASSES = 2
+#: a worker spins after a task only when the request for it came within this many spin budgets of the
+#: previous task's end: passes then come back to back
+BACK_TO_BACK_SPINS = 2
 
 
 class Team:
@@ -76,6 +85,8 @@ class Team:
         self._errors = [None] * self.size
         self._sleeping = [False] * self.size
         self._wakes = [threading.Condition(threading.Lock()) for _ in range(self.size)]
+        self._finished = [threading.Condition(threading.Lock()) for _ in range(self.size)]
+        self._caller_waiting = [False] * self.size  # the caller sleeps on _finished[k] (read under the GIL)
         self._busy = threading.Lock()  # held by the caller of a split pass
         self._retired = False  # set under _busy: the workers have been told to end
         self._spinning = True  # whether the threads spin now (False while calm; read by the workers)
@@ -119,7 +130,10 @@ class Team:
         error = None
         try:
             for k, (function, args) in enumerate(calls[1:]):
-                self._hand_out(k, function, args, tokens, spinning, prompt)
+                if self._hand_out(k, function, args, tokens, spinning, prompt):
+                    # a worker was asleep: the pass follows a pause, after which the host may still run
+                    # both threads on one core, so the caller does not spin for it (nor judges it)
+                    spinning = False
             function, args = calls[0]
             own_start = time.perf_counter()
             function(*args, np.zeros(1, np.int64))
@@ -134,13 +148,14 @@ class Team:
                 try:
                     self._wait_finished(k, token, spinning, prompt, own_seconds)
                     break
-                except BaseException as caught:  # noqa: BLE001 - a KeyboardInterrupt while polling
+                except BaseException as caught:  # noqa: BLE001 - a KeyboardInterrupt while sleeping
                     if error is None:
                         error = caught
             if error is None:
                 error = self._errors[k]
             self._errors[k] = None
-        self._late_passes = 0 if prompt[0] or not spinning else self._late_passes + 1
+        if spinning:
+            self._late_passes = 0 if prompt[0] else self._late_passes + 1
         if self._late_passes >= LATE_PASSES:  # the threads do not run side by side: calm down for a while
             self._calm_until = time.perf_counter() + config.CALM_SECONDS
             self._spinning = False
@@ -151,7 +166,8 @@ class Team:
     def _hand_out(self, k, function, args, tokens, spinning, prompt):
         """Give worker ``k`` a task and wait (bounded, when ``spinning``) until its loop starts; its
         request token is appended to ``tokens`` before it is posted; ``prompt[0]`` becomes False when
-        a spinning worker did not start within the budget."""
+        a spinning worker did not start within the budget. Returns whether the worker was asleep (then
+        it is woken and not waited for)."""
         line = k * _LINE
         counters = self.counters
         token = int(counters[line + _REQUESTS]) + 1
@@ -164,50 +180,64 @@ class Team:
             with wake:
                 counters[line + _REQUESTS] = token
                 wake.notify()
-            spin_while_equal(counters, line + _STARTED, started, turns)
-        elif post_and_spin(counters, line + _REQUESTS, token, counters, line + _STARTED, started,
-                           turns) == started:
+            return True
+        if post_and_spin(counters, line + _REQUESTS, token, counters, line + _STARTED, started, turns) == started:
             # not started within the budget: it may have gone to sleep just before the request came
             with wake:
                 wake.notify()
             prompt[0] = False
+        return False
 
     def _wait_finished(self, k, token, spinning, prompt, own_seconds):
         """Wait until worker ``k`` has finished the task of ``token``: spin (when ``spinning``), then
-        poll; ``prompt[0]`` becomes False when the wait took more than half as long as the caller's
+        sleep; ``prompt[0]`` becomes False when the wait took more than half as long as the caller's
         own share (``own_seconds``): then the share ran after the caller's, not beside it."""
         index = k * _LINE + _FINISHED
         wait_start = time.perf_counter()
-        if spin_while_equal(self.counters, index, token - 1, self.finish_turns if spinning else 0) == token:
+        if spinning and spin_while_equal(self.counters, index, token - 1, self.finish_turns) == token:
             return
         try:
-            self._poll_finished(k, index, token)
+            self._sleep_until_finished(k, index, token)
         finally:
             if time.perf_counter() - wait_start > 0.5 * own_seconds:
                 prompt[0] = False
 
-    def _poll_finished(self, k, index, token):
-        """Poll ``counters[index]`` until it reaches ``token``, after a notify of worker ``k``."""
+    def _sleep_until_finished(self, k, index, token):
+        """Sleep on worker ``k``'s condition until ``counters[index]`` reaches ``token``. The worker wakes
+        the caller when it ends its share after the caller went to sleep (both read ``_caller_waiting``
+        under the GIL); a share that ended just before, posted without the condition, is seen at the
+        latest after :data:`~fastrnn.kernels.config.FINISH_POLL_SECONDS`."""
         with self._wakes[k]:  # asleep with the request posted (a hand-out cut short): wake it
             self._wakes[k].notify()
-        # each read an acquire load, so that the worker's writes are seen after its count
-        while spin_while_equal(self.counters, index, token - 1, 0) != token:
-            time.sleep(config.FINISH_POLL_SECONDS)
+        finished = self._finished[k]
+        self._caller_waiting[k] = True
+        try:
+            with finished:
+                # each read an acquire load, so that the worker's writes are seen after its count
+                while spin_while_equal(self.counters, index, token - 1, 0) != token:
+                    finished.wait(config.FINISH_POLL_SECONDS)
+        finally:
+            self._caller_waiting[k] = False
 
     def _work(self, k):
         line = k * _LINE
         counters, wake = self.counters, self._wakes[k]
         started = self.started_counter(k)
         token = 0  # the last request taken (and, at the top of the loop, finished)
+        back_to_back = False  # whether the last request came soon after the task before it ended
+        ended = 0.0  # perf_counter time at which the last task ended
         while True:
-            # post the end of the last task with the GIL released, then spin for the next request
-            turns = self.worker_turns if self._spinning else 0
+            # post the end of the last task with the GIL released, then spin for the next request:
+            # only while passes come back to back (a worker that spins after every pass of, say, one
+            # prediction every 20 ms only takes the core from the caller's return)
+            turns = self.worker_turns if self._spinning and back_to_back else 0
             if post_and_spin(counters, line + _FINISHED, token, counters, line + _REQUESTS, token, turns) == token:
                 with wake:
                     self._sleeping[k] = True
                     while counters[line + _REQUESTS] == token:
                         wake.wait()
                     self._sleeping[k] = False
+            back_to_back = time.perf_counter() - ended < BACK_TO_BACK_SPINS * config.WORKER_SPIN_SECONDS
             token = int(counters[line + _REQUESTS])
             task, self._tasks[k] = self._tasks[k], None
             if task is None:  # retire()
@@ -219,6 +249,11 @@ class Team:
             except BaseException as error:  # noqa: BLE001 - handed to the caller
                 self._errors[k] = error
             del task, function, args  # the pass's arrays are not kept alive while the worker waits
+            ended = time.perf_counter()
+            if self._caller_waiting[k]:  # the caller sleeps on the condition: post under it and wake it
+                with self._finished[k]:
+                    counters[line + _FINISHED] = token
+                    self._finished[k].notify()
 
     def retire(self):
         """Let the worker threads end (each after its current task); later calls of :meth:`run` run
