@@ -40,6 +40,14 @@ def _write(out, k, value, *more):
     out[k] = value
 
 
+def _raising(message):
+    """A share that raises ``ValueError(message)``."""
+    def fail(started):
+        raise ValueError(message)
+
+    return fail
+
+
 def test_spin_sees_a_store_from_another_thread():
     counters = np.zeros(16, np.int64)
     timer = threading.Timer(0.01, lambda: counters.__setitem__(3, 7))
@@ -87,12 +95,8 @@ def test_the_caller_waits_for_a_late_worker(fresh_team):
 def test_errors_reach_the_caller_after_every_share_ended(fresh_team):
     crew = fresh_team(1)
     out = np.zeros(2)
-
-    def fail(started):
-        raise ValueError("caller's share")
-
     with pytest.raises(ValueError, match="caller's share"):
-        crew.run([(fail, ()), (_write, (out, 1, 3.0, 0.05))])
+        crew.run([(_raising("caller's share"), ()), (_write, (out, 1, 3.0, 0.05))])
     assert out[1] == 3.0  # the worker's share had ended when the error came out
 
     def fail_late(started):
@@ -157,12 +161,9 @@ def test_a_sleeping_worker_is_woken_however_the_request_and_its_sleep_interleave
 def test_an_error_in_one_worker_waits_for_the_others(fresh_team):
     crew = fresh_team(3)
     out = np.zeros(4)
-
-    def fail(started):
-        raise ValueError("second worker")
-
     with pytest.raises(ValueError, match="second worker"):
-        crew.run([(_write, (out, 0, 1.0)), (_write, (out, 1, 2.0, 0.05)), (fail, ()), (_write, (out, 3, 4.0, 0.05))])
+        crew.run([(_write, (out, 0, 1.0)), (_write, (out, 1, 2.0, 0.05)), (_raising("second worker"), ()),
+                  (_write, (out, 3, 4.0, 0.05))])
     assert list(out) == [1.0, 2.0, 0.0, 4.0]
 
 
@@ -203,19 +204,20 @@ def test_a_worker_keeps_no_reference_to_the_last_pass(fresh_team):
 def test_late_handoffs_stop_the_spinning_for_a_while(fresh_team, monkeypatch):
     monkeypatch.setattr(config, "CALM_SECONDS", 60.0)
     monkeypatch.setattr(config, "WORKER_SPIN_SECONDS", 0.2)  # the worker is found spinning, however slow the machine
+    monkeypatch.setattr(config, "START_SPIN_SECONDS", 1.0)  # and starts within the caller's spin
     crew = fresh_team(1)
     out = np.zeros(2)
 
-    def late(k, value, started):  # starts its count late and ends after the caller's spins
-        time.sleep(0.002)
-        spin.count_up(started)
-        out[k] = value
+    def pass_(worker_seconds=None):  # the caller's share takes 20 ms; the worker's ends at once, or late
+        worker = (out, 1, 1.0) if worker_seconds is None else (out, 1, 1.0, worker_seconds)
+        crew.run([(_write, (out, 0, 1.0, 0.02)), (_write, worker)])
 
-    for _ in range(3):  # passes back to back: the worker spins between them
-        crew.run([(_write, (out, 0, 0.0)), (_write, (out, 1, 0.0))])
-    crew.run([(_write, (out, 0, 1.0)), (late, (1, 2.0))])
+    for _ in range(3):  # back to back, the worker's share ending first: never late
+        pass_()
+    assert crew._spinning and crew._late_passes == 0
+    pass_(0.1)  # the worker's share ends 80 ms after the caller's: the two did not run side by side
     assert crew._spinning  # one late pass can be a hiccup
-    crew.run([(_write, (out, 0, 3.0)), (late, (1, 4.0))])
+    pass_(0.1)
     assert not crew._spinning and crew._calm_until > time.perf_counter()
     for round_ in range(20):  # calm: the worker sleeps between passes, results as before
         crew.run([(_write, (out, 0, round_)), (_write, (out, 1, -round_))])
@@ -228,6 +230,7 @@ def test_late_handoffs_stop_the_spinning_for_a_while(fresh_team, monkeypatch):
 
 def test_a_worker_spins_only_while_passes_come_back_to_back(fresh_team, monkeypatch):
     monkeypatch.setattr(config, "WORKER_SPIN_SECONDS", 0.2)  # long: the checks below do not race it
+    monkeypatch.setattr(team, "LATE_PASSES", 10**9)  # no calm spell, however loaded the machine
     crew = fresh_team(1)
     out = np.zeros(2)
     for _ in range(3):
