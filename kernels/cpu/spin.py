@@ -11,7 +11,6 @@ it is in a spin loop (it frees the core's resources for a sibling hyper-thread a
 Used by :mod:`.team`, whose worker threads spin for a short while after a pass before they block.
 """
 
-import platform
 import time
 
 from llvmlite import ir
@@ -22,10 +21,9 @@ from numba.extending import intrinsic
 from .. import config
 from ..cache import drop_stale_cache
 from ..config import JIT_OPTIONS
+from .denormals import X86
 
 drop_stale_cache(__file__, [config.__file__])
-
-X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
 
 def _is_counter_array(counters, writable=False):
