@@ -63,7 +63,8 @@ MIN_SPLIT_WORK = 20_000_000
 #: on the 2-core development machine: an LSTM step of 256 gate units ~0.2 us, products ~50 G multiply-adds/s)
 POINTWISE_MULTIPLY_ADDS = 32
 
-# Waits of cpu/team.py's worker threads, read when the team starts (see that module).
+# Waits of cpu/team.py's worker threads (see that module): the three spins are turned into spin counts
+# when the team starts; the other two are read at every pass.
 #: how long a worker spins for its next task after one ends, before it blocks: long enough to span
 #: the Python between the passes of a training batch and between predictions in a loop (a few hundred
 #: microseconds at most on the 2-core development machine), short enough that an idle process leaves
