@@ -10,6 +10,7 @@ from fastrnn.kernels import cells
 from fastrnn.kernels.buffers import backward_buffers, fresh_scratch
 from fastrnn.kernels.cpu import (backward_steps, column_slabs, forward_steps, product_plan, projection_bias,
                                  recurrent, slab_width)
+from fastrnn.kernels.cpu.recurrent import slab_product, slabs_first, slabs_first_product
 from fastrnn.kernels.dispatch import get_backend
 
 CPU = get_backend("cpu")
@@ -86,6 +87,44 @@ def test_time_loops_by_slabs_match_whole_products(cell, ragged):
     by_slabs = _loops(arrays, 4, 4, 4, 3)
     for name, value in whole.items():
         np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_slabs_first_product_makes_the_calls_of_the_blocks_bit_for_bit(dtype):
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(13, 40)).astype(dtype)
+    slabs = column_slabs(rng.normal(size=(40, 96)).astype(dtype), False, 32)  # 3 slabs
+    by_blocks, slabs_first_out = np.empty((13, 96), dtype), np.empty((13, 96), dtype)
+    scratch = np.empty((4, 32), dtype)
+    for start in range(0, 13, 4):  # blocks of 4 rows, the last one shorter
+        slab_product(a[start:start + 4], slabs, by_blocks[start:start + 4], scratch)
+    slabs_first_product(a, slabs, slabs_first_out, scratch, 4)
+    assert slabs_first_out.tobytes() == by_blocks.tobytes()
+    np.testing.assert_allclose(by_blocks, a @ np.concatenate(list(slabs), axis=1), rtol=1e-5)
+
+
+def test_only_several_slabs_of_large_weights_go_slabs_first():
+    large = recurrent.SLABS_FIRST_BYTES // 8 + 1  # float64 values just past the limit
+    assert slabs_first(np.empty((2, large // 2 + 1, 1)))
+    assert not slabs_first(np.empty((1, large, 1)))  # one slab: nothing to reorder
+    assert not slabs_first(np.empty((2, large // 4, 1)))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_time_loops_slabs_first_match_whole_products(cell, ragged):
+    """Weights past ``SLABS_FIRST_BYTES`` (float64, hidden 320): the loops take their products for all
+    of a step's rows slab by slab, with sequences that end early and a shorter last block."""
+    kind = cells.CELL_CODES[cell]
+    n_batch, hidden = 7, 320
+    arrays = _arrays(kind, n_batch, 5, hidden, ragged, seed=6)
+    gate_units = cells.N_GATES[kind] * hidden
+    assert slabs_first(column_slabs(arrays.weights.w_hh, True, 64))
+    assert slabs_first(column_slabs(arrays.weights.w_hh, False, 64))
+    whole = _loops(arrays, gate_units, gate_units, hidden, n_batch)
+    slabs = _loops(arrays, gate_units, 64, 64, 3)
+    for name, value in whole.items():
+        np.testing.assert_allclose(slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
