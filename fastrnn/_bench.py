@@ -7,8 +7,8 @@ For each cell and each (batch, T, features, hidden) of the grid:
   ``Linear`` + ``torch.optim.Adam`` with the same loss, data and threads. Reported as sequences/s.
 - **inference**: ``predict`` on one batch against the PyTorch module under ``no_grad``.
 
-Warm-up runs are excluded and each timed block starts after a short pause (idle threads of the other
-library stop spinning); times are medians over ``--repeats``. Also reported: the single-sequence
+Each timed block starts after a short pause (idle threads of the other library stop spinning) and
+a warm-up of at least 0.2 s of calls, which is not timed; times are medians over ``--repeats``. Also reported: the single-sequence
 latency (batch 1, T=100, 1 feature, hidden 64; onnxruntime's too, running the graph of
 :func:`fastrnn.onnx.export`, when onnx and onnxruntime are installed), the first fit in a process
 with an empty Numba cache (compilation included), and the first prediction of a second process that
@@ -58,6 +58,14 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 ADAM_MULTIPLY_ADDS = 5
 #: edge of the large square product whose rate is the machine's sgemm ceiling
 LARGE_PRODUCT = 1024
+#: seconds each timed block pauses first, so that the worker threads of the library timed before it
+#: (PyTorch's OpenMP pool, OpenBLAS's) go idle and stop spinning on the cores
+PAUSE_SECONDS = 0.3
+#: least seconds of warm-up calls after the pause: the first calls after an idle spell can run far
+#: slower than the rest (on the 2-core development VM the host ran both vCPUs on one core for tens of
+#: milliseconds after such a pause: two threads of pure arithmetic took twice their time for ~50 calls),
+#: and the repeats time the calls of a process that is busy, not one waking up
+WARMUP_SECONDS = 0.2
 
 
 def matmul_flops(cell, batch, steps, features, hidden, n_outputs=1, train=True, input_gradient=False):
@@ -213,16 +221,21 @@ def _cores():
 
 
 def median_time(function, repeats, synchronize=None):
-    """Median wall time of ``function`` over ``repeats`` calls, after two warm-up calls.
+    """Median wall time of ``function`` over ``repeats`` calls, after a pause and a warm-up.
 
-    A pause first lets the worker threads of the library timed before (PyTorch's OpenMP pool,
-    OpenBLAS's) stop spinning, so that the two libraries, alternating in one process on few cores,
-    do not slow each other down. ``synchronize`` (for example ``cuda.synchronize``) runs inside each
-    timed call, so that asynchronous GPU work is counted.
+    The pause (:data:`PAUSE_SECONDS`) lets the worker threads of the library timed before stop
+    spinning, so that the two libraries, alternating in one process on few cores, do not slow each
+    other down. The warm-up calls (at least two, and at least :data:`WARMUP_SECONDS` of them) compile,
+    fill the caches and the allocator, and let the machine settle after the pause, for both libraries
+    alike. ``synchronize`` (for example ``cuda.synchronize``) runs inside each timed call, so that
+    asynchronous GPU work is counted.
     """
-    time.sleep(0.3)
-    function()  # warm-up (compilation, caches, allocator)
+    time.sleep(PAUSE_SECONDS)
     function()
+    function()
+    warm_until = time.perf_counter() + WARMUP_SECONDS
+    while time.perf_counter() < warm_until:
+        function()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

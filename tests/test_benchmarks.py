@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,11 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_vs_cpu.py"
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason="needs the source tree")
-def test_gpu_vs_cpu_benchmark_runs_and_saves_json(tmp_path, capsys):
+def test_gpu_vs_cpu_benchmark_runs_and_saves_json(tmp_path, capsys, monkeypatch):
+    from fastrnn import _bench
+
+    monkeypatch.setattr(_bench, "PAUSE_SECONDS", 0.0)  # the wiring is tested, not the speed
+    monkeypatch.setattr(_bench, "WARMUP_SECONDS", 0.0)
     spec = importlib.util.spec_from_file_location("gpu_vs_cpu", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -25,8 +30,9 @@ def test_gpu_vs_cpu_benchmark_runs_and_saves_json(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def quick_bench(tmp_path_factory):
-    """One ``run(quick=True)`` over small points (a smaller quick grid and large product, patched in:
-    the wiring is what is tested, not the speed), shared by the tests below: ``(result, lines, saved)``."""
+    """One ``run(quick=True)`` over small points (a smaller quick grid and large product, no pauses or
+    timed warm-ups, patched in: the wiring is what is tested, not the speed), shared by the tests below:
+    ``(result, lines, saved)``."""
     from fastrnn import _bench
 
     output = tmp_path_factory.mktemp("bench") / "quick.json"
@@ -34,6 +40,8 @@ def quick_bench(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_bench, "QUICK_GRID", [(1, 6, 1, 4), (4, 6, 2, 8)])
         patch.setattr(_bench, "LARGE_PRODUCT", 256)
+        patch.setattr(_bench, "PAUSE_SECONDS", 0.0)
+        patch.setattr(_bench, "WARMUP_SECONDS", 0.0)
         result = _bench.run(quick=True, repeats=1, n_batches=2, cells=("lstm",), output=str(output),
                             out=lines.append, measure_compile=False)
     return result, lines, json.loads(output.read_text())
@@ -177,3 +185,22 @@ def test_compiled_kernels_names_each_kernel_and_its_seconds(monkeypatch):
     assert "importer.plain" not in seconds
     assert all(value > 0 for value in seconds.values())
     assert list(seconds.values()) == sorted(seconds.values(), reverse=True)
+
+
+def test_median_time_warms_up_for_the_set_time_before_timing(monkeypatch):
+    from fastrnn import _bench
+
+    monkeypatch.setattr(_bench, "PAUSE_SECONDS", 0.0)
+    monkeypatch.setattr(_bench, "WARMUP_SECONDS", 0.05)
+    calls = []
+
+    def function():
+        calls.append(None)
+        time.sleep(0.001)
+
+    _bench.median_time(function, repeats=3)
+    assert len(calls) >= 3 + 2 + 20  # the timed repeats, two warm-up calls, then >= 50 ms of them
+    monkeypatch.setattr(_bench, "WARMUP_SECONDS", 0.0)
+    calls.clear()
+    _bench.median_time(function, repeats=3)
+    assert len(calls) == 3 + 2
