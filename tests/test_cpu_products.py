@@ -46,23 +46,31 @@ def test_product_plan_keeps_each_call_on_the_small_matrix_path():
     assert product_plan(2, 512, 2048) == (2, 2048)  # too few rows for the small kernel: one call
 
 
-def _loops(problem, input_width, forward_width, backward_width, block_rows, min_chunk_rows=128):
-    """Forward and backward passes of one layer (one thread) with the given slab widths, row blocks
-    and weight-gradient chunks, on a copy of ``problem``."""
+def _loops(problem, input_width, forward_width, backward_width, block_rows, min_chunk_rows=128, ranges=None):
+    """Forward and backward passes of one layer with the given slab widths, row blocks and
+    weight-gradient chunks, on a copy of ``problem``; the batch rows in the given ``[(start, stop),
+    ...]`` ranges, one after another, each with its own weight gradients, summed (as the threads run
+    them; default: all rows in one range)."""
     p = on_backend(problem, CPU)
     kind, x, w, forward = p.kind, p.x, p.weights, p.forward
-    n_batch = x.shape[1]
+    ranges = ranges or [(0, x.shape[1])]
     started = np.zeros(1, np.int64)  # each loop counts it up as it starts (what a thread handing it out waits for)
-    forward_steps(kind, x, column_slabs(w.w_ih, True, input_width), projection_bias(kind, w.b_ih, w.b_hh),
-                  column_slabs(w.w_hh, True, forward_width), w.b_hh, *forward, p.n_active, 0, n_batch, block_rows,
-                  started)
-    assert started[0] == 1
+    w_ih_slabs, w_hh_slabs = column_slabs(w.w_ih, True, input_width), column_slabs(w.w_hh, True, forward_width)
+    for start, stop in ranges:
+        forward_steps(kind, x, w_ih_slabs, projection_bias(kind, w.b_ih, w.b_hh), w_hh_slabs, w.b_hh, *forward,
+                      p.n_active, start, stop, block_rows, started)
+    assert started[0] == len(ranges)
     result = {k: v.copy() for k, v in zip(("h", "c", "saved"), forward)}
     backward = backward_buffers(kind, forward, x.shape[2], fresh_scratch(CPU, x.dtype), CPU, p.dh_n, p.dc_n)
-    grads = [np.empty_like(a) for a in w]
-    backward_steps(kind, x, w.w_ih, column_slabs(w.w_hh, False, backward_width), forward.h, forward.c, forward.saved,
-                   p.d_out, *backward, *grads, p.n_active, 0, n_batch, block_rows, min_chunk_rows, started)
-    assert started[0] == 2
+    grads = [np.zeros_like(a) for a in w]
+    for start, stop in ranges:
+        part = [np.empty_like(a) for a in w]
+        backward_steps(kind, x, w.w_ih, column_slabs(w.w_hh, False, backward_width), forward.h, forward.c,
+                       forward.saved, p.d_out, *backward, *part, p.n_active, start, stop, block_rows, min_chunk_rows,
+                       started)
+        for total, value in zip(grads, part):
+            total += value
+    assert started[0] == 2 * len(ranges)
     result.update(dh=backward.dh, dc=backward.dc, dx=backward.dx)
     result.update(zip(("dw_ih", "dw_hh", "db_ih", "db_hh"), grads))
     return result
@@ -113,18 +121,27 @@ def test_only_several_slabs_of_large_weights_go_slabs_first():
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("ragged", [False, True])
 def test_time_loops_slabs_first_match_whole_products(cell, ragged):
-    """Weights past ``SLABS_FIRST_BYTES`` (float64, hidden 320): the loops take their products for all
-    of a step's rows slab by slab, with sequences that end early and a shorter last block."""
+    """Weights past ``SLABS_FIRST_BYTES`` (float64, hidden 320, 288 input features): the loops take the
+    input projection, the recurrent product and BPTT's ``dG W_hh`` for all of a step's rows slab by
+    slab, with a shorter last block; with ragged lengths, also over two ranges of rows as two threads
+    run them, one step per weight-gradient chunk (the later range holds the sequences that end first,
+    so at some steps none of its rows runs)."""
     kind = cells.CELL_CODES[cell]
-    n_batch, hidden = 7, 320
-    arrays = _arrays(kind, n_batch, 5, hidden, ragged, seed=6)
+    n_batch, n_steps, hidden = 7, 5, 320
+    rng = np.random.default_rng(6)
+    lengths = [5, 5, 4, 4, 2, 1, 1] if ragged else [n_steps] * n_batch
+    arrays = kernel_problem(kind, n_batch, n_steps, 288, hidden, lengths, rng)
     gate_units = cells.N_GATES[kind] * hidden
-    assert slabs_first(column_slabs(arrays.weights.w_hh, True, 64))
-    assert slabs_first(column_slabs(arrays.weights.w_hh, False, 64))
+    w = arrays.weights
+    assert slabs_first(column_slabs(w.w_ih, True, 64)) and slabs_first(column_slabs(w.w_hh, True, 64))
+    assert slabs_first(column_slabs(w.w_hh, False, 64))
     whole = _loops(arrays, gate_units, gate_units, hidden, n_batch)
-    slabs = _loops(arrays, gate_units, 64, 64, 3)
-    for name, value in whole.items():
-        np.testing.assert_allclose(slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+    runs = [_loops(arrays, 64, 64, 64, 3)]
+    if ragged:
+        runs.append(_loops(arrays, 64, 64, 64, 3, min_chunk_rows=1, ranges=[(0, 4), (4, 7)]))
+    for by_slabs in runs:
+        for name, value in whole.items():
+            np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])

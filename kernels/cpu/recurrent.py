@@ -117,7 +117,7 @@ def _forward_loop(kind):
         for t in range(n_steps):
             step = t if saved.shape[0] == n_steps else 0  # the step's row of gx and saved
             run_stop = min(row_stop, n_active[t])
-            running = slice(row_start, run_stop)
+            running = slice(row_start, max(run_stop, row_start))
             if x_slabs_first:
                 slabs_first_product(x[t][running], w_ih_slabs, gx[step][running], slab_out_x, block_rows)
             if h_slabs_first:
@@ -187,9 +187,10 @@ def slabs_first_product(a, slabs, out, slab_out, block_rows):
 
     Block by block, each block of rows reads the whole weight operand; when it does not fit in a
     core's cache, each block reads it from memory again. Slab by slab, each slab is read once per step
-    and stays in cache for the other blocks (measured on the 2-core development machine, one thread,
-    64 rows by ``W_hh^T`` of an LSTM at H=512, 4 MiB in 32 slabs of 8-row calls: 64-77 GFLOP/s block by
-    block, 109 slab by slab; at H=256, 1 MiB, block by block stayed ahead, 134-141 against 122-132).
+    and stays in cache for the other blocks (measured on a 2-core Intel Xeon VM with 2 MiB of L2 per
+    core, one thread, 64 rows by ``W_hh^T`` of an LSTM at H=512, 4 MiB in 32 slabs of 8-row calls:
+    64-77 GFLOP/s block by block, 109 slab by slab; at H=256, 1 MiB, block by block stayed ahead,
+    134-141 against 122-132).
 
     ``a: (r, K)``; ``slabs: (S, K, w)``; ``out: (r, S*w)``, written; ``slab_out: (>= block_rows, w)``
     scratch.
@@ -593,7 +594,7 @@ def _backward_loop(kind):
                         if gru:
                             for b in range(dh_block.shape[0]):
                                 add_to(dh_block[b], dc_block[b])
-                if product_first:  # dh_{t-1} = dG W_hh for all running rows, slab by slab
+                if product_first and run_stop > row_start:  # dh_{t-1} = dG W_hh for the running rows, slab by slab
                     slabs_first_product(d_gate_rows[offset + row_start:offset + run_stop], w_hh_slabs,
                                         dh[row_start:run_stop], slab_out, block_rows)
                     if gru:
