@@ -8,8 +8,9 @@ For each cell and each (batch, T, features, hidden) of the grid:
 - **inference**: ``predict`` on one batch against the PyTorch module under ``no_grad``.
 
 Each timed block starts after a short pause (idle threads of the other library stop spinning) and
-a warm-up of at least 0.2 s of calls, which is not timed; times are medians over ``--repeats``. Also reported: the single-sequence
-latency (batch 1, T=100, 1 feature, hidden 64; onnxruntime's too, running the graph of
+untimed warm-up calls, at least two and for at least 0.2 s; times are medians over ``--repeats``.
+Also reported: the single-sequence latency (batch 1, T=100, 1 feature, hidden 64; onnxruntime's too,
+running the graph of
 :func:`fastrnn.onnx.export`, when onnx and onnxruntime are installed), the first fit in a process
 with an empty Numba cache (compilation included), and the first prediction of a second process that
 loads the cache. The table names the machine and library versions and is saved as JSON.
@@ -151,7 +152,7 @@ def large_product_rate(threads, tries=5, repeats=3):
     """
     rates = []
     with _BlasThreads(threads):
-        time.sleep(0.3)  # the other library's idle threads stop spinning
+        time.sleep(PAUSE_SECONDS)  # the other library's idle threads stop spinning
         for _ in range(tries):
             rates.append(product_rate(LARGE_PRODUCT, LARGE_PRODUCT, LARGE_PRODUCT, repeats=repeats))
             time.sleep(0.2)
@@ -225,17 +226,19 @@ def median_time(function, repeats, synchronize=None):
 
     The pause (:data:`PAUSE_SECONDS`) lets the worker threads of the library timed before stop
     spinning, so that the two libraries, alternating in one process on few cores, do not slow each
-    other down. The warm-up calls (at least two, and at least :data:`WARMUP_SECONDS` of them) compile,
-    fill the caches and the allocator, and let the machine settle after the pause, for both libraries
-    alike. ``synchronize`` (for example ``cuda.synchronize``) runs inside each timed call, so that
-    asynchronous GPU work is counted.
+    other down. The untimed warm-up calls (at least two, for at least :data:`WARMUP_SECONDS` in all)
+    compile, fill the caches and the allocator, and let the machine settle after the pause, for both
+    libraries alike. ``synchronize`` (for example ``cuda.synchronize``) runs after each call, warm-up
+    included, so that asynchronous GPU work is counted where it was launched.
     """
     time.sleep(PAUSE_SECONDS)
-    function()
-    function()
     warm_until = time.perf_counter() + WARMUP_SECONDS
-    while time.perf_counter() < warm_until:
+    calls = 0
+    while calls < 2 or time.perf_counter() < warm_until:
         function()
+        if synchronize is not None:
+            synchronize()
+        calls += 1
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -192,15 +192,12 @@ def test_median_time_warms_up_for_the_set_time_before_timing(monkeypatch):
 
     monkeypatch.setattr(_bench, "PAUSE_SECONDS", 0.0)
     monkeypatch.setattr(_bench, "WARMUP_SECONDS", 0.05)
-    calls = []
-
-    def function():
-        calls.append(None)
-        time.sleep(0.001)
-
-    _bench.median_time(function, repeats=3)
-    assert len(calls) >= 3 + 2 + 20  # the timed repeats, two warm-up calls, then >= 50 ms of them
+    starts, synchronized = [], []
+    _bench.median_time(lambda: starts.append(time.perf_counter()), repeats=3,
+                       synchronize=lambda: synchronized.append(None))
+    assert len(starts) >= 3 + 2 and len(synchronized) == len(starts)  # after every call, warm-up included
+    assert starts[-3] - starts[0] >= 0.05  # the timed calls come after 50 ms of warm-up calls
     monkeypatch.setattr(_bench, "WARMUP_SECONDS", 0.0)
-    calls.clear()
-    _bench.median_time(function, repeats=3)
-    assert len(calls) == 3 + 2
+    starts.clear()
+    _bench.median_time(lambda: starts.append(time.perf_counter()), repeats=3)
+    assert len(starts) == 2 + 3  # two warm-up calls at least
