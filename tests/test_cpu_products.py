@@ -10,7 +10,7 @@ from fastrnn.kernels import cells
 from fastrnn.kernels.buffers import backward_buffers, fresh_scratch
 from fastrnn.kernels.cpu import (backward_steps, column_slabs, forward_steps, product_plan, projection_bias,
                                  recurrent, slab_width)
-from fastrnn.kernels.cpu.recurrent import slab_product, slabs_first, slabs_first_product
+from fastrnn.kernels.cpu.recurrent import slab_product, slabs_first
 from fastrnn.kernels.dispatch import get_backend
 
 CPU = get_backend("cpu")
@@ -98,17 +98,18 @@ def test_time_loops_by_slabs_match_whole_products(cell, ragged):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_slabs_first_product_makes_the_calls_of_the_blocks_bit_for_bit(dtype):
+def test_slab_product_over_many_blocks_makes_the_calls_of_one_block_at_a_time_bit_for_bit(dtype):
     rng = np.random.default_rng(5)
     a = rng.normal(size=(13, 40)).astype(dtype)
-    slabs = column_slabs(rng.normal(size=(40, 96)).astype(dtype), False, 32)  # 3 slabs
-    by_blocks, slabs_first_out = np.empty((13, 96), dtype), np.empty((13, 96), dtype)
     scratch = np.empty((4, 32), dtype)
-    for start in range(0, 13, 4):  # blocks of 4 rows, the last one shorter
-        slab_product(a[start:start + 4], slabs, by_blocks[start:start + 4], scratch)
-    slabs_first_product(a, slabs, slabs_first_out, scratch, 4)
-    assert slabs_first_out.tobytes() == by_blocks.tobytes()
-    np.testing.assert_allclose(by_blocks, a @ np.concatenate(list(slabs), axis=1), rtol=1e-5)
+    for n_cols in (96, 32):  # 3 slabs, and one
+        slabs = column_slabs(rng.normal(size=(40, n_cols)).astype(dtype), False, 32)
+        by_blocks, slab_by_slab = np.empty((13, n_cols), dtype), np.empty((13, n_cols), dtype)
+        for start in range(0, 13, 4):  # blocks of 4 rows, the last one shorter, one call each
+            slab_product(a[start:start + 4], slabs, by_blocks[start:start + 4], scratch, 4)
+        slab_product(a, slabs, slab_by_slab, scratch, 4)  # every block by slab 0, then by slab 1, ...
+        assert slab_by_slab.tobytes() == by_blocks.tobytes()
+        np.testing.assert_allclose(by_blocks, a @ np.concatenate(list(slabs), axis=1), rtol=1e-5)
 
 
 def test_only_several_slabs_of_large_weights_go_slabs_first():

@@ -7,8 +7,8 @@ few cores:
 - each step runs in blocks of rows: the block's input projection, its recurrent product (both into
   preallocated buffers) and the cell's fused pointwise step, the products in blocks of rows and, for
   large weights, slabs of columns sized for OpenBLAS's small-matrix path (:func:`product_plan`), and
-  for weights larger than a core's cache, slab by slab over all of the step's rows first
-  (:func:`slabs_first_product`);
+  for weights larger than a core's cache, slab by slab over all of the step's rows at once
+  (:func:`slabs_first`);
   the weight operands are rearranged once per call (:func:`column_slabs`: ``W_ih`` and ``W_hh``
   transposed for the forward pass) so that every product is a plain row-major one, and an inference
   pass takes them from :class:`ForwardOperandCache` while the weights are unchanged; nothing is
@@ -88,9 +88,10 @@ def _forward_loop(kind):
         Rows are independent sequences, so disjoint row ranges can run at the same time in different
         threads (each writes only its own rows of ``h``, ``c``, ``saved``, ``gx``, ``gh``). Each step runs
         in blocks of at most ``block_rows`` rows (:func:`step_plan`): the block's input projection
-        ``x_t W_ih^T + bias``, its recurrent product and then its pointwise step; a product whose
-        weights are too large for the cache (:func:`slabs_first`) is taken for all the step's rows
-        first, slab by slab, in the same calls.
+        ``x_t W_ih^T + bias``, its recurrent product and then its pointwise step. When a weight
+        operand is too large for the cache (:func:`slabs_first`), the step's products are taken for all
+        the range's running rows at once, slab by slab, in the same calls, before the blocks' pointwise
+        steps.
 
         ``w_ih_slabs: (S_x, D, G*H/S_x)`` and ``w_hh_slabs: (S, H, G*H/S)`` are ``W_ih^T`` and ``W_hh^T``
         cut into column slabs (:func:`column_slabs` with ``transpose=True``; one slab, the transposed
@@ -113,28 +114,27 @@ def _forward_loop(kind):
         b_hn = b_hh[2 * hidden:]
         slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)
         slab_out_x = np.empty((block_rows, w_ih_slabs.shape[2]), h.dtype)
-        x_slabs_first, h_slabs_first = slabs_first(w_ih_slabs), slabs_first(w_hh_slabs)
+        # rows per group: one block, or all of the range's rows when a product goes slab by slab
+        whole = slabs_first(w_ih_slabs) or slabs_first(w_hh_slabs)
+        group_rows = max(1, row_stop - row_start) if whole else block_rows
         for t in range(n_steps):
             step = t if saved.shape[0] == n_steps else 0  # the step's row of gx and saved
             run_stop = min(row_stop, n_active[t])
-            running = slice(row_start, max(run_stop, row_start))
-            if x_slabs_first:
-                slabs_first_product(x[t][running], w_ih_slabs, gx[step][running], slab_out_x, block_rows)
-            if h_slabs_first:
-                slabs_first_product(h[t][running], w_hh_slabs, gh[running], slab_out, block_rows)
+            group_stop = row_start  # the rows whose products are taken, from the block that starts a group
             for block_start in range(row_start, run_stop, block_rows):
+                if block_start == group_stop:
+                    group = slice(block_start, min(block_start + group_rows, run_stop))
+                    group_stop = group.stop
+                    gx_group, gh_group = gx[step][group], gh[group]
+                    slab_product(x[t][group], w_ih_slabs, gx_group, slab_out_x, block_rows)
+                    for b in range(gx_group.shape[0]):
+                        add_to(gx_group[b], bias)
+                    slab_product(h[t][group], w_hh_slabs, gh_group, slab_out, block_rows)
+                    if gru:
+                        for b in range(gh_group.shape[0]):
+                            add_to(gh_group[b][2 * hidden:], b_hn)
                 rows = slice(block_start, min(block_start + block_rows, run_stop))
-                gx_block, gh_block = gx[step][rows], gh[rows]
-                if not x_slabs_first:
-                    slab_product(x[t][rows], w_ih_slabs, gx_block, slab_out_x)
-                for b in range(gx_block.shape[0]):
-                    add_to(gx_block[b], bias)
-                if not h_slabs_first:
-                    slab_product(h[t][rows], w_hh_slabs, gh_block, slab_out)
-                if gru:
-                    for b in range(gh_block.shape[0]):
-                        add_to(gh_block[b][2 * hidden:], b_hn)
-                forward_step(kind, gx_block, gh_block, h[t][rows], c[t][rows], h[t + 1][rows], c[t + 1][rows],
+                forward_step(kind, gx[step][rows], gh[rows], h[t][rows], c[t][rows], h[t + 1][rows], c[t + 1][rows],
                              saved[step][rows])
             for b in range(max(run_stop, row_start), row_stop):  # finished sequences keep their state
                 copy_into(h[t + 1][b], h[t][b])
@@ -150,60 +150,47 @@ forward_steps = PerCell(_forward_loop)
 
 
 @njit(**JIT_OPTIONS)
-def slab_product(a, slabs, out, slab_out):
-    """``out = a @ B`` for ``B`` held as column slabs, one small product per slab.
+def slab_product(a, slabs, out, slab_out, block_rows):
+    """``out = a @ B`` for ``B`` held as column slabs, in products of at most ``block_rows`` rows of
+    ``a`` (the last block shorter) by one slab each.
 
     ``a: (r, K)``; ``slabs: (S, K, w)`` with ``slabs[s] = B[:, s*w:(s+1)*w]``; ``out: (r, S*w)``,
-    written; ``slab_out: (>= r, w)`` scratch (unused with one slab).
+    written; ``slab_out: (>= min(r, block_rows), w)`` scratch (unused with one slab).
+
+    The products go slab by slab: every block by slab 0, then every block by slab 1, and so on (with
+    one block, the order of the slabs). Block by block instead, each block of rows would read the whole
+    weight operand, and when that does not fit in a core's cache, read it from memory again; slab by
+    slab, each slab is read once and stays in cache for the other blocks (measured on a 2-core Intel
+    Xeon VM with 2 MiB of L2 per core, one thread, 64 rows by ``W_hh^T`` of an LSTM at H=512, 4 MiB in
+    32 slabs of 8-row products: 64-77 GFLOP/s block by block, 109 slab by slab). The calls and their
+    operands are the same in either order, so are the values, bit for bit. The time loops give it one
+    block of rows, or all of a step's rows when :func:`slabs_first`.
 
     Compiled on its own, not inlined: each loop calls it at several sites, and Numba copies and
     types an inlined function at every one (see the architecture page); a call per block of rows
     costs nothing next to its products.
     """
     n_slabs, _, width = slabs.shape
-    if n_slabs == 1:
-        np.dot(a, slabs[0], out)
-        return
-    part = slab_out[:a.shape[0]]
-    for s in range(n_slabs):
-        np.dot(a, slabs[s], part)
-        for r in range(a.shape[0]):
-            copy_into(out[r][s * width:(s + 1) * width], part[r])
-
-
-@njit(**INLINE_OPTIONS)
-def slabs_first(slabs):
-    """Whether the products by the column ``slabs`` of a weight operand (see :func:`slab_product`) run
-    slab by slab over all of a step's rows (:func:`slabs_first_product`) rather than block by block:
-    when there are several slabs and they hold more than :data:`SLABS_FIRST_BYTES`."""
-    return slabs.shape[0] > 1 and slabs.size * slabs.itemsize > SLABS_FIRST_BYTES
-
-
-@njit(**JIT_OPTIONS)
-def slabs_first_product(a, slabs, out, slab_out, block_rows):
-    """``out = a @ B`` as :func:`slab_product` over the blocks of ``block_rows`` rows of ``a`` (the last
-    one shorter), the same calls on the same operands, so the same values bit for bit, but in another
-    order: every block by slab 0, then every block by slab 1, and so on.
-
-    Block by block, each block of rows reads the whole weight operand; when it does not fit in a
-    core's cache, each block reads it from memory again. Slab by slab, each slab is read once per step
-    and stays in cache for the other blocks (measured on a 2-core Intel Xeon VM with 2 MiB of L2 per
-    core, one thread, 64 rows by ``W_hh^T`` of an LSTM at H=512, 4 MiB in 32 slabs of 8-row calls:
-    64-77 GFLOP/s block by block, 109 slab by slab; at H=256, 1 MiB, block by block stayed ahead,
-    134-141 against 122-132).
-
-    ``a: (r, K)``; ``slabs: (S, K, w)``; ``out: (r, S*w)``, written; ``slab_out: (>= block_rows, w)``
-    scratch.
-    """
-    n_slabs, _, width = slabs.shape
     n_rows = a.shape[0]
     for s in range(n_slabs):
         for start in range(0, n_rows, block_rows):
             stop = min(start + block_rows, n_rows)
-            part = slab_out[:stop - start]
+            # with one slab, the block's product goes straight to its rows of out
+            part = out[start:stop] if n_slabs == 1 else slab_out[:stop - start]
             np.dot(a[start:stop], slabs[s], part)
-            for r in range(stop - start):
-                copy_into(out[start + r][s * width:(s + 1) * width], part[r])
+            if n_slabs > 1:
+                for r in range(stop - start):
+                    copy_into(out[start + r][s * width:(s + 1) * width], part[r])
+
+
+@njit(**INLINE_OPTIONS)
+def slabs_first(slabs):
+    """Whether the time loops take the products by the column ``slabs`` of a weight operand for all of a
+    step's rows at once (:func:`slab_product` then goes slab by slab over the blocks) rather than block
+    by block: when there are several slabs and they hold more than :data:`SLABS_FIRST_BYTES`, more
+    than a core's cache (at H=256, 1 MiB, block by block stayed ahead, 134-141 GFLOP/s against 122-132
+    slab by slab, on the machine of :func:`slab_product`'s figures)."""
+    return slabs.shape[0] > 1 and slabs.size * slabs.itemsize > SLABS_FIRST_BYTES
 
 
 def slab_width(n_cols):
@@ -538,8 +525,8 @@ def _backward_loop(kind):
         gradients of those rows with respect to the weights, the biases and the input.
 
         The loop runs in blocks of at most ``block_rows`` rows as in :func:`forward_steps` (with the
-        product ``dh_{t-1} = dG W_hh`` taken for all the step's rows at the end of the step when
-        :func:`slabs_first`). The steps
+        product ``dh_{t-1} = dG W_hh`` taken for all the step's running rows after their pointwise
+        steps when :func:`slabs_first`). The steps
         go in chunks of at least ``min_chunk_rows`` step rows (:func:`chunk_rows`), newest first; the
         chunk's gate gradients are kept, rows of one step after another, in this range's own share of
         the ``d_gates`` workspace (rows ``T*row_start`` on of its ``(T*B, G*H)`` view), and at the end of
@@ -574,7 +561,7 @@ def _backward_loop(kind):
         dx_rows = np.empty((chunk_steps * n_rows, n_in), x.dtype)
         chunk_dw_ih, chunk_dw_hh = np.empty_like(dw_ih), np.empty_like(dw_hh)
         slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), dh.dtype)
-        product_first = slabs_first(w_hh_slabs)
+        group_rows = max(1, n_rows) if slabs_first(w_hh_slabs) else block_rows  # as in the forward loop
         for j in range(n_gate_units):
             db_ih[j] = 0.0
             db_hh[j] = 0.0
@@ -583,22 +570,19 @@ def _backward_loop(kind):
             for t in range(chunk_stop - 1, chunk_start - 1, -1):
                 offset = (t - chunk_start) * n_rows - row_start  # row b of step t is chunk row offset + b
                 run_stop = min(row_stop, n_active[t])
-                for block_start in range(row_start, run_stop, block_rows):
-                    block_stop = min(block_start + block_rows, run_stop)
-                    rows, chunk_block = slice(block_start, block_stop), slice(offset + block_start, offset + block_stop)
-                    dh_block, dc_block, d_gates_block = dh[rows], dc[rows], d_gate_rows[chunk_block]
-                    backward_step(kind, d_out[t][rows], dh_block, dc_block, h[t][rows], c[t][rows], h[t + 1][rows],
-                                  saved[t][rows], d_gates_block, d_input_gate_rows[chunk_block])
-                    if not product_first:
-                        slab_product(d_gates_block, w_hh_slabs, dh_block, slab_out)
-                        if gru:
-                            for b in range(dh_block.shape[0]):
-                                add_to(dh_block[b], dc_block[b])
-                if product_first and run_stop > row_start:  # dh_{t-1} = dG W_hh for the running rows, slab by slab
-                    slabs_first_product(d_gate_rows[offset + row_start:offset + run_stop], w_hh_slabs,
-                                        dh[row_start:run_stop], slab_out, block_rows)
+                for group_start in range(row_start, run_stop, group_rows):
+                    group_stop = min(group_start + group_rows, run_stop)
+                    for block_start in range(group_start, group_stop, block_rows):
+                        block_stop = min(block_start + block_rows, group_stop)
+                        rows = slice(block_start, block_stop)
+                        chunk_block = slice(offset + block_start, offset + block_stop)
+                        backward_step(kind, d_out[t][rows], dh[rows], dc[rows], h[t][rows], c[t][rows],
+                                      h[t + 1][rows], saved[t][rows], d_gate_rows[chunk_block],
+                                      d_input_gate_rows[chunk_block])
+                    slab_product(d_gate_rows[offset + group_start:offset + group_stop], w_hh_slabs,
+                                 dh[group_start:group_stop], slab_out, block_rows)
                     if gru:
-                        for b in range(row_start, run_stop):
+                        for b in range(group_start, group_stop):
                             add_to(dh[b], dc[b])
                 for b in range(max(run_stop, row_start), row_stop):  # padded steps: the state passed through unchanged
                     d_gate_rows[offset + b] = 0.0
