@@ -43,11 +43,6 @@ MAX_SLAB_WIDTH = 64
 MIN_SLAB_WIDTH = 32
 #: most rows per block of a product by slabs: 8 rows by 64-column slabs is the shape product_plan measured fastest
 MAX_SLAB_ROWS = 8
-#: weight operands of more bytes than this (a core's L2 cache on the 2-core Intel Xeon VM where the
-#: order was measured), in several slabs, are multiplied slab by slab over all of a step's rows, so each
-#: slab is read from memory once per step rather than once per block of rows
-#: (cpu.recurrent.slabs_first, cpu.recurrent.slab_product)
-SLABS_FIRST_BYTES = 2 << 20
 #: fewest step rows per chunk of the backward pass's weight-gradient products: shorter ones run below
 #: the large-product rate (measured on the 2-core development machine: ~93 GFLOP/s at 128 rows, ~97 large)
 MIN_CHUNK_ROWS = 128

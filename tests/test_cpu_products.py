@@ -10,7 +10,7 @@ from fastrnn.kernels import cells
 from fastrnn.kernels.buffers import backward_buffers, fresh_scratch
 from fastrnn.kernels.cpu import (backward_steps, column_slabs, forward_steps, product_plan, projection_bias,
                                  recurrent, slab_width)
-from fastrnn.kernels.cpu.recurrent import slab_product, slabs_first
+from fastrnn.kernels.cpu.recurrent import slab_product
 from fastrnn.kernels.dispatch import get_backend
 
 CPU = get_backend("cpu")
@@ -112,37 +112,19 @@ def test_slab_product_over_many_blocks_makes_the_calls_of_one_block_at_a_time_bi
         np.testing.assert_allclose(by_blocks, a @ np.concatenate(list(slabs), axis=1), rtol=1e-5)
 
 
-def test_only_several_slabs_of_large_weights_go_slabs_first():
-    large = recurrent.SLABS_FIRST_BYTES // 8 + 1  # float64 values just past the limit
-    assert slabs_first(np.empty((2, large // 2 + 1, 1)))
-    assert not slabs_first(np.empty((1, large, 1)))  # one slab: nothing to reorder
-    assert not slabs_first(np.empty((2, large // 4, 1)))
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-@pytest.mark.parametrize("ragged", [False, True])
-def test_time_loops_slabs_first_match_whole_products(cell, ragged):
-    """Weights past ``SLABS_FIRST_BYTES`` (float64, hidden 320, 288 input features): the loops take the
-    input projection, the recurrent product and BPTT's ``dG W_hh`` for all of a step's rows slab by
-    slab, with a shorter last block; with ragged lengths, also over two ranges of rows as two threads
-    run them, one step per weight-gradient chunk (the later range holds the sequences that end first,
-    so at some steps none of its rows runs)."""
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_time_loops_by_slabs_over_two_ranges_of_ragged_rows_match_whole_products(cell):
+    """Two ranges of rows run one after the other as two threads run them, the later one holding the
+    sequences that end first, so that at some steps none of its rows runs; one step per
+    weight-gradient chunk; every operand in slabs of 4 columns, taken slab by slab over a step's rows."""
     kind = cells.CELL_CODES[cell]
-    n_batch, n_steps, hidden = 7, 5, 320
-    rng = np.random.default_rng(6)
-    lengths = [5, 5, 4, 4, 2, 1, 1] if ragged else [n_steps] * n_batch
-    arrays = kernel_problem(kind, n_batch, n_steps, 288, hidden, lengths, rng)
+    n_batch, n_steps, hidden = 7, 5, 8
+    arrays = kernel_problem(kind, n_batch, n_steps, 6, hidden, [5, 5, 4, 4, 2, 1, 1], np.random.default_rng(6))
     gate_units = cells.N_GATES[kind] * hidden
-    w = arrays.weights
-    assert slabs_first(column_slabs(w.w_ih, True, 64)) and slabs_first(column_slabs(w.w_hh, True, 64))
-    assert slabs_first(column_slabs(w.w_hh, False, 64))
     whole = _loops(arrays, gate_units, gate_units, hidden, n_batch)
-    runs = [_loops(arrays, 64, 64, 64, 3)]
-    if ragged:
-        runs.append(_loops(arrays, 64, 64, 64, 3, min_chunk_rows=1, ranges=[(0, 4), (4, 7)]))
-    for by_slabs in runs:
-        for name, value in whole.items():
-            np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+    by_slabs = _loops(arrays, 4, 4, 4, 3, min_chunk_rows=1, ranges=[(0, 4), (4, 7)])
+    for name, value in whole.items():
+        np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])

@@ -6,9 +6,8 @@ few cores:
 
 - each step runs in blocks of rows: the block's input projection, its recurrent product (both into
   preallocated buffers) and the cell's fused pointwise step, the products in blocks of rows and, for
-  large weights, slabs of columns sized for OpenBLAS's small-matrix path (:func:`product_plan`), and
-  for weights larger than a core's cache, slab by slab over all of the step's rows at once
-  (:func:`slabs_first`);
+  large weights, slabs of columns sized for OpenBLAS's small-matrix path (:func:`product_plan`), the
+  latter slab by slab over all of the step's rows at once (:func:`slab_product`);
   the weight operands are rearranged once per call (:func:`column_slabs`: ``W_ih`` and ``W_hh``
   transposed for the forward pass) so that every product is a plain row-major one, and an inference
   pass takes them from :class:`ForwardOperandCache` while the weights are unchanged; nothing is
@@ -55,7 +54,7 @@ from .. import cells, config
 from ..cache import drop_stale_cache, package_files
 from ..cells import GRU, N_GATES, backward_step, forward_step, recurrent_bias_block
 from ..config import (INLINE_OPTIONS, JIT_OPTIONS, MAX_SLAB_ROWS, MAX_SLAB_WIDTH, MIN_BLOCK_ROWS, MIN_CHUNK_ROWS,
-                      MIN_SLAB_WIDTH, SLABS_FIRST_BYTES, SMALL_PRODUCT_LIMIT)
+                      MIN_SLAB_WIDTH, SMALL_PRODUCT_LIMIT)
 from . import denormals, spin, vector
 from .denormals import flush_subnormals, restore_float_mode
 from .spin import count_up
@@ -89,9 +88,8 @@ def _forward_loop(kind):
         threads (each writes only its own rows of ``h``, ``c``, ``saved``, ``gx``, ``gh``). Each step runs
         in blocks of at most ``block_rows`` rows (:func:`step_plan`): the block's input projection
         ``x_t W_ih^T + bias``, its recurrent product and then its pointwise step. When a weight
-        operand is too large for the cache (:func:`slabs_first`), the step's products are taken for all
-        the range's running rows at once, slab by slab, in the same calls, before the blocks' pointwise
-        steps.
+        operand is cut into several slabs, the step's products are taken for all the range's running
+        rows at once, slab by slab (:func:`slab_product`), before the blocks' pointwise steps.
 
         ``w_ih_slabs: (S_x, D, G*H/S_x)`` and ``w_hh_slabs: (S, H, G*H/S)`` are ``W_ih^T`` and ``W_hh^T``
         cut into column slabs (:func:`column_slabs` with ``transpose=True``; one slab, the transposed
@@ -115,8 +113,8 @@ def _forward_loop(kind):
         slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), h.dtype)
         slab_out_x = np.empty((block_rows, w_ih_slabs.shape[2]), h.dtype)
         # rows per group: one block, or all of the range's rows when a product goes slab by slab
-        whole = slabs_first(w_ih_slabs) or slabs_first(w_hh_slabs)
-        group_rows = max(1, row_stop - row_start) if whole else block_rows
+        by_slabs = w_ih_slabs.shape[0] > 1 or w_hh_slabs.shape[0] > 1
+        group_rows = max(1, row_stop - row_start) if by_slabs else block_rows
         for t in range(n_steps):
             step = t if saved.shape[0] == n_steps else 0  # the step's row of gx and saved
             run_stop = min(row_stop, n_active[t])
@@ -157,16 +155,19 @@ def slab_product(a, slabs, out, slab_out, block_rows):
     ``a: (r, K)``; ``slabs: (S, K, w)`` with ``slabs[s] = B[:, s*w:(s+1)*w]``; ``out: (r, S*w)``,
     written; ``slab_out: (>= min(r, block_rows), w)`` scratch (unused with one slab).
 
-    The products go slab by slab: every block by slab 0, then every block by slab 1, and so on (with
-    one block, the order of the slabs). Block by block instead, each block of rows would read the whole
-    weight operand, and when that does not fit in a core's cache, read it from memory again; slab by
-    slab, each slab is read once and stays in cache for the other blocks (measured on a 2-core Intel
-    Xeon VM with 2 MiB of L2 per core, one thread, 64 rows by ``W_hh^T`` of an LSTM at H=512, 4 MiB in
-    32 slabs of 8-row products: 64-77 GFLOP/s block by block, 109 slab by slab). The calls and their
+    The products go slab by slab: every block by slab 0, then every block by slab 1, and so on (with one
+    block, the order of the slabs). Block by block instead, each block of rows would read the whole
+    weight operand, which is cut into slabs only when it is large (:func:`product_plan`: over 250,000
+    weights, 1 MiB in float32), and read it from memory again when it does not fit in a core's cache;
+    slab by slab, each slab is read once and serves the other blocks from cache. The calls and their
     operands are the same in either order, so are the values, bit for bit. The time loops give it one
-    block of rows, or all of a step's rows when :func:`slabs_first`.
+    block of rows, or, when an operand is in several slabs, all of a step's rows (measured on a 2-core
+    Intel Xeon VM with 2 MiB of L2 per core, whole passes, interleaved: an LSTM at batch 128, T=50,
+    H=512, 4 MiB of ``W_hh^T``, trained an epoch of 4 batches in 0.84-0.92 s against 1.17-1.33 s block
+    by block, and predicted in 62-67 ms against 98-124; at batch 64, T=100, H=256, 1 MiB, in 251-268 ms
+    against 260-277 and 21.5-25.0 ms against 23.6-26.6).
 
-    Compiled on its own, not inlined: each loop calls it at several sites, and Numba copies and
+    Compiled on its own, not inlined: the loops call it at three sites, and Numba copies and
     types an inlined function at every one (see the architecture page); a call per block of rows
     costs nothing next to its products.
     """
@@ -181,16 +182,6 @@ def slab_product(a, slabs, out, slab_out, block_rows):
             if n_slabs > 1:
                 for r in range(stop - start):
                     copy_into(out[start + r][s * width:(s + 1) * width], part[r])
-
-
-@njit(**INLINE_OPTIONS)
-def slabs_first(slabs):
-    """Whether the time loops take the products by the column ``slabs`` of a weight operand for all of a
-    step's rows at once (:func:`slab_product` then goes slab by slab over the blocks) rather than block
-    by block: when there are several slabs and they hold more than :data:`SLABS_FIRST_BYTES`, more
-    than a core's cache (at H=256, 1 MiB, block by block stayed ahead, 134-141 GFLOP/s against 122-132
-    slab by slab, on the machine of :func:`slab_product`'s figures)."""
-    return slabs.shape[0] > 1 and slabs.size * slabs.itemsize > SLABS_FIRST_BYTES
 
 
 def slab_width(n_cols):
@@ -526,7 +517,7 @@ def _backward_loop(kind):
 
         The loop runs in blocks of at most ``block_rows`` rows as in :func:`forward_steps` (with the
         product ``dh_{t-1} = dG W_hh`` taken for all the step's running rows after their pointwise
-        steps when :func:`slabs_first`). The steps
+        steps when ``W_hh`` is in several slabs). The steps
         go in chunks of at least ``min_chunk_rows`` step rows (:func:`chunk_rows`), newest first; the
         chunk's gate gradients are kept, rows of one step after another, in this range's own share of
         the ``d_gates`` workspace (rows ``T*row_start`` on of its ``(T*B, G*H)`` view), and at the end of
@@ -561,7 +552,7 @@ def _backward_loop(kind):
         dx_rows = np.empty((chunk_steps * n_rows, n_in), x.dtype)
         chunk_dw_ih, chunk_dw_hh = np.empty_like(dw_ih), np.empty_like(dw_hh)
         slab_out = np.empty((block_rows, w_hh_slabs.shape[2]), dh.dtype)
-        group_rows = max(1, n_rows) if slabs_first(w_hh_slabs) else block_rows  # as in the forward loop
+        group_rows = max(1, n_rows) if w_hh_slabs.shape[0] > 1 else block_rows  # as in the forward loop
         for j in range(n_gate_units):
             db_ih[j] = 0.0
             db_hh[j] = 0.0
