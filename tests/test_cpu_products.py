@@ -1,5 +1,9 @@
 """The per-step products of the CPU time loops, cut into row blocks and column slabs, give the
-products of whole matrices."""
+products of whole matrices.
+
+The loops' results are compared with whole products to rounding (1e-12 in float64); that the order of
+the calls (block by block, or slab by slab over many blocks) leaves every bit as it was is checked on
+:func:`slab_product` itself, which makes the same calls either way."""
 
 import numpy as np
 import pytest
@@ -91,10 +95,13 @@ def test_time_loops_by_slabs_match_whole_products(cell, ragged):
     arrays = _arrays(kind, n_batch, 9, hidden, ragged, seed=3)
     gate_units = cells.N_GATES[kind] * hidden
     whole = _loops(arrays, gate_units, gate_units, hidden, n_batch)
-    # slabs of 4 columns in all three products, blocks of 3 rows (the last block of a step is shorter)
-    by_slabs = _loops(arrays, 4, 4, 4, 3)
-    for name, value in whole.items():
-        np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+    # blocks of 3 rows (the last block of a step is shorter), slabs of 4 columns in all three products,
+    # or in the input projection's or the recurrent products' only (the other operand whole, one slab
+    # over several blocks)
+    for widths in [(4, 4, 4), (4, gate_units, hidden), (gate_units, 4, 4)]:
+        by_slabs = _loops(arrays, *widths, 3)
+        for name, value in whole.items():
+            np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=f"{name} {widths}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -122,9 +129,10 @@ def test_time_loops_by_slabs_over_two_ranges_of_ragged_rows_match_whole_products
     arrays = kernel_problem(kind, n_batch, n_steps, 6, hidden, [5, 5, 4, 4, 2, 1, 1], np.random.default_rng(6))
     gate_units = cells.N_GATES[kind] * hidden
     whole = _loops(arrays, gate_units, gate_units, hidden, n_batch)
-    by_slabs = _loops(arrays, 4, 4, 4, 3, min_chunk_rows=1, ranges=[(0, 4), (4, 7)])
-    for name, value in whole.items():
-        np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+    for ranges in ([(0, 4), (4, 7)], [(4, 7), (0, 4)]):  # either range first: neither writes the other's rows
+        by_slabs = _loops(arrays, 4, 4, 4, 3, min_chunk_rows=1, ranges=ranges)
+        for name, value in whole.items():
+            np.testing.assert_allclose(by_slabs[name], value, rtol=1e-12, atol=1e-12, err_msg=f"{name} {ranges}")
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])

@@ -7,14 +7,14 @@ few cores:
 - each step runs in blocks of rows: the block's input projection, its recurrent product (both into
   preallocated buffers) and the cell's fused pointwise step, the products in blocks of rows and, for
   large weights, slabs of columns sized for OpenBLAS's small-matrix path (:func:`product_plan`), the
-  latter slab by slab over all of the step's rows at once (:func:`slab_product`);
-  the weight operands are rearranged once per call (:func:`column_slabs`: ``W_ih`` and ``W_hh``
-  transposed for the forward pass) so that every product is a plain row-major one, and an inference
-  pass takes them from :class:`ForwardOperandCache` while the weights are unchanged; nothing is
-  allocated in the loop. The input projection is taken per block in the loop, not as one product
-  for all steps before it, which would write and then re-read ``T*B*G*H`` values and need a second
-  pass over the threads (the values are identical; measured on the 2-core development machine, the
-  per-block projection was 3-13 % faster).
+  latter slab by slab over all of the thread's running rows at once (:func:`slab_product`); the weight
+  operands are rearranged once per call (:func:`column_slabs`: ``W_ih`` and ``W_hh`` transposed for the
+  forward pass) so that every product is a plain row-major one, and an inference pass takes them from
+  :class:`ForwardOperandCache` while the weights are unchanged; nothing is allocated in the loop. The
+  input projection is taken in the loop, per block (or per step with the slabs), not as one product for
+  all steps before it, which would write and then re-read ``T*B*G*H`` values and need a second pass over
+  the threads (the values are identical; measured on the 2-core development machine, the per-block
+  projection was 3-13 % faster).
 - the weight gradients are products over chunks of steps in the backward pass, taken as soon as a
   chunk's gate gradients are complete and still in cache: ``dW_ih += dG_x^T X`` and
   ``dW_hh += dG^T H_prev`` over the chunk's rows (:func:`backward_steps`).
@@ -158,14 +158,14 @@ def slab_product(a, slabs, out, slab_out, block_rows):
     The products go slab by slab: every block by slab 0, then every block by slab 1, and so on (with one
     block, the order of the slabs). Block by block instead, each block of rows would read the whole
     weight operand, which is cut into slabs only when it is large (:func:`product_plan`: over 250,000
-    weights, 1 MiB in float32), and read it from memory again when it does not fit in a core's cache;
-    slab by slab, each slab is read once and serves the other blocks from cache. The calls and their
-    operands are the same in either order, so are the values, bit for bit. The time loops give it one
-    block of rows, or, when an operand is in several slabs, all of a step's rows (measured on a 2-core
-    Intel Xeon VM with 2 MiB of L2 per core, whole passes, interleaved: an LSTM at batch 128, T=50,
-    H=512, 4 MiB of ``W_hh^T``, trained an epoch of 4 batches in 0.84-0.92 s against 1.17-1.33 s block
-    by block, and predicted in 62-67 ms against 98-124; at batch 64, T=100, H=256, 1 MiB, in 251-268 ms
-    against 260-277 and 21.5-25.0 ms against 23.6-26.6).
+    weights, about 1 MiB in float32), and read it from memory again when it does not fit in a core's
+    cache; slab by slab, each slab is read once and serves the other blocks from cache. The calls and
+    their operands are the same in either order, so are the values, bit for bit. The time loops give it
+    one block of rows, or, when an operand is in several slabs, all of a thread's running rows at the
+    step (measured on a 2-core Intel Xeon VM with 2 MiB of L2 per core, whole passes, interleaved: an
+    LSTM at batch 128, T=50, H=512, 4 MiB of ``W_hh^T``, trained an epoch of 4 batches in 0.84-0.92 s
+    against 1.17-1.33 s block by block, and predicted in 62-67 ms against 98-124; at batch 64, T=100,
+    H=256, 1 MiB, in 251-268 ms against 260-277 and 21.5-25.0 ms against 23.6-26.6).
 
     Compiled on its own, not inlined: the loops call it at three sites, and Numba copies and
     types an inlined function at every one (see the architecture page); a call per block of rows
