@@ -45,6 +45,8 @@ def test_product_plan_keeps_each_call_on_the_small_matrix_path():
         assert width == 64 and recurrent.MIN_BLOCK_ROWS <= rows <= recurrent.MAX_SLAB_ROWS
         assert rows * n_inner * width <= limit
     assert product_plan(32, 1000, 400) == (8, 50)  # the widest divisor of the columns in 32..64
+    # by slabs, the rows that fit rounded down to a multiple of MIN_BLOCK_ROWS: 4, not the 7 that fit
+    assert recurrent.MIN_BLOCK_ROWS == 4 and limit // (2048 * 64) == 7 and product_plan(64, 2048, 512) == (4, 64)
     assert slab_width(4 * 97) == 0  # none there: the columns stay whole, one call of all rows
     assert product_plan(32, 1000, 4 * 97) == (32, 4 * 97)
     assert product_plan(2, 512, 2048) == (2, 2048)  # too few rows for the small kernel: one call
