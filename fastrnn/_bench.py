@@ -10,10 +10,10 @@ For each cell and each (batch, T, features, hidden) of the grid:
 Each timed block starts after a short pause (idle threads of the other library stop spinning) and
 untimed warm-up calls, at least two and for at least 0.2 s; times are medians over ``--repeats``.
 Also reported: the single-sequence latency (batch 1, T=100, 1 feature, hidden 64; onnxruntime's too,
-running the graph of
-:func:`fastrnn.onnx.export`, when onnx and onnxruntime are installed), the first fit in a process
-with an empty Numba cache (compilation included), and the first prediction of a second process that
-loads the cache. The table names the machine and library versions and is saved as JSON.
+running the graph of :func:`fastrnn.onnx.export`, when onnx and onnxruntime are installed), the
+first fit in a process with an empty Numba cache (compilation included), and the first prediction of
+a second process that loads the cache. The table names the machine and library versions and is saved
+as JSON.
 
 **Roofline.** The same run measures this machine's float32 matrix-product (sgemm) rate through the
 BLAS path of the kernels (Numba's ``np.dot``, which calls scipy's OpenBLAS), on the benchmark's

@@ -62,18 +62,18 @@ def _loops(problem, input_width, forward_width, backward_width, block_rows, min_
     ranges = ranges or [(0, x.shape[1])]
     started = np.zeros(1, np.int64)  # each loop counts it up as it starts (what a thread handing it out waits for)
     w_ih_slabs, w_hh_slabs = column_slabs(w.w_ih, True, input_width), column_slabs(w.w_hh, True, forward_width)
+    bias, w_hh_backward = projection_bias(kind, w.b_ih, w.b_hh), column_slabs(w.w_hh, False, backward_width)
     for start, stop in ranges:
-        forward_steps(kind, x, w_ih_slabs, projection_bias(kind, w.b_ih, w.b_hh), w_hh_slabs, w.b_hh, *forward,
-                      p.n_active, start, stop, block_rows, started)
+        forward_steps(kind, x, w_ih_slabs, bias, w_hh_slabs, w.b_hh, *forward, p.n_active, start, stop, block_rows,
+                      started)
     assert started[0] == len(ranges)
     result = {k: v.copy() for k, v in zip(("h", "c", "saved"), forward)}
     backward = backward_buffers(kind, forward, x.shape[2], fresh_scratch(CPU, x.dtype), CPU, p.dh_n, p.dc_n)
     grads = [np.zeros_like(a) for a in w]
     for start, stop in ranges:
         part = [np.empty_like(a) for a in w]
-        backward_steps(kind, x, w.w_ih, column_slabs(w.w_hh, False, backward_width), forward.h, forward.c,
-                       forward.saved, p.d_out, *backward, *part, p.n_active, start, stop, block_rows, min_chunk_rows,
-                       started)
+        backward_steps(kind, x, w.w_ih, w_hh_backward, forward.h, forward.c, forward.saved, p.d_out, *backward,
+                       *part, p.n_active, start, stop, block_rows, min_chunk_rows, started)
         for total, value in zip(grads, part):
             total += value
     assert started[0] == 2 * len(ranges)
