@@ -209,8 +209,10 @@ class CUDABackend:
 
         from . import cuda as gpu
         from .cuda import elementwise, losses
+        from .cuda.transfer import upload
 
         self._cuda = cuda
+        self._upload = upload
         self._gpu = gpu
         self._elementwise = elementwise
         self.layer_forward = gpu.layer_forward
@@ -223,7 +225,7 @@ class CUDABackend:
                 array = array.copy_to_host()
             else:
                 return array
-        return self._cuda.to_device(np.ascontiguousarray(array, dtype=dtype))
+        return self._upload(array, dtype)
 
     def to_host(self, array):
         return array.copy_to_host() if is_device_array(array) else np.asarray(array)
@@ -238,7 +240,7 @@ class CUDABackend:
 
     def copy(self, array):
         if not is_device_array(array):
-            return self._cuda.to_device(np.ascontiguousarray(array))
+            return self._upload(array)
         result = self._cuda.device_array(array.shape, dtype=array.dtype)
         result.copy_to_device(array)
         return result
@@ -256,14 +258,14 @@ class CUDABackend:
         self._gpu.column_sum(a, out)
 
     def gather_batch(self, x, index):
-        index = self._cuda.to_device(np.ascontiguousarray(index, dtype=np.int64))
+        index = self._upload(index, np.int64)
         out = self._cuda.device_array((x.shape[0], index.shape[0], x.shape[2]), dtype=x.dtype)
         self._elementwise.gather_batch(x, index, out)
         return out
 
     def gather_steps(self, src, index, dst, src_start=0, dst_start=0, width=None, accumulate=False):
         width = src.shape[2] - src_start if width is None else width
-        index = self._cuda.to_device(np.ascontiguousarray(index, dtype=np.int64))
+        index = self._upload(index, np.int64)
         self._elementwise.gather_steps(src, index, dst, src_start, dst_start, width, accumulate)
 
     def sum_squares(self, flat):

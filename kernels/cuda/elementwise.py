@@ -9,6 +9,7 @@ from .. import config, updates
 from ..cache import drop_stale_cache
 from ..config import CUDA_JIT_OPTIONS, CUDA_REDUCE_THREADS
 from ..updates import adagrad_update, adam_scalars, adam_update, sgd_update
+from .launch import launch
 
 drop_stale_cache(__file__, [config.__file__, updates.__file__])
 
@@ -34,7 +35,7 @@ def fill(array, value):
     """Set every element of a contiguous device array to ``value``."""
     flat = array.reshape(array.size)
     if flat.size:
-        _fill_kernel[_launch(flat.size)](flat, array.dtype.type(value))
+        launch(_fill_kernel, *_launch(flat.size))(flat, array.dtype.type(value))
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -51,7 +52,7 @@ def _gather_kernel(x, index, out):
 def gather_batch(x, index, out):
     """``out[t, b] = x[t, index[b]]`` for time-major device arrays x (T, N, D), out (T, B, D)."""
     if out.size:
-        _gather_kernel[_launch(out.size)](x, index, out)
+        launch(_gather_kernel, *_launch(out.size))(x, index, out)
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -75,7 +76,7 @@ def gather_steps(src, index, dst, src_start, dst_start, width, accumulate):
     index (T, B) int64): time reversal of each sequence and placing one direction's features."""
     n = index.shape[0] * index.shape[1] * width
     if n:
-        _gather_steps_kernel[_launch(n)](src, index, dst, src_start, dst_start, width, accumulate)
+        launch(_gather_steps_kernel, *_launch(n))(src, index, dst, src_start, dst_start, width, accumulate)
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -103,7 +104,7 @@ def sum_squares(flat, max_blocks=None):
     max_blocks = config.CUDA_REDUCE_MAX_BLOCKS if max_blocks is None else max_blocks
     blocks = min(max_blocks, _blocks(flat.size, CUDA_REDUCE_THREADS))
     partial = cuda.device_array(blocks, dtype=np.float64)
-    _partial_sum_squares[blocks, CUDA_REDUCE_THREADS](flat, partial)
+    launch(_partial_sum_squares, blocks, CUDA_REDUCE_THREADS)(flat, partial)
     return float(partial.copy_to_host().sum())
 
 
@@ -116,7 +117,7 @@ def _scale_kernel(flat, factor):
 
 def scale(flat, factor):
     """``flat *= factor`` in place."""
-    _scale_kernel[_launch(flat.size)](flat, flat.dtype.type(factor))
+    launch(_scale_kernel, *_launch(flat.size))(flat, flat.dtype.type(factor))
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -128,7 +129,7 @@ def _masked_axpy_kernel(y, x, mask, a):
 
 def masked_axpy(y, x, mask, a):
     """``y[mask] += a * x[mask]`` (weight decay on the weight matrices only)."""
-    _masked_axpy_kernel[_launch(y.size)](y, x, mask, y.dtype.type(a))
+    launch(_masked_axpy_kernel, *_launch(y.size))(y, x, mask, y.dtype.type(a))
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -141,7 +142,7 @@ def _sgd_kernel(param, grad, velocity, learning_rate, momentum, nesterov):
 def sgd_step(param, grad, velocity, learning_rate, momentum, nesterov):
     """SGD with (Nesterov) momentum, the same update as :class:`fastrnn.optimizers.SGD`."""
     t = param.dtype.type
-    _sgd_kernel[_launch(param.size)](param, grad, velocity, t(learning_rate), t(momentum), nesterov)
+    launch(_sgd_kernel, *_launch(param.size))(param, grad, velocity, t(learning_rate), t(momentum), nesterov)
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
@@ -155,7 +156,7 @@ def _adam_kernel(param, grad, m, v, scalars):
 
 def adam_step(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, t):
     """Adam step ``t`` (1-based), PyTorch's form, the same update as :class:`fastrnn.optimizers.Adam`."""
-    _adam_kernel[_launch(param.size)](param, grad, m, v,
+    launch(_adam_kernel, *_launch(param.size))(param, grad, m, v,
                                                 adam_scalars(param.dtype, learning_rate, beta_1, beta_2, epsilon, t))
 
 
@@ -169,4 +170,4 @@ def _adagrad_kernel(param, grad, sums, learning_rate, epsilon):
 def adagrad_step(param, grad, sums, learning_rate, epsilon):
     """Adagrad step, the same update as :class:`fastrnn.optimizers.Adagrad`."""
     k = param.dtype.type
-    _adagrad_kernel[_launch(param.size)](param, grad, sums, k(learning_rate), k(epsilon))
+    launch(_adagrad_kernel, *_launch(param.size))(param, grad, sums, k(learning_rate), k(epsilon))

@@ -12,6 +12,7 @@ from numba import cuda
 from .. import config
 from ..cache import drop_stale_cache
 from ..config import CUDA_JIT_OPTIONS, CUDA_TILE
+from .launch import launch
 
 drop_stale_cache(__file__, [config.__file__])
 
@@ -70,7 +71,7 @@ def matmul(a, b, out, trans_a=False, trans_b=False, bias1=None, bias2=None, accu
     n_bias = 0 if bias1 is None else (1 if bias2 is None else 2)
     empty = out[0, :0] if bias1 is None else bias1
     grid = ((n_cols + CUDA_TILE - 1) // CUDA_TILE, (n_rows + CUDA_TILE - 1) // CUDA_TILE)
-    _matmul_kernel[grid, (CUDA_TILE, CUDA_TILE)](a, b, out, trans_a, trans_b, empty,
+    launch(_matmul_kernel, grid, (CUDA_TILE, CUDA_TILE))(a, b, out, trans_a, trans_b, empty,
                                                  empty if bias2 is None else bias2, n_bias, accumulate,
                                                  out.dtype.type(0))
 
@@ -89,4 +90,4 @@ def column_sum(a, out):
     """``out[n] = sum_m a[m, n]`` on device arrays (bias gradients): a thread per column."""
     threads = config.CUDA_COLUMN_SUM_THREADS
     blocks = (out.shape[0] + threads - 1) // threads
-    _column_sum_kernel[blocks, threads](a, out, out.dtype.type(0))
+    launch(_column_sum_kernel, blocks, threads)(a, out, out.dtype.type(0))

@@ -40,6 +40,8 @@ from .. import config
 from ..cache import drop_stale_cache
 from ..config import CUDA_JIT_OPTIONS, CUDA_LOSS_MAX_THREADS as _MAX_THREADS
 from ..dispatch import is_device_array
+from .launch import launch
+from .transfer import upload
 
 drop_stale_cache(__file__, [config.__file__])
 
@@ -228,7 +230,7 @@ def _on_device(array, dtype=None):
         if not array.is_c_contiguous():
             raise ValueError("the device arrays of a loss must be C-contiguous")
         return array
-    return cuda.to_device(np.ascontiguousarray(array, dtype=dtype))
+    return upload(array, dtype)
 
 
 def _entries(array, n_entries, what):
@@ -256,9 +258,9 @@ def _reduce(partials_kernel, n_entries, has_weights, args):
     threads = _threads()
     blocks = _blocks(n_entries, threads, config.CUDA_LOSS_MAX_BLOCKS)
     partial = cuda.device_array((blocks, 2), dtype=np.float64)
-    partials_kernel[blocks, threads](*args, partial)
+    launch(partials_kernel, blocks, threads)(*args, partial)
     totals = cuda.device_array(2, dtype=np.float64)
-    _finish[1, threads](partial, n_entries, has_weights, totals)
+    launch(_finish, 1, threads)(partial, n_entries, has_weights, totals)
     return totals
 
 
@@ -296,7 +298,7 @@ def squared_error(y_pred, y_true, weights=None):
                      (rows, truth, flat_weights, has_weights))
     if grad.size:
         threads = _threads()
-        _squared_error_gradient[_blocks(grad.size, threads), threads](
+        launch(_squared_error_gradient, _blocks(grad.size, threads), threads)(
             rows, truth, flat_weights, has_weights, totals, grad.reshape(rows.shape))
     return float(totals.copy_to_host()[0]), grad
 
@@ -330,7 +332,7 @@ def softmax_cross_entropy(logits, labels, weights=None):
                      (rows, flat_labels, flat_weights, has_weights, stats))
     if grad.size:
         threads = _threads()
-        _softmax_gradient[_blocks(grad.size, threads), threads](
+        launch(_softmax_gradient, _blocks(grad.size, threads), threads)(
             rows, flat_labels, flat_weights, has_weights, stats, totals, grad.reshape(rows.shape))
     return float(totals.copy_to_host()[0]), grad
 
@@ -364,6 +366,6 @@ def binary_cross_entropy(logits, targets, weights=None):
     totals = _reduce(_binary_partials, n_entries, has_weights, (z, flat_targets, flat_weights, has_weights))
     if grad.size:
         threads = _threads()
-        _binary_gradient[_blocks(n_entries, threads), threads](
+        launch(_binary_gradient, _blocks(n_entries, threads), threads)(
             z, flat_targets, flat_weights, has_weights, totals, grad.reshape(n_entries))
     return float(totals.copy_to_host()[0]), grad

@@ -40,6 +40,8 @@ from ..cells import recurrent_bias_block
 from ..cells.step import python_unit_forms
 from .elementwise import fill
 from .linalg import column_sum, matmul
+from .launch import launch
+from .transfer import upload
 
 drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__])
 
@@ -217,8 +219,8 @@ def layer_forward(kind, x, weights, buffers, n_active, path="auto"):
     if choose_path(hidden, path) == "persistent":
         w_hh_t = cuda.device_array((w_hh.shape[1], w_hh.shape[0]), dtype=w_hh.dtype)
         transpose(w_hh, w_hh_t)
-        _forward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, gx, w_hh_t, h_bias, h, c, saved,
-                                                                      cuda.to_device(n_active))
+        launch(_forward_persistent, n_batch, _threads_for(w_hh.shape[0]))(kind, gx, w_hh_t, h_bias, h, c, saved,
+                                                                         upload(n_active))
         return
     threads = config.CUDA_THREADS_PER_BLOCK
     for t in range(n_steps):
@@ -226,7 +228,7 @@ def layer_forward(kind, x, weights, buffers, n_active, path="auto"):
         if n_run > 0:
             blocks = (n_run * hidden + threads - 1) // threads
             matmul(h[t][:n_run], w_hh, gh[:n_run], trans_b=True, bias1=h_bias)
-            _forward_pointwise[blocks, threads](kind, gx[t][:n_run], gh[:n_run], h[t][:n_run], c[t][:n_run],
+            launch(_forward_pointwise, blocks, threads)(kind, gx[t][:n_run], gh[:n_run], h[t][:n_run], c[t][:n_run],
                                                 h[t + 1][:n_run], c[t + 1][:n_run], saved[t][:n_run])
         if n_run < n_batch:  # finished sequences keep their state
             h[t + 1][n_run:].copy_to_device(h[t][n_run:])
@@ -260,9 +262,8 @@ def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active, 
     hidden = w_hh.shape[1]
     gru = kind == cells.GRU
     if choose_path(hidden, path) == "persistent":
-        _backward_persistent[n_batch, _threads_for(w_hh.shape[0])](kind, w_hh, h, c, saved, d_out, dh, dc, d_gates,
-                                                                       d_gates_x, cuda.to_device(n_active),
-                                                                       w_hh.dtype.type(0))
+        launch(_backward_persistent, n_batch, _threads_for(w_hh.shape[0]))(
+            kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, upload(n_active), w_hh.dtype.type(0))
     else:
         threads = config.CUDA_THREADS_PER_BLOCK
         for t in range(n_steps - 1, -1, -1):
@@ -270,7 +271,7 @@ def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active, 
             if n_run > 0:
                 blocks = (n_run * hidden + threads - 1) // threads
                 dh_run, dc_run, d_gates_run = dh[:n_run], dc[:n_run], d_gates[t][:n_run]
-                _backward_pointwise[blocks, threads](kind, d_out[t][:n_run], dh_run, dc_run, h[t][:n_run],
+                launch(_backward_pointwise, blocks, threads)(kind, d_out[t][:n_run], dh_run, dc_run, h[t][:n_run],
                                                      c[t][:n_run], h[t + 1][:n_run], saved[t][:n_run], d_gates_run,
                                                      d_gates_x[t][:n_run])
                 if gru:  # dL/dh_{t-1} = direct path (in dc) + recurrent product
@@ -300,4 +301,4 @@ def transpose(a, out):
     """``out = a.T`` for 2-D device arrays (the persistent kernel reads ``W_hh`` transposed)."""
     tile = config.CUDA_TRANSPOSE_TILE
     blocks = ((a.shape[0] + tile - 1) // tile, (a.shape[1] + tile - 1) // tile)
-    _transpose_kernel[blocks, (tile, tile)](a, out)
+    launch(_transpose_kernel, blocks, (tile, tile))(a, out)

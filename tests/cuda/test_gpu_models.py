@@ -345,3 +345,22 @@ def test_inspection_and_gradient_flow_on_the_gpu_equal_the_cpu():
         for name in theirs:
             np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(gpu.gradient_flow(X[:2]).norms, cpu.gradient_flow(X[:2]).norms, rtol=1e-10)
+
+
+def test_inputs_with_zero_strides_run_on_the_gpu():
+    """``x[np.newaxis]`` (one sequence) and broadcast targets have zero strides on axes of length 1,
+    which numpy calls contiguous and numba-cuda does not: uploads must still give arrays the kernels
+    can reshape, for layers, training and prediction."""
+    X, y = tiny_data()
+    one = X[0][np.newaxis]                                           # (1, 2, 2), stride 0 on axis 0
+    assert one.strides[0] == 0
+    cpu = fastrnn.LSTM(2, 3, num_layers=2, dtype=np.float64, random_state=0, device="cpu")
+    gpu = fastrnn.LSTM(2, 3, num_layers=2, dtype=np.float64, random_state=0, device="cuda")
+    np.testing.assert_allclose(gpu.forward(one)[0], cpu.forward(one)[0], rtol=1e-10)
+    kw = dict(hidden_sizes=(3,), max_iter=2, batch_size=1, dtype="float64", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        on_cpu = RNNRegressor(device="cpu", **kw).fit(one, y[:1])
+        on_gpu = RNNRegressor(device="cuda", **kw).fit(one, y[:1])
+    np.testing.assert_allclose(on_gpu.loss_curve_, on_cpu.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(on_gpu.predict(one), on_cpu.predict(one), rtol=1e-9)

@@ -133,3 +133,45 @@ def test_optimizer_updates_match_on_both_backends(dtype):
             assert device_backend.to_host(buffer).dtype == dtype
             np.testing.assert_allclose(device_backend.to_host(buffer), expected, rtol=TOLERANCE[dtype] * 1e-2,
                                        atol=TOLERANCE[dtype] * 1e-2, err_msg=name)
+
+
+def test_launch_configurations_are_cached_and_silence_only_the_low_occupancy_warning():
+    import warnings
+
+    from numba.core.errors import NumbaPerformanceWarning
+
+    from fastrnn.kernels.cuda.launch import configured
+
+    class Kernel:
+        configured = 0
+
+        def __getitem__(self, dims):
+            Kernel.configured += 1
+            warnings.warn(NumbaPerformanceWarning(f"Grid size {dims[0]} will likely result in GPU "
+                                                  "under-utilization due to low occupancy."))
+            return ("configured", dims)
+
+    kernel = Kernel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert configured(kernel, 3, 32) == ("configured", (3, 32))
+        assert configured(kernel, 3, 32) == ("configured", (3, 32))
+        assert Kernel.configured == 1                           # made once per (kernel, grid, block)
+        with pytest.warns(NumbaPerformanceWarning):             # the user's own launches still warn
+            kernel[5, 32]
+
+
+def test_a_fit_on_the_gpu_prints_no_occupancy_warnings():
+    import warnings
+
+    from numba.core.errors import NumbaPerformanceWarning
+
+    from fastrnn import RNNRegressor
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 4, 2)), rng.normal(size=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumbaPerformanceWarning)
+        warnings.filterwarnings("ignore", category=UserWarning)
+        model = RNNRegressor(hidden_sizes=(3,), max_iter=2, batch_size=4, device="cuda", random_state=0).fit(X, y)
+        model.predict(X)
