@@ -32,14 +32,15 @@ def _signatures(dtype):
     ints = types.Array(i64, 1, "A")
     f1, f2 = types.Array(types.float64, 1, "A"), types.Array(types.float64, 2, "A")
     return {
-        "matmul": (linalg._matmul_kernel, (a2, a2, a2, b, b, a1, a1, i64, b, dtype)),
+        "matmul": (linalg._matmul_kernel, (a2, a2, a2, b, b, a1, a1, i64, b, dtype, i64, i64)),
         "column_sum": (linalg._column_sum_kernel, (a2, a1, dtype)),
         "transpose": (recurrent._transpose_kernel, (a2, a2)),
         "forward_persistent": (recurrent._forward_persistent, (i64, a3, a2, a1, a3, a3, a3, ints)),
         "backward_persistent": (recurrent._backward_persistent,
                                 (i64, a2, a3, a3, a3, a3, a2, a2, a3, a3, ints, dtype)),
-        "forward_pointwise": (recurrent._forward_pointwise, (i64, a2, a2, a2, a2, a2, a2, a2)),
-        "backward_pointwise": (recurrent._backward_pointwise, (i64, a2, a2, a2, a2, a2, a2, a2, a2, a2)),
+        "forward_pointwise": (recurrent._forward_pointwise, (i64, i64, i64, a3, a2, a3, a3, a3)),
+        "backward_pointwise": (recurrent._backward_pointwise,
+                               (i64, i64, i64, a3, a2, a2, a3, a3, a3, a3, a3)),
         "fill": (elementwise._fill_kernel, (a1, dtype)),
         "gather_batch": (elementwise._gather_kernel, (a3, ints, a3)),
         "gather_steps": (elementwise._gather_steps_kernel, (a3, types.Array(i64, 2, "A"), a3, i64, i64, i64, b)),

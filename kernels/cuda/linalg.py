@@ -7,6 +7,8 @@ output, staging tiles of both operands in shared memory. Transposed operands are
 flags, never copied.
 """
 
+import functools
+
 from numba import cuda
 
 from .. import config
@@ -18,22 +20,22 @@ drop_stale_cache(__file__, [config.__file__])
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
-def _matmul_kernel(a, b, out, trans_a, trans_b, bias1, bias2, n_bias, accumulate, zero):
-    """out[m, n] (+)= sum_k op(a)[m, k] op(b)[k, n] + bias1[n] (+ bias2[n]); ``zero`` is 0 in out's
-    dtype (float32 products accumulate in float32)."""
+def _matmul_kernel(a, b, out, trans_a, trans_b, bias1, bias2, n_bias, accumulate, zero, a_first, n_rows):
+    """out[m, n] (+)= sum_k op(a)[a_first + m, k] op(b)[k, n] + bias1[n] (+ bias2[n]) for m < n_rows;
+    ``zero`` is 0 in out's dtype (float32 products accumulate in float32)."""
     tile_a = cuda.shared.array((CUDA_TILE, CUDA_TILE), dtype=out.dtype)
     tile_b = cuda.shared.array((CUDA_TILE, CUDA_TILE), dtype=out.dtype)
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
     row = cuda.blockIdx.y * CUDA_TILE + ty
     col = cuda.blockIdx.x * CUDA_TILE + tx
-    n_rows, n_cols = out.shape
+    n_cols = out.shape[1]
     depth = a.shape[0] if trans_a else a.shape[1]
     acc = zero
     for k0 in range(0, depth, CUDA_TILE):
         ka = k0 + tx
         if row < n_rows and ka < depth:
-            tile_a[ty, tx] = a[ka, row] if trans_a else a[row, ka]
+            tile_a[ty, tx] = a[ka, a_first + row] if trans_a else a[a_first + row, ka]
         else:
             tile_a[ty, tx] = 0.0
         kb = k0 + ty
@@ -55,7 +57,15 @@ def _matmul_kernel(a, b, out, trans_a, trans_b, bias1, bias2, n_bias, accumulate
         out[row, col] = acc
 
 
-def matmul(a, b, out, trans_a=False, trans_b=False, bias1=None, bias2=None, accumulate=False):
+@functools.lru_cache(maxsize=None)
+def _no_bias(dtype):
+    """A zero-length device array standing in for an absent bias (made once: a view of ``out``
+    would cost a device-array slice per product)."""
+    return cuda.device_array(0, dtype=dtype)
+
+
+def matmul(a, b, out, trans_a=False, trans_b=False, bias1=None, bias2=None, accumulate=False, a_first=0,
+           n_rows=None):
     """``out = op(a) @ op(b) [+ bias1 [+ bias2]] [+ out]`` on device arrays.
 
     Parameters
@@ -66,14 +76,19 @@ def matmul(a, b, out, trans_a=False, trans_b=False, bias1=None, bias2=None, accu
         Written (or added to, with ``accumulate``).
     bias1, bias2 : (N,) device arrays, optional
         Added to every row.
+    a_first, n_rows : int, optional
+        Use rows ``a_first .. a_first + n_rows`` of ``op(a)`` and write rows ``0 .. n_rows`` of
+        ``out`` (default: all rows of ``out``), so that a time loop passes whole arrays and a step's
+        offset rather than a view per step.
     """
-    n_rows, n_cols = out.shape
+    n_rows = out.shape[0] if n_rows is None else n_rows
+    n_cols = out.shape[1]
     n_bias = 0 if bias1 is None else (1 if bias2 is None else 2)
-    empty = out[0, :0] if bias1 is None else bias1
+    empty = _no_bias(out.dtype) if bias1 is None else bias1
     grid = ((n_cols + CUDA_TILE - 1) // CUDA_TILE, (n_rows + CUDA_TILE - 1) // CUDA_TILE)
     launch(_matmul_kernel, grid, (CUDA_TILE, CUDA_TILE))(a, b, out, trans_a, trans_b, empty,
-                                                 empty if bias2 is None else bias2, n_bias, accumulate,
-                                                 out.dtype.type(0))
+                                                         empty if bias2 is None else bias2, n_bias, accumulate,
+                                                         out.dtype.type(0), a_first, n_rows)
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)

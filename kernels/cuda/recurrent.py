@@ -156,24 +156,27 @@ def _backward_persistent(kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gate
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
-def _forward_pointwise(kind, gx, gh, h_prev, c_prev, h_out, c_out, saved):
-    """One step of the per-step path: a thread per (sequence, unit)."""
+def _forward_pointwise(kind, t, n_run, gx, gh, h, c, saved):
+    """Step ``t`` of the per-step path for the first ``n_run`` sequences: a thread per (sequence,
+    unit). Whole (T, B, X) arrays and the step index, not per-step views: making a device array view
+    costs tens of microseconds in Python."""
     index = cuda.grid(1)
-    n_batch, hidden = h_out.shape
-    if index < n_batch * hidden:
+    hidden = h.shape[2]
+    if index < n_run * hidden:
         b = index // hidden
-        unit_forward(kind, gx[b], gh[b], h_prev[b], c_prev[b], h_out[b], c_out[b], saved[b], hidden,
+        unit_forward(kind, gx[t, b], gh[b], h[t, b], c[t, b], h[t + 1, b], c[t + 1, b], saved[t, b], hidden,
                      index - b * hidden)
 
 
 @cuda.jit(**CUDA_JIT_OPTIONS)
-def _backward_pointwise(kind, d_out, dh, dc, h_prev, c_prev, h, saved, d_gates, d_gates_x):
+def _backward_pointwise(kind, t, n_run, d_out, dh, dc, h, c, saved, d_gates, d_gates_x):
+    """BPTT's step ``t`` of the per-step path, as :func:`_forward_pointwise`."""
     index = cuda.grid(1)
-    n_batch, hidden = h.shape
-    if index < n_batch * hidden:
+    hidden = dh.shape[1]
+    if index < n_run * hidden:
         b = index // hidden
-        unit_backward(kind, d_out[b], dh[b], dc[b], h_prev[b], c_prev[b], h[b], saved[b], d_gates[b], d_gates_x[b],
-                      hidden, index - b * hidden)
+        unit_backward(kind, d_out[t, b], dh[b], dc[b], h[t, b], c[t, b], h[t + 1, b], saved[t, b], d_gates[t, b],
+                      d_gates_x[t, b], hidden, index - b * hidden)
 
 
 def choose_path(hidden, path="auto"):
@@ -223,13 +226,13 @@ def layer_forward(kind, x, weights, buffers, n_active, path="auto"):
                                                                          upload(n_active))
         return
     threads = config.CUDA_THREADS_PER_BLOCK
+    h_rows = _rows(h)                                                     # ((T+1)*B, H)
     for t in range(n_steps):
         n_run = int(n_active[t])
         if n_run > 0:
             blocks = (n_run * hidden + threads - 1) // threads
-            matmul(h[t][:n_run], w_hh, gh[:n_run], trans_b=True, bias1=h_bias)
-            launch(_forward_pointwise, blocks, threads)(kind, gx[t][:n_run], gh[:n_run], h[t][:n_run], c[t][:n_run],
-                                                h[t + 1][:n_run], c[t + 1][:n_run], saved[t][:n_run])
+            matmul(h_rows, w_hh, gh, trans_b=True, bias1=h_bias, a_first=t * n_batch, n_rows=n_run)
+            launch(_forward_pointwise, blocks, threads)(kind, t, n_run, gx, gh, h, c, saved)
         if n_run < n_batch:  # finished sequences keep their state
             h[t + 1][n_run:].copy_to_device(h[t][n_run:])
             if c.shape[2]:
@@ -261,6 +264,7 @@ def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active, 
     dw_ih, dw_hh, db_ih, db_hh = grads
     hidden = w_hh.shape[1]
     gru = kind == cells.GRU
+    d_gate_rows = _rows(d_gates)                                          # (T*B, G*H)
     if choose_path(hidden, path) == "persistent":
         launch(_backward_persistent, n_batch, _threads_for(w_hh.shape[0]))(
             kind, w_hh, h, c, saved, d_out, dh, dc, d_gates, d_gates_x, upload(n_active), w_hh.dtype.type(0))
@@ -270,17 +274,17 @@ def layer_backward(kind, x, weights, forward, d_out, backward, grads, n_active, 
             n_run = int(n_active[t])
             if n_run > 0:
                 blocks = (n_run * hidden + threads - 1) // threads
-                dh_run, dc_run, d_gates_run = dh[:n_run], dc[:n_run], d_gates[t][:n_run]
-                launch(_backward_pointwise, blocks, threads)(kind, d_out[t][:n_run], dh_run, dc_run, h[t][:n_run],
-                                                     c[t][:n_run], h[t + 1][:n_run], saved[t][:n_run], d_gates_run,
-                                                     d_gates_x[t][:n_run])
+                launch(_backward_pointwise, blocks, threads)(kind, t, n_run, d_out, dh, dc, h, c, saved, d_gates,
+                                                             d_gates_x)
                 if gru:  # dL/dh_{t-1} = direct path (in dc) + recurrent product
-                    dh_run.copy_to_device(dc_run)
-                matmul(d_gates_run, w_hh, dh_run, accumulate=gru)
+                    if n_run == n_batch:
+                        dh.copy_to_device(dc)
+                    else:
+                        dh[:n_run].copy_to_device(dc[:n_run])
+                matmul(d_gate_rows, w_hh, dh, accumulate=gru, a_first=t * n_batch, n_rows=n_run)
             if n_run < n_batch:  # padded steps: no gradient
                 fill(d_gates[t][n_run:], 0)
                 fill(d_gates_x[t][n_run:], 0)
-    d_gate_rows = _rows(d_gates)
     d_input_gate_rows = _rows(d_gates_x)
     matmul(d_input_gate_rows, _rows(x), dw_ih, trans_a=True)
     matmul(d_gate_rows, _rows(h[:n_steps]), dw_hh, trans_a=True)
