@@ -24,7 +24,7 @@ from ._stack import (PARAM_KINDS, affine_backward, affine_forward, final_cell_st
 from ._workspace import Workspace
 from .kernels import config as kernel_config
 from .kernels.cpu.stream import network_state, packed_network, sequence_outputs, sequence_work_size, state_views
-from .kernels.dispatch import get_backend
+from .kernels.dispatch import get_backend, resolve_device
 from .layers import GRU, LSTM, RNN, Linear
 
 
@@ -104,12 +104,20 @@ class FlatParameterModules:
         self.device = None
         self.to("cpu")
 
-    def to(self, device):
-        """Compute on ``device`` ("cpu" or "cuda", already resolved); uploads the parameters to a GPU.
+    @property
+    def largest_hidden_size(self):
+        """The largest hidden size of the recurrent modules (what ``device="auto"`` decides on)."""
+        return max((getattr(module, "hidden_size", 0) for module in self.modules), default=0)
 
+    def to(self, device):
+        """Compute on ``device`` ("auto", "cpu" or "cuda"); uploads the parameters to a GPU.
+
+        ``"auto"`` is resolved with the largest hidden size
+        (:func:`~fastrnn.kernels.dispatch.resolve_device`).
         Gradients, the weight-decay mask and the per-module parameter views are made on that device.
         Calling it again re-uploads, so edits of the host parameters are picked up.
         """
+        device = resolve_device(device, self.largest_hidden_size)
         if device == "cpu" and self.device == "cpu":
             return self  # the host buffer is already the active one
         backend = get_backend(device)

@@ -109,7 +109,7 @@ class _Module(SaveMixin):
 
     @property
     def _backend(self):
-        return get_backend(self.device)
+        return get_backend(self.device, self.hidden_size)
 
     def _backend_params(self, backend):
         """Named parameter views on ``backend`` (the host views, or a device copy of the buffer)."""
@@ -488,7 +488,8 @@ class RNN(_RecurrentLayer):
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the kernels run: "auto" is a usable GPU, else the CPU; "cuda" without one raises.
+        Where the kernels run: "auto" is a usable GPU from 256 hidden units on (smaller layers
+        run faster on the CPU), else the CPU; "cuda" without a usable GPU raises.
 
     Attributes
     ----------
@@ -541,7 +542,8 @@ class LSTM(_RecurrentLayer):
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the kernels run: "auto" is a usable GPU, else the CPU; "cuda" without one raises.
+        Where the kernels run: "auto" is a usable GPU from 256 hidden units on (smaller layers
+        run faster on the CPU), else the CPU; "cuda" without a usable GPU raises.
 
     Attributes
     ----------
@@ -586,7 +588,8 @@ class GRU(_RecurrentLayer):
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the kernels run: "auto" is a usable GPU, else the CPU; "cuda" without one raises.
+        Where the kernels run: "auto" is a usable GPU from 256 hidden units on (smaller layers
+        run faster on the CPU), else the CPU; "cuda" without a usable GPU raises.
 
     Attributes
     ----------

@@ -9,8 +9,10 @@ against it; :func:`backend_of` finds the backend of an array.
 - ``"cpu"``: numpy arrays and the ``@njit`` kernels.
 - ``"cuda"``: numba-cuda device arrays and the ``@cuda.jit`` kernels; also accepted in the CUDA
   simulator (``NUMBA_ENABLE_CUDASIM=1``), which is how CI runs the GPU kernels.
-- ``"auto"``: ``"cuda"`` when numba-cuda is installed and a real GPU is usable, else ``"cpu"``,
-  silently; never the simulator.
+- ``"auto"``: ``"cuda"`` when numba-cuda is installed, a real GPU is usable and the model's largest
+  hidden size is at least ``CUDA_AUTO_MIN_HIDDEN`` (:mod:`.config`), else ``"cpu"``, silently; never
+  the simulator. Below that size a recurrent step is too little work to pay for the GPU's per-step
+  launches and synchronizations, and the CPU kernels are faster.
 """
 
 import functools
@@ -49,8 +51,15 @@ def cuda_usable():
         return False
 
 
-def resolve_device(device):
+def resolve_device(device, hidden_size=None):
     """Map ``"auto"``, ``"cpu"`` or ``"cuda"`` to the device that runs: ``"cpu"`` or ``"cuda"``.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}
+    hidden_size : int, optional
+        The model's largest hidden size, for ``"auto"`` (see the module docstring); None: decide on
+        the GPU's presence alone.
 
     Raises
     ------
@@ -62,7 +71,8 @@ def resolve_device(device):
     if device == "cpu":
         return "cpu"
     if device == "auto":
-        return "cuda" if cuda_usable() else "cpu"
+        large = hidden_size is None or hidden_size >= config.CUDA_AUTO_MIN_HIDDEN
+        return "cuda" if large and cuda_usable() else "cpu"
     if device != "cuda":
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
     if config.CUDA_SIMULATOR:
@@ -79,9 +89,9 @@ def resolve_device(device):
     return "cuda"
 
 
-def get_backend(device):
-    """The backend object for ``device`` (resolved first)."""
-    if resolve_device(device) == "cuda":
+def get_backend(device, hidden_size=None):
+    """The backend object for ``device`` (resolved first, see :func:`resolve_device`)."""
+    if resolve_device(device, hidden_size) == "cuda":
         return _cuda_backend()
     return CPU_BACKEND
 

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
+import fastrnn
 from fastrnn import RNNClassifier, RNNRegressor
 from fastrnn.data import make_windows, time_split
 from fastrnn.exceptions import ConvergenceWarning, NotFittedError, TrainingDivergedError
@@ -275,6 +276,26 @@ def test_device_parameter(data, monkeypatch):
     monkeypatch.setattr(dispatch, "_numba_cuda", lambda: None)
     with pytest.raises(RuntimeError, match=r'numba-cuda is not installed; install the CUDA extra: pip install "fastrnn\[cuda\]"'):
         RNNRegressor(device="cuda", **SMALL).fit(X, y)
+
+
+def test_auto_runs_small_models_on_the_cpu_even_with_a_gpu(data, monkeypatch):
+    """device="auto" picks the GPU only from CUDA_AUTO_MIN_HIDDEN hidden units on: below, the CPU
+    kernels are faster. A GPU is pretended here; the small model never touches it."""
+    from fastrnn.kernels import config, dispatch
+
+    monkeypatch.setattr(dispatch, "cuda_usable", lambda: True)
+    large = config.CUDA_AUTO_MIN_HIDDEN
+    assert dispatch.resolve_device("auto", large - 1) == "cpu"
+    assert dispatch.resolve_device("auto", large) == "cuda"
+    assert dispatch.resolve_device("auto") == "cuda"  # no size given: the GPU's presence decides
+    assert dispatch.resolve_device("cpu", 10 * large) == "cpu"
+    X, y = data
+    model = RNNRegressor(device="auto", **{**SMALL, "hidden_sizes": (4, large - 1)})
+    assert model.fit(X, y).network_.device == "cpu"
+    assert model.network_.largest_hidden_size == large - 1
+    assert fastrnn.LSTM(2, large - 1)._backend is dispatch.CPU_BACKEND
+    monkeypatch.setattr(dispatch, "cuda_usable", lambda: False)
+    assert dispatch.resolve_device("auto", large) == "cpu"
 
 
 def test_classifier_label_errors(data):

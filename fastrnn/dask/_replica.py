@@ -23,7 +23,7 @@ import numpy as np
 
 from ..estimators._training import TrainingData
 from ..kernels.cpu.threads import limited_threads
-from ..kernels.dispatch import resolve_device
+
 
 
 class Replica:
@@ -53,7 +53,7 @@ class Replica:
             if lengths is not None:  # pragma: no cover - arrays of a dask array are never ragged
                 raise ValueError("data-parallel training needs sequences of equal length.")
             targets = model._encode_targets(y, X, reset=False, classes=None)
-            network = model.network_.to(resolve_device(model.device))
+            network = model.network_.to(model.device)
             self._train = model._device_data(X, targets)
             self._validation = None
             if len(validation_index):

@@ -17,7 +17,7 @@ from .._network import build_network
 from ..inspection import check_unidirectional, gradient_flow, head_gradient, network_internals
 from .._packing import padding_mask, sort_by_length
 from ..data import is_ragged, pad_sequences
-from ..kernels.dispatch import CPU_BACKEND, resolve_device
+from ..kernels.dispatch import CPU_BACKEND
 from .._validation import (as_generator, as_real_array, check_finite, check_sequences, check_step,
                            lean_sequences, warn_if_lags_newest_first)
 from .._persistence import SaveMixin
@@ -172,7 +172,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         """
         network = self.network_
         if not on_device:
-            network.to(resolve_device(self.device))
+            network.to(self.device)
         backend = network.backend
         if on_device:
             x_tm, n_samples = X, X.shape[1]
@@ -279,7 +279,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         """
         self._check_is_fitted()
         X, lengths = self._check_X(X, reset=False)
-        network = self.network_.to(resolve_device(self.device))
+        network = self.network_.to(self.device)
         order = sorted_lengths = None
         if lengths is not None:  # the kernels take a batch sorted by decreasing length
             order = sort_by_length(lengths)[0]
@@ -325,7 +325,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
             raise ValueError("gradient_flow needs sequences of equal length.")
         targets = self._encode_targets(y, X, reset=False, classes=None)
         step = check_step(step, X.shape[1])
-        network = self.network_.to(resolve_device(self.device))
+        network = self.network_.to(self.device)
         backend = network.backend
         at_step = targets if self.output == "last" else targets[:, step]
         layers = [(layer, network._param_views[k]) for k, layer in enumerate(network.layers)]
@@ -370,7 +370,7 @@ class BaseRNNEstimator(EstimatorParams, StochasticTraining, SaveMixin, TorchExpo
         X, lengths = self._check_X(X, reset=first_fit)
         targets = self._encode_targets(self._pad_targets(y, lengths, X.shape[1]), X, first_fit, classes)
         rng = self._start_fit(first_fit)
-        network = self.network_.to(resolve_device(self.device))  # parameters go to the device once
+        network = self.network_.to(self.device)  # parameters go to the device once
         backend = network.backend
         states = self._check_initial_state(initial_state, X.shape[0])
         self._check_truncation(lengths)

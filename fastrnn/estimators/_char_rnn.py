@@ -23,7 +23,7 @@ from .._network import build_network
 from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite, check_step
 from ..inspection import gradient_flow, head_gradient, network_internals
-from ..kernels.dispatch import resolve_device
+
 from ..losses import log_softmax
 from ._baseline import cross_entropy_baseline
 from .._persistence import SaveMixin
@@ -172,7 +172,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
         stream_length = (codes.size - 1) // n_streams
         inputs = codes[:n_streams * stream_length].reshape(n_streams, stream_length).T  # (L, B), time-major
         targets = codes[1:n_streams * stream_length + 1].reshape(n_streams, stream_length).T
-        self.network_.to(resolve_device(self.device))
+        self.network_.to(self.device)
         data = TrainingData(_TextStreams(inputs, targets, [None]), n_streams * stream_length, stream_length,
                             cross_entropy_baseline(targets, self._n_symbols))
         return data, False
@@ -197,7 +197,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             raise ValueError(f"warm_start needs the same kind of training: features of {self.n_conditions_} values.")
         codes = [self._encode(text, f"X[{i}]") for i, text in enumerate(X)]
         lengths = np.array([c.size + 1 for c in codes], dtype=np.int64)  # + the start (input) / end (target) symbol
-        self.network_.to(resolve_device(self.device))
+        self.network_.to(self.device)
         end_symbols = np.full(len(codes), len(self.vocabulary_))  # each text's last target
         baseline = cross_entropy_baseline(np.concatenate(codes + [end_symbols]), self._n_symbols)
         return TrainingData(_ConditionedTexts(codes, lengths, features), len(X), len(X), baseline)
@@ -340,7 +340,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             order = sort_by_length(lengths)[0]
             inputs, sorted_lengths = inputs[:, order], lengths[order]
             features = None if features is None else features[order]
-        network = self.network_.to(resolve_device(self.device))
+        network = self.network_.to(self.device)
         x = network.backend.asarray(self._one_hot(inputs), self._float_type)
         if self._conditioned:
             _, tape = network.forward(x, features, sorted_lengths, train=True)
@@ -384,7 +384,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
         if inputs.shape[0] == 0:
             raise ValueError("X must hold at least 2 characters.")
         step = check_step(step, inputs.shape[0])
-        network = self.network_.to(resolve_device(self.device))
+        network = self.network_.to(self.device)
         backend = network.backend
         initial = None
         if self._conditioned:
@@ -427,7 +427,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             raise ValueError(f"temperature must be a number > 0, got {temperature!r}.")
         rng = as_generator(random_state)
         features = self._check_features(features, 1)
-        network = self.network_.to(resolve_device(self.device))
+        network = self.network_.to(self.device)
         if self._conditioned:  # the vector's states, then the start symbol and the prime
             states = network.initial_states(network.backend.asarray(features, self._float_type))
             codes = np.concatenate([[len(self.vocabulary_)], self._encode(prime, "prime")])
@@ -472,7 +472,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
         codes = self._encode(self._join(X), "X")
         if codes.size < 2:
             raise ValueError("X must hold at least 2 characters.")
-        self.network_.to(resolve_device(self.device))
+        self.network_.to(self.device)
         states, total = None, 0.0
         for start in range(0, codes.size - 1, self.seq_length):  # chunks bound memory; the state carries over
             stop = min(start + self.seq_length, codes.size - 1)
@@ -486,7 +486,7 @@ class CharRNN(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             raise ValueError("with features, X must be a non-empty list of texts, one per feature vector.")
         features = self._check_features(features, len(X))
         codes = [self._encode(text, f"X[{i}]") for i, text in enumerate(X)]
-        network = self.network_.to(resolve_device(self.device))
+        network = self.network_.to(self.device)
         total, count = 0.0, 0
         for i, c in enumerate(codes):
             inputs, targets, _ = self._teacher_forcing([c])

@@ -20,7 +20,7 @@ import numpy as np
 from .._network import build_network
 from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite, check_positive_int
-from ..kernels.dispatch import resolve_device
+
 from ..losses import log_softmax
 from ._baseline import cross_entropy_baseline, squared_error_baseline
 from .._persistence import SaveMixin
@@ -207,7 +207,7 @@ class Seq2Seq(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             self._rng = as_generator(self.random_state)
             self.network_ = build_network(*self._network_spec(), self._rng)
             self._start_training(early_stopping=False)
-        self.network_.to(resolve_device(self.device))
+        self.network_.to(self.device)
         n = len(X_arrays)
         if output_tokens:
             baseline = cross_entropy_baseline(targets, len(self.output_vocabulary_) + 1, weights)
@@ -313,7 +313,7 @@ class Seq2Seq(EstimatorParams, StochasticTraining, SaveMixin, TorchExportMixin):
             limit = np.broadcast_to(np.asarray(output_lengths, dtype=np.int64), (n,)).copy()
             for value in limit:
                 check_positive_int(int(value), "output_lengths")
-        self.network_.to(resolve_device(self.device))  # the decoders below use the network's backend
+        self.network_.to(self.device)  # the decoders below use the network's backend
         results = [None] * n
         batch = max(self.batch_size, 256)
         for start in range(0, n, batch):
