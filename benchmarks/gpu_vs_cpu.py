@@ -1,6 +1,6 @@
 """CPU vs GPU: fastrnn's kernels on every device present, and PyTorch on the same grid when installed.
 
-For each cell (RNN, LSTM) and each (batch, T, features, hidden) of the grid, it times one layer's
+For each cell (RNN, LSTM, GRU) and each (batch, T, features, hidden) of the grid, it times one layer's
 forward pass and a training step (forward + BPTT with a loss on every step) with the data and the
 parameters already where the kernels run, as during an epoch of training. Warm-up calls are excluded
 (they include compilation); each number is the median of ``--repeats`` runs, with the GPU

@@ -105,19 +105,20 @@ class FlatParameterModules:
         self.to("cpu")
 
     @property
-    def largest_hidden_size(self):
-        """The largest hidden size of the recurrent modules (what ``device="auto"`` decides on)."""
-        return max((getattr(module, "hidden_size", 0) for module in self.modules), default=0)
+    def largest_gate_units(self):
+        """The largest number of gate units (gates x hidden size) of the recurrent modules: what
+        ``device="auto"`` decides on."""
+        return max((module._auto_gate_units or 0 for module in self.modules), default=0)
 
     def to(self, device):
         """Compute on ``device`` ("auto", "cpu" or "cuda"); uploads the parameters to a GPU.
 
-        ``"auto"`` is resolved with the largest hidden size
+        ``"auto"`` is resolved with the largest number of gate units
         (:func:`~fastrnn.kernels.dispatch.resolve_device`).
         Gradients, the weight-decay mask and the per-module parameter views are made on that device.
         Calling it again re-uploads, so edits of the host parameters are picked up.
         """
-        device = resolve_device(device, self.largest_hidden_size)
+        device = resolve_device(device, self.largest_gate_units)
         if device == "cpu" and self.device == "cpu":
             return self  # the host buffer is already the active one
         backend = get_backend(device)

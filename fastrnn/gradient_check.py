@@ -213,7 +213,7 @@ class _LayerProblem:
 
     def __init__(self, layer, X, device, rng, forward_options):
         self.layer = copy_with_dtype(layer, np.float64)
-        self.device = resolve_device(device or layer.device)
+        self.device = resolve_device(device or layer.device, layer._auto_gate_units)
         self.layer.to(self.device)
         self.X, self.options = X, forward_options
         self.parameters = self.layer._flat
@@ -264,7 +264,7 @@ class _EstimatorProblem:
         from .estimators import CharRNN
 
         model = copy_with_dtype(estimator, np.float64)
-        self.device = resolve_device(device or estimator.device)
+        self.device = resolve_device(device or estimator.device, estimator.network_.largest_gate_units)
         overrides = dict(warm_start=True, device=self.device)  # keep the fitted network and vocabularies
         names = model.get_params()
         overrides.update({name: value for name, value in (("early_stopping", False), ("bptt_steps", None),

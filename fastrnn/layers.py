@@ -107,9 +107,13 @@ class _Module(SaveMixin):
         self._last_call = None
         return self
 
+    #: what device="auto" decides on (:func:`~fastrnn.kernels.dispatch.resolve_device`): a recurrent
+    #: layer's gate units; None for a module without recurrence (a usable GPU is then taken)
+    _auto_gate_units = None
+
     @property
     def _backend(self):
-        return get_backend(self.device, self.hidden_size)
+        return get_backend(self.device, self._auto_gate_units)
 
     def _backend_params(self, backend):
         """Named parameter views on ``backend`` (the host views, or a device copy of the buffer)."""
@@ -206,6 +210,10 @@ class _RecurrentLayer(_Module):
     def n_gates(self):
         """Number of gate blocks of size ``hidden_size`` (RNN 1, LSTM 4, GRU 3)."""
         return N_GATES[self._kind]
+
+    @property
+    def _auto_gate_units(self):
+        return self.n_gates * self.hidden_size
 
     @property
     def has_cell_state(self):
@@ -488,8 +496,9 @@ class RNN(_RecurrentLayer):
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the kernels run: "auto" is a usable GPU from 256 hidden units on (smaller layers
-        run faster on the CPU), else the CPU; "cuda" without a usable GPU raises.
+        Where the kernels run: "auto" is a usable GPU for a layer of at least 768 gate units
+        (gates x hidden_size; smaller layers run faster on the CPU), else the CPU; "cuda" without a
+        usable GPU raises.
 
     Attributes
     ----------
@@ -542,8 +551,9 @@ class LSTM(_RecurrentLayer):
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the kernels run: "auto" is a usable GPU from 256 hidden units on (smaller layers
-        run faster on the CPU), else the CPU; "cuda" without a usable GPU raises.
+        Where the kernels run: "auto" is a usable GPU for a layer of at least 768 gate units
+        (gates x hidden_size; smaller layers run faster on the CPU), else the CPU; "cuda" without a
+        usable GPU raises.
 
     Attributes
     ----------
@@ -588,8 +598,9 @@ class GRU(_RecurrentLayer):
     random_state : None, int, numpy Generator or RandomState
         Seed of the initial weights (uniform in +-1/sqrt(hidden_size), as in PyTorch).
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the kernels run: "auto" is a usable GPU from 256 hidden units on (smaller layers
-        run faster on the CPU), else the CPU; "cuda" without a usable GPU raises.
+        Where the kernels run: "auto" is a usable GPU for a layer of at least 768 gate units
+        (gates x hidden_size; smaller layers run faster on the CPU), else the CPU; "cuda" without a
+        usable GPU raises.
 
     Attributes
     ----------

@@ -119,10 +119,12 @@ CUDA_SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 CUDA_TILE = 4 if CUDA_SIMULATOR else 16
 #: largest hidden size of the persistent path, which keeps a sequence's state on chip for all steps
 CUDA_MAX_PERSISTENT_HIDDEN = 256
-#: device="auto" runs on a usable GPU from this largest hidden size on, else on the CPU. On an H200
-#: against 16 cores of its host's Xeon, the GPU trained LSTMs and GRUs 1.1-4x faster from hidden
-#: 256 on (batch 64 and 128), and 0.05-0.44x as fast at hidden 32-128 (benchmarks/gpu_vs_cpu.py)
-CUDA_AUTO_MIN_HIDDEN = 256
+#: device="auto" runs a model on a usable GPU when one of its recurrent layers has at least this many
+#: gate units (gates x hidden size: LSTM 4H, GRU 3H, RNN H), else on the CPU. On an H200 against 16
+#: cores of its host's Xeon (benchmarks/gpu_vs_cpu.py), the GPU trained 1.1-4x faster at 768-2048
+#: gate units (LSTM and GRU at hidden 256 and 512) and 0.05-0.73x as fast at 32-512 (every cell at
+#: hidden 32-128, the Elman RNN at 256 and 512)
+CUDA_AUTO_MIN_GATE_UNITS = 768
 CUDA_MAX_PERSISTENT_GATE_UNITS = 4 * CUDA_MAX_PERSISTENT_HIDDEN
 #: recurrent weights (G*H*H values) up to this size are held in shared memory by the persistent
 #: kernels for the whole sequence (LSTM H <= 32, RNN H <= 64); with the state buffers this stays within

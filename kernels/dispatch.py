@@ -9,10 +9,11 @@ against it; :func:`backend_of` finds the backend of an array.
 - ``"cpu"``: numpy arrays and the ``@njit`` kernels.
 - ``"cuda"``: numba-cuda device arrays and the ``@cuda.jit`` kernels; also accepted in the CUDA
   simulator (``NUMBA_ENABLE_CUDASIM=1``), which is how CI runs the GPU kernels.
-- ``"auto"``: ``"cuda"`` when numba-cuda is installed, a real GPU is usable and the model's largest
-  hidden size is at least ``CUDA_AUTO_MIN_HIDDEN`` (:mod:`.config`), else ``"cpu"``, silently; never
-  the simulator. Below that size a recurrent step is too little work to pay for the GPU's per-step
-  launches and synchronizations, and the CPU kernels are faster.
+- ``"auto"``: ``"cuda"`` when numba-cuda is installed, a real GPU is usable and the model has a
+  recurrent layer of at least ``CUDA_AUTO_MIN_GATE_UNITS`` gate units (gates x hidden size, see
+  :mod:`.config`), else ``"cpu"``, silently; never the simulator. Below that size a recurrent step is
+  too little work to pay for the GPU's launches and per-step synchronization, and the CPU kernels
+  are faster.
 """
 
 import functools
@@ -51,15 +52,16 @@ def cuda_usable():
         return False
 
 
-def resolve_device(device, hidden_size=None):
+def resolve_device(device, gate_units=None):
     """Map ``"auto"``, ``"cpu"`` or ``"cuda"`` to the device that runs: ``"cpu"`` or ``"cuda"``.
 
     Parameters
     ----------
     device : {"auto", "cpu", "cuda"}
-    hidden_size : int, optional
-        The model's largest hidden size, for ``"auto"`` (see the module docstring); None: decide on
-        the GPU's presence alone.
+    gate_units : int, optional
+        The largest number of gate units (gates x hidden size) of the model's recurrent layers, for
+        ``"auto"`` (see the module docstring); None: decide on the GPU's presence alone (a model
+        without recurrent layers, such as a lone ``Linear``).
 
     Raises
     ------
@@ -71,7 +73,7 @@ def resolve_device(device, hidden_size=None):
     if device == "cpu":
         return "cpu"
     if device == "auto":
-        large = hidden_size is None or hidden_size >= config.CUDA_AUTO_MIN_HIDDEN
+        large = gate_units is None or gate_units >= config.CUDA_AUTO_MIN_GATE_UNITS
         return "cuda" if large and cuda_usable() else "cpu"
     if device != "cuda":
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
@@ -89,9 +91,9 @@ def resolve_device(device, hidden_size=None):
     return "cuda"
 
 
-def get_backend(device, hidden_size=None):
+def get_backend(device, gate_units=None):
     """The backend object for ``device`` (resolved first, see :func:`resolve_device`)."""
-    if resolve_device(device, hidden_size) == "cuda":
+    if resolve_device(device, gate_units) == "cuda":
         return _cuda_backend()
     return CPU_BACKEND
 

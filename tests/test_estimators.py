@@ -269,7 +269,8 @@ def test_device_parameter(data, monkeypatch):
     assert RNNRegressor(device="cpu", **SMALL).fit(X, y).predict(X).shape == (40,)
     if dispatch.cuda_usable() or dispatch.config.CUDA_SIMULATOR:
         pytest.skip("a GPU (or the simulator) is present: device='cuda' works here")
-    # "auto" silently runs on the CPU when no GPU is usable
+    # "auto" silently runs on the CPU when no GPU is usable, whatever the model's size
+    assert dispatch.resolve_device("auto", 10**6) == "cpu"
     assert RNNRegressor(device="auto", **SMALL).fit(X, y).network_.device == "cpu"
     with pytest.raises(RuntimeError, match="device='cuda'.*(no usable CUDA GPU|numba-cuda is not installed)"):
         RNNRegressor(device="cuda", **SMALL).fit(X, y)
@@ -279,21 +280,29 @@ def test_device_parameter(data, monkeypatch):
 
 
 def test_auto_runs_small_models_on_the_cpu_even_with_a_gpu(data, monkeypatch):
-    """device="auto" picks the GPU only from CUDA_AUTO_MIN_HIDDEN hidden units on: below, the CPU
-    kernels are faster. A GPU is pretended here; the small model never touches it."""
+    """device="auto" picks the GPU only for a recurrent layer of CUDA_AUTO_MIN_GATE_UNITS gate units
+    or more (gates x hidden size): below, the CPU kernels are faster. A GPU is pretended here; the
+    small models never touch it."""
     from fastrnn.kernels import config, dispatch
 
     monkeypatch.setattr(dispatch, "cuda_usable", lambda: True)
-    large = config.CUDA_AUTO_MIN_HIDDEN
+    large = config.CUDA_AUTO_MIN_GATE_UNITS
     assert dispatch.resolve_device("auto", large - 1) == "cpu"
     assert dispatch.resolve_device("auto", large) == "cuda"
-    assert dispatch.resolve_device("auto") == "cuda"  # no size given: the GPU's presence decides
+    assert dispatch.resolve_device("auto") == "cuda"  # no recurrent layer: the GPU's presence decides
     assert dispatch.resolve_device("cpu", 10 * large) == "cpu"
     X, y = data
-    model = RNNRegressor(device="auto", **{**SMALL, "hidden_sizes": (4, large - 1)})
+    under = large // 4 - 1                                   # LSTM units: 4 gates each
+    model = RNNRegressor(device="auto", cell="lstm", **{**SMALL, "hidden_sizes": (4, under)})
     assert model.fit(X, y).network_.device == "cpu"
-    assert model.network_.largest_hidden_size == large - 1
-    assert fastrnn.LSTM(2, large - 1)._backend is dispatch.CPU_BACKEND
+    assert model.network_.largest_gate_units == 4 * under
+    assert fastrnn.LSTM(2, under)._backend is dispatch.CPU_BACKEND
+    assert fastrnn.RNN(2, 4 * under)._backend is dispatch.CPU_BACKEND    # one gate: 4x the units
+    sentinel = object()
+    monkeypatch.setattr(dispatch, "_cuda_backend", lambda: sentinel)
+    assert fastrnn.LSTM(2, under + 1)._backend is sentinel
+    assert fastrnn.GRU(2, large // 3)._backend is sentinel
+    assert fastrnn.Linear(2, 3)._backend is sentinel                     # no recurrence: a usable GPU
     monkeypatch.setattr(dispatch, "cuda_usable", lambda: False)
     assert dispatch.resolve_device("auto", large) == "cpu"
 

@@ -45,9 +45,10 @@ class RNNRegressor(BaseRNNEstimator):
         directions' states feed the next layer; with output="last" the head reads the forward
         direction's final state and the reverse direction's state at the first step.
     device : {"auto", "cpu", "cuda"}, default "auto"
-        Where the kernels run: "auto" is a usable GPU (numba-cuda installed) when the largest hidden
-        size is at least 256 (smaller networks run faster on the CPU), else the CPU; "cuda" without
-        a usable GPU raises. Resolved at fit and predict time, so a model fitted on a GPU predicts on
+        Where the kernels run: "auto" is a usable GPU (numba-cuda installed) when a recurrent layer
+        has at least 768 gate units (gates x hidden size: an LSTM from 192 units, a GRU from 256, an
+        Elman RNN from 768; smaller networks run faster on the CPU), else the CPU; "cuda" without a
+        usable GPU raises. Resolved at fit and predict time, so a model fitted on a GPU predicts on
         a CPU-only machine (set device="cpu" or leave "auto").
     dtype : {"float32", "float64"}, default "float32"
         Precision of the weights and computations.

@@ -59,8 +59,8 @@ def _matmul_kernel(a, b, out, trans_a, trans_b, bias1, bias2, n_bias, accumulate
 
 @functools.lru_cache(maxsize=None)
 def _no_bias(dtype):
-    """A zero-length device array standing in for an absent bias (made once: a view of ``out``
-    would cost a device-array slice per product)."""
+    """A zero-length device array standing in for an absent bias, never read (made once: a view of
+    ``out`` would cost a device-array slice per product)."""
     return cuda.device_array(0, dtype=dtype)
 
 
@@ -82,6 +82,11 @@ def matmul(a, b, out, trans_a=False, trans_b=False, bias1=None, bias2=None, accu
         offset rather than a view per step.
     """
     n_rows = out.shape[0] if n_rows is None else n_rows
+    # a kernel does not check its bounds: a wrong offset would read or write memory silently
+    if n_rows > out.shape[0]:
+        raise ValueError(f"n_rows={n_rows} exceeds out's {out.shape[0]} rows")
+    if a_first + n_rows > a.shape[1 if trans_a else 0]:
+        raise ValueError(f"a_first={a_first} + n_rows={n_rows} exceeds op(a)'s {a.shape[1 if trans_a else 0]} rows")
     n_cols = out.shape[1]
     n_bias = 0 if bias1 is None else (1 if bias2 is None else 2)
     empty = _no_bias(out.dtype) if bias1 is None else bias1

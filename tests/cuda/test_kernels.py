@@ -1,5 +1,7 @@
 """The GPU kernels give the CPU kernels' results: outputs, states and every gradient."""
 
+import os
+
 import numpy as np
 import pytest
 from numba import cuda
@@ -10,6 +12,8 @@ from fastrnn.kernels.cuda import recurrent
 from fastrnn.kernels.cells import CELL_CODES
 from fastrnn.kernels.dispatch import get_backend
 from helpers import inference_buffers, kernel_problem, on_backend, run_kernels
+
+SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 CPU = get_backend("cpu")
 
@@ -85,6 +89,17 @@ def test_matmul_with_transposes_bias_and_accumulation():
                trans_a=True, trans_b=True, bias1=cuda.to_device(bias1), bias2=cuda.to_device(bias2),
                accumulate=True)
     np.testing.assert_allclose(out.copy_to_host(), a @ b + bias1 + bias2 + 1, rtol=1e-12)
+    # a block of rows of op(a), as the per-step time loops use it, transposed or not
+    rows = np.zeros((19, 21))
+    for trans_a, stored in ((False, a), (True, np.ascontiguousarray(a.T))):
+        out = cuda.to_device(np.zeros((19, 21)))
+        gpu.matmul(cuda.to_device(stored), cuda.to_device(b), out, trans_a=trans_a, a_first=5, n_rows=9)
+        rows[:9] = a[5:14] @ b
+        np.testing.assert_allclose(out.copy_to_host(), rows, rtol=1e-12)  # rows from 9 on untouched
+        with pytest.raises(ValueError, match="a_first"):
+            gpu.matmul(cuda.to_device(stored), cuda.to_device(b), out, trans_a=trans_a, a_first=11, n_rows=9)
+    with pytest.raises(ValueError, match="n_rows"):
+        gpu.matmul(cuda.to_device(a), cuda.to_device(b), cuda.to_device(np.zeros((8, 21))), n_rows=9)
     sums = cuda.device_array(21)
     gpu.column_sum(cuda.to_device(b), sums)
     np.testing.assert_allclose(sums.copy_to_host(), b.sum(axis=0), rtol=1e-12)
@@ -161,6 +176,7 @@ def test_launch_configurations_are_cached_and_silence_only_the_low_occupancy_war
             kernel[5, 32]
 
 
+@pytest.mark.skipif(SIMULATOR, reason="the simulator never warns about occupancy: a real GPU's check")
 def test_a_fit_on_the_gpu_prints_no_occupancy_warnings():
     import warnings
 
