@@ -118,7 +118,7 @@ class FlatParameterModules:
         Gradients, the weight-decay mask and the per-module parameter views are made on that device.
         Calling it again re-uploads, so edits of the host parameters are picked up.
         """
-        device = resolve_device(device, self.largest_gate_units)
+        device = resolve_device(device, self.largest_gate_units if device == "auto" else None)
         if device == "cpu" and self.device == "cpu":
             return self  # the host buffer is already the active one
         backend = get_backend(device)

@@ -25,7 +25,6 @@ from ..estimators._training import TrainingData
 from ..kernels.cpu.threads import limited_threads
 
 
-
 class Replica:
     """One worker's shard of a data-parallel fit and the estimator that trains on it.
 

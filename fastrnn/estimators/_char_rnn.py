@@ -23,7 +23,6 @@ from .._network import build_network
 from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite, check_step
 from ..inspection import gradient_flow, head_gradient, network_internals
-
 from ..losses import log_softmax
 from ._baseline import cross_entropy_baseline
 from .._persistence import SaveMixin

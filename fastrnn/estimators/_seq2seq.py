@@ -20,7 +20,6 @@ import numpy as np
 from .._network import build_network
 from .._packing import sort_by_length
 from .._validation import as_generator, as_real_array, check_finite, check_positive_int
-
 from ..losses import log_softmax
 from ._baseline import cross_entropy_baseline, squared_error_baseline
 from .._persistence import SaveMixin

@@ -6,11 +6,10 @@ configuration of a grid under 128 blocks. fastrnn launches such grids by design:
 time loop runs one block per sequence, and the per-step kernels of a small batch have few blocks.
 On a GPU the warning would print at each step of a fit, and silencing it for the whole process
 would hide it from the user's own kernels too, so it is ignored here only, while a configuration
-is made, under a lock (``warnings.catch_warnings`` swaps the process's filter list, so two fastrnn
-threads configuring at once could otherwise leave the filter on); configurations are cached, so
-this happens once per distinct launch shape. (In the
-CUDA simulator, which never warns, ``kernel[...]`` reconfigures and returns the kernel itself, so
-nothing is cached there.)
+is made. That happens under a lock (``warnings.catch_warnings`` swaps the process's filter list,
+so two fastrnn threads configuring at once could leave the filter on) and once per distinct launch
+shape, since configurations are cached. In the CUDA simulator, which never warns, ``kernel[...]``
+reconfigures and returns the kernel itself, so nothing is cached there.
 """
 
 import functools
@@ -45,6 +44,7 @@ _CONFIGURING = threading.Lock()
 @functools.lru_cache(maxsize=4096)
 def configured(kernel, blocks, threads):
     """:func:`launch` on a GPU: ``kernel[blocks, threads]`` made once, the warning ignored meanwhile."""
-    with _CONFIGURING, warnings.catch_warnings():  # numba highlights the message: it does not start with "Grid"
+    with _CONFIGURING, warnings.catch_warnings():
+        # numba highlights the message with terminal codes: it does not start with "Grid"
         warnings.filterwarnings("ignore", message=".*Grid size", category=NumbaPerformanceWarning)
         return kernel[blocks, threads]

@@ -85,8 +85,9 @@ def matmul(a, b, out, trans_a=False, trans_b=False, bias1=None, bias2=None, accu
     # a kernel does not check its bounds: a wrong offset would read or write memory silently
     if n_rows > out.shape[0]:
         raise ValueError(f"n_rows={n_rows} exceeds out's {out.shape[0]} rows")
-    if a_first + n_rows > a.shape[1 if trans_a else 0]:
-        raise ValueError(f"a_first={a_first} + n_rows={n_rows} exceeds op(a)'s {a.shape[1 if trans_a else 0]} rows")
+    a_rows = a.shape[1] if trans_a else a.shape[0]
+    if a_first + n_rows > a_rows:
+        raise ValueError(f"a_first={a_first} + n_rows={n_rows} exceeds op(a)'s {a_rows} rows")
     n_cols = out.shape[1]
     n_bias = 0 if bias1 is None else (1 if bias2 is None else 2)
     empty = _no_bias(out.dtype) if bias1 is None else bias1
