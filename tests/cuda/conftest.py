@@ -24,23 +24,11 @@ def _strict_simulator():
     """
     from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
-    def contiguous(array):  # numba-cuda's rule (cudadrv/dummyarray.py, Array._compute_layout)
-        if array.size == 0:
-            return True
-        if 0 in array.strides:
-            return False
-        sizes_strides = [(n, s) for n, s in zip(array.shape, array.strides) if n != 1]
-        c_strides = f_strides = []
-        step = array.itemsize
-        for n, _ in reversed(sizes_strides):
-            c_strides = [step] + c_strides
-            step *= n
-        step = array.itemsize
-        for n, _ in sizes_strides:
-            f_strides = f_strides + [step]
-            step *= n
-        strides = [s for _, s in sizes_strides]
-        return strides == c_strides or strides == f_strides
+    def contiguous(array):
+        # numba-cuda's rule (cudadrv/dummyarray.py, Array._compute_layout) is numpy's, which skips
+        # axes of length 1, except that any zero stride means broadcasting
+        flags = array.flags
+        return array.size == 0 or (0 not in array.strides and (flags.c_contiguous or flags.f_contiguous))
 
     def without_copy(method):
         def strict(self, *args, **kwargs):
