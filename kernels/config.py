@@ -47,6 +47,13 @@ MAX_SLAB_ROWS = 8
 #: the large-product rate (measured on the 2-core development machine: ~93 GFLOP/s at 128 rows, ~97 large)
 MIN_CHUNK_ROWS = 128
 
+#: SIMD width, in bits, that LLVM vectorizes the packed network's kernels for (cpu/stream.py, through
+#: cpu/vector_width.py), 0 for LLVM's own choice (256 on processors with AVX-512): their matrix-vector
+#: products from cache ran ~20 % faster 512 bits wide (a 64 x 256 float32 product: 0.46 against
+#: 0.59 us on the 2-core development machine); the batched kernels, whose products OpenBLAS runs, keep
+#: LLVM's choice. A compile-time constant.
+PACKED_VECTOR_BITS = 512
+
 #: most sequences whose inference runs through the packed network, one sequence after another
 #: (cpu/stream.py: every layer and the head in one compiled call, products written out), rather
 #: than the batched layer kernels: for so few rows OpenBLAS's small-matrix kernel does not pay

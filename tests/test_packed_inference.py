@@ -152,3 +152,42 @@ def test_the_packed_blocks_and_workspace_are_aligned():
             start = layout[k, stream.W_IH]
             np.testing.assert_array_equal(weights[start:start + n_in * 4 * hidden].reshape(n_in, -1),
                                           w_ih.astype(dtype).T)
+
+
+def _product_kernel(wide):
+    """A fresh (uncached) compiled loop over the packed network's product, with or without the
+    vector-width request."""
+    from numba import njit
+
+    from fastrnn.kernels.cpu.vector_width import prefer_vector_width
+
+    @njit(cache=False, error_model="numpy", fastmath=config.FASTMATH_FLAGS)
+    def product(v, w, out):
+        if wide:
+            prefer_vector_width()
+        for j in range(out.shape[0]):
+            out[j] = 0
+        stream.add_product(v, w, out)
+
+    return product
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(64, 256), (33, 150), (5, 7)])
+def test_wide_vectors_are_asked_for_and_keep_every_lane_s_value(monkeypatch, dtype, shape):
+    """The kernels that call prefer_vector_width carry LLVM's prefer-vector-width attribute at the
+    configured width (none with 0), and a product compiled with it has the bits of one without."""
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=shape[0]).astype(dtype)
+    w = rng.normal(size=shape).astype(dtype)
+    wide, plain = _product_kernel(True), _product_kernel(False)
+    out_wide, out_plain = np.empty(shape[1], dtype), np.empty(shape[1], dtype)
+    wide(v, w, out_wide)
+    plain(v, w, out_plain)
+    np.testing.assert_array_equal(out_wide, out_plain)
+    assert f'"prefer-vector-width"="{config.PACKED_VECTOR_BITS}"' in wide.inspect_llvm(wide.signatures[0])
+    assert "prefer-vector-width" not in plain.inspect_llvm(plain.signatures[0])
+    monkeypatch.setattr(config, "PACKED_VECTOR_BITS", 0)
+    unset = _product_kernel(True)
+    unset(v, w, out_wide)
+    assert "prefer-vector-width" not in unset.inspect_llvm(unset.signatures[0])

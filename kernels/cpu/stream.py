@@ -59,13 +59,14 @@ from ..cache import drop_stale_cache, package_files
 from ..cells import GRU, HAS_CELL_STATE, N_GATES, N_SAVED, forward_step
 from ..cells.per_cell import PerCell
 from ..config import INLINE_OPTIONS, JIT_OPTIONS
-from . import denormals, recurrent, vector
+from . import denormals, recurrent, vector, vector_width
 from .denormals import flush_subnormals, restore_float_mode
 from .recurrent import OPERAND_ALIGNMENT, DerivedArrayCache, aligned_empty, projection_bias, same_bits
 from .vector import add_to, copy_into
+from .vector_width import prefer_vector_width
 
 drop_stale_cache(__file__, [*package_files(cells.__file__), config.__file__, vector.__file__, recurrent.__file__,
-                            denormals.__file__])
+                            denormals.__file__, vector_width.__file__])
 
 #: columns of the ``layout`` table: one row per recurrent layer, then one for the head
 N_IN, HIDDEN, W_IH, W_HH, BIAS, B_HN, H_STATE, C_STATE = range(8)
@@ -199,6 +200,7 @@ def _stream_step(kind):
         bool
             False, with nothing changed, when ``x`` holds NaN or infinity; else True.
         """
+        prefer_vector_width()  # 512-bit loops (see .vector_width)
         n_streams = x.shape[0]
         for b in range(n_streams):
             for d in range(x.shape[1]):
@@ -251,6 +253,7 @@ def _sequence_outputs(kind):
             written); else, in ``out[0]``, the head on each sequence's final state.
         every_step : bool
         """
+        prefer_vector_width()  # 512-bit loops (see .vector_width)
         float_mode = flush_subnormals()  # as in the batched loops (see .denormals)
         n_steps, n_streams = x.shape[0], x.shape[1]
         n_layers = layout.shape[0] - 1
