@@ -174,7 +174,7 @@ def _product_kernel(wide):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shape", [(64, 256), (33, 150), (5, 7)])
-def test_wide_vectors_are_asked_for_and_keep_every_lane_s_value(monkeypatch, dtype, shape):
+def test_wide_vectors_are_asked_for_and_keep_the_values(monkeypatch, dtype, shape):
     """The kernels that call prefer_vector_width carry LLVM's prefer-vector-width attribute at the
     configured width (none with 0), and a product compiled with it has the bits of one without."""
     rng = np.random.default_rng(0)
