@@ -217,7 +217,13 @@ def test_late_handoffs_stop_the_spinning_for_a_while(fresh_team, monkeypatch):
     assert crew._spinning and crew._late_passes == 0
     pass_(0.1)  # the worker's share ends 80 ms after the caller's: the two did not run side by side
     assert crew._spinning  # one late pass can be a hiccup
-    pass_(0.1)
+    # A second late pass calms the team. On a loaded machine a pass may find the worker asleep, or
+    # the caller's own share may be held up until the worker's has ended: such a pass is not judged
+    # late, so a few more are allowed; it is the count of judged late passes that must calm it.
+    for _ in range(5):
+        pass_(0.1)
+        if not crew._spinning:
+            break
     assert not crew._spinning and crew._calm_until > time.perf_counter()
     for round_ in range(20):  # calm: the worker sleeps between passes, results as before
         crew.run([(_write, (out, 0, round_)), (_write, (out, 1, -round_))])
