@@ -50,8 +50,8 @@ MIN_CHUNK_ROWS = 128
 #: SIMD width, in bits, that LLVM vectorizes the packed network's kernels for (cpu/stream.py, through
 #: cpu/vector_width.py), 0 for LLVM's own choice (256 on processors with AVX-512): their matrix-vector
 #: products from cache ran ~20 % faster 512 bits wide (a 64 x 256 float32 product: 0.46 against
-#: 0.59 us on the 2-core development machine); the batched kernels, whose products OpenBLAS runs, keep
-#: LLVM's choice. A compile-time constant.
+#: 0.59 us on a 2-core Intel Xeon VM with AVX-512); the batched kernels, whose products OpenBLAS runs,
+#: keep LLVM's choice. A compile-time constant.
 PACKED_VECTOR_BITS = 512
 
 #: most sequences whose inference runs through the packed network, one sequence after another

@@ -3,8 +3,8 @@
 On processors with AVX-512, LLVM vectorizes loops 256 bits wide unless a function asks for more: wide
 instructions lowered the clock of older Xeons enough to lose on mixed code. The packed network's
 kernels (:mod:`.stream`) spend their time in matrix-vector products from cache and in short pointwise
-passes, where twice the lanes pay: on the 2-core development machine (Intel Xeon with AVX-512,
-float32), a 64 x 256 product (an LSTM's recurrent product at hidden 64) took 0.46 instead of 0.59 us.
+passes, where twice the lanes pay: on a 2-core Intel Xeon VM with AVX-512 (float32), a 64 x 256
+product (an LSTM's recurrent product at hidden 64) took 0.46 instead of 0.59 us.
 So those kernels call :func:`prefer_vector_width` first, which sets LLVM's ``prefer-vector-width``
 attribute on the function being compiled, and on it alone: the rest of the process, the batched
 kernels and the user's own Numba code, keep LLVM's choice. Each lane computes what it computed at 256
