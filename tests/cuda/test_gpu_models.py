@@ -13,7 +13,6 @@ from fastrnn.kernels import dispatch
 from fastrnn.kernels.cuda import recurrent
 
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
-SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +26,7 @@ def small_reductions(monkeypatch):
     (its sum-of-squares calls, four per training step, took a third of the step). Launch sizes change
     no result but the order of that reduction's sum, which differs from the CPU's anyway: every
     comparison with the CPU stays as strict as before."""
-    if not SIMULATOR:
+    if not dispatch.config.CUDA_SIMULATOR:
         return
     from fastrnn.kernels import config
     from fastrnn.kernels.cuda import elementwise

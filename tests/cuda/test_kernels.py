@@ -1,7 +1,5 @@
 """The GPU kernels give the CPU kernels' results: outputs, states and every gradient."""
 
-import os
-
 import numpy as np
 import pytest
 from numba import cuda
@@ -10,10 +8,9 @@ from fastrnn.kernels import cpu
 from fastrnn.kernels import cuda as gpu
 from fastrnn.kernels.cuda import recurrent
 from fastrnn.kernels.cells import CELL_CODES
+from fastrnn.kernels.config import CUDA_SIMULATOR
 from fastrnn.kernels.dispatch import get_backend
 from helpers import inference_buffers, kernel_problem, on_backend, run_kernels
-
-SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 CPU = get_backend("cpu")
 
@@ -176,7 +173,7 @@ def test_launch_configurations_are_cached_and_silence_only_the_low_occupancy_war
             kernel[5, 32]
 
 
-@pytest.mark.skipif(SIMULATOR, reason="the simulator never warns about occupancy: a real GPU's check")
+@pytest.mark.skipif(CUDA_SIMULATOR, reason="the simulator never warns about occupancy: a real GPU's check")
 def test_a_fit_on_the_gpu_prints_no_occupancy_warnings():
     import warnings
 
